@@ -1,0 +1,157 @@
+//! Command-line definitions (clap derive): raw flags and value parsers, nothing validated yet.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Pack a codebase into a single, well-formed XML context for a large language model, with exact
+/// token counts.
+#[derive(Debug, Parser)]
+#[command(name = "ctxpack", version, about, long_about = None)]
+#[command(propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Pack files into one XML document (stdout, or -o FILE).
+    ///
+    /// Walks the given paths (default: the current directory), honours .gitignore, .ignore,
+    /// .git/info/exclude, the global git excludes and .ctxpackignore, reads every text file, counts
+    /// its tokens exactly and writes one well-formed XML document. Binary, oversized, unreadable and
+    /// special files stay in the <tree> and are listed in <omitted> with the reason.
+    ///
+    /// Examples:
+    ///   ctxpack pack                                  # the current directory, to stdout
+    ///   ctxpack pack path/to/repo -o context.xml
+    ///   git ls-files -z | ctxpack pack --stdin -0
+    Pack(PackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// Files or directories to pack. Default: the current directory.
+    ///
+    /// Paths in the output are relative to the root (see --root) and use '/'.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// The directory that output paths are relative to.
+    ///
+    /// Default: the PATH itself when exactly one directory is given, otherwise the current
+    /// directory. Every input path must lie inside the root.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Read the list of paths to pack from standard input, one per line.
+    ///
+    /// Relative paths are taken relative to the root. Listed files are packed even when an ignore
+    /// file would skip them (the list is what you asked for); --include/--exclude still apply.
+    /// A listed path that does not exist, or lies outside the root, is an error.
+    #[arg(long)]
+    pub stdin: bool,
+
+    /// With --stdin: paths are separated by NUL bytes instead of newlines (git ls-files -z,
+    /// find -print0).
+    #[arg(short = '0', long = "null", requires = "stdin")]
+    pub null: bool,
+
+    /// Write the document to FILE instead of stdout. The file is replaced atomically: readers see
+    /// the old file or the complete new one, never a partial write.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Only pack files matching GLOB (gitignore syntax; repeatable). A '!' prefix removes files
+    /// from what earlier --include globs matched.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Skip files and directories matching GLOB (gitignore syntax; repeatable). A '!' prefix
+    /// re-admits what an earlier --exclude glob matched.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Also pack hidden files and directories (names starting with '.'). .git/ is never packed.
+    #[arg(long)]
+    pub hidden: bool,
+
+    /// Do not read ignore files (.gitignore, .ignore, .git/info/exclude, global git excludes,
+    /// .ctxpackignore). Built-in excludes (.git/, binary files) still apply.
+    #[arg(long)]
+    pub no_ignore: bool,
+
+    /// Follow symbolic links. Links that lead outside the root, or into a loop, are never
+    /// followed; they are listed as omitted.
+    #[arg(short = 'L', long)]
+    pub follow: bool,
+
+    /// Omit files larger than SIZE (reason "too-large"). Accepts 500k, 1m, 1.5M, 2MiB or bytes.
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub max_file_size: u64,
+
+    /// Token encoding: o200k_base (GPT-4o, GPT-4.1, GPT-5, o-series) or cl100k_base (GPT-4,
+    /// GPT-3.5).
+    #[arg(long, value_name = "NAME", conflicts_with = "model")]
+    pub encoding: Option<String>,
+
+    /// Pick the encoding for a model name (gpt-4o, gpt-4, gpt-5, o3, ...). Model families whose
+    /// tokenizer is not public (claude-*, gemini-*) are counted with o200k_base, as an
+    /// approximation, and a note says so.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+
+    /// Worker threads for reading and counting. Default: all cores. The output is identical for
+    /// every thread count.
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Do not print the summary (and progress) on stderr. Errors and warnings are still printed.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Parses sizes such as `1048576`, `500k`, `1m`, `1.5M`, `2MiB` (k/m/g are binary multiples here:
+/// file sizes, unlike token budgets, are conventionally counted in KiB/MiB).
+pub fn parse_size(raw: &str) -> Result<u64, String> {
+    let text = raw.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {raw:?}: use a number of bytes, or k, m, g (e.g. 500k, 1.5m)"
+            ))
+        }
+    };
+    let value: f64 = number.parse().map_err(|_| {
+        format!("{raw:?} is not a size: use a number of bytes, or k, m, g (e.g. 500k, 1.5m)")
+    })?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(format!("{raw:?} is not a valid size"));
+    }
+    Ok((value * multiplier as f64).round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("1048576"), Ok(1_048_576));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("500k"), Ok(500 * 1024));
+        assert_eq!(parse_size("1.5m"), Ok(1_572_864));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("12q").is_err());
+        assert!(parse_size("").is_err());
+    }
+}

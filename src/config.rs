@@ -1,0 +1,252 @@
+//! Validated, immutable settings for a pack, built once from the command line (and stdin lists).
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use crate::cli::PackArgs;
+use crate::tokens::Encoding;
+use crate::walk::{WalkInputs, WalkOptions};
+
+/// A mistake in what the user asked for: exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: no such file or directory")]
+    NotFound { path: String },
+    #[error("{path} is outside the root {root}; pass --root with a directory that contains it")]
+    OutsideRoot { path: String, root: String },
+    #[error("--root {path}: not a directory")]
+    RootNotDirectory { path: String },
+    #[error("{path}: {message}")]
+    Unusable { path: String, message: String },
+    #[error("could not read the path list from stdin: {0}")]
+    Stdin(io::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Everything `pack` needs, checked.
+#[derive(Debug, Clone)]
+pub struct PackConfig {
+    pub inputs: WalkInputs,
+    /// The root directory's own name, for the document (never a full machine path).
+    pub root_name: String,
+    pub walk: WalkOptions,
+    pub max_file_size: u64,
+    pub encoding: Encoding,
+    pub output: Option<PathBuf>,
+    pub quiet: bool,
+    pub threads: usize,
+    /// Things the user should know (printed on stderr unless --quiet).
+    pub notes: Vec<String>,
+}
+
+impl PackConfig {
+    /// Validates `args`. `stdin` is read only with `--stdin`.
+    pub fn from_args(args: PackArgs, stdin: &mut dyn Read) -> Result<PackConfig, ConfigError> {
+        let cwd = std::env::current_dir()
+            .map_err(|e| ConfigError::Invalid(format!("cannot read the current directory: {e}")))?;
+        let root = choose_root(&args, &cwd)?;
+
+        let mut paths = Vec::new();
+        for path in &args.paths {
+            paths.push(resolve_inside(&root, &cwd.join(path), path)?);
+        }
+        if args.stdin {
+            let mut raw = Vec::new();
+            stdin.read_to_end(&mut raw).map_err(ConfigError::Stdin)?;
+            for listed in split_list(&raw, args.null) {
+                let shown = PathBuf::from(&listed);
+                paths.push(resolve_inside(&root, &root.join(&listed), &shown)?);
+            }
+            if paths.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "--stdin was given but standard input listed no paths".into(),
+                ));
+            }
+        }
+        if paths.is_empty() {
+            paths.push(root.clone());
+        }
+
+        let mut notes = Vec::new();
+        let encoding = match (&args.encoding, &args.model) {
+            (Some(name), _) => name.parse().map_err(ConfigError::Invalid)?,
+            (None, Some(model)) => {
+                let (encoding, note) = Encoding::for_model(model).map_err(ConfigError::Invalid)?;
+                notes.extend(note);
+                encoding
+            }
+            (None, None) => Encoding::O200kBase,
+        };
+
+        let threads = match args.threads {
+            Some(0) => return Err(ConfigError::Invalid("--threads must be at least 1".into())),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+
+        let output = match &args.output {
+            Some(path) => Some(check_output(&cwd.join(path), path)?),
+            None => None,
+        };
+        // Never pack our own previous output.
+        let mut exclude = args.exclude.clone();
+        if let Some(out) = &output {
+            if let Ok(rel) = out.strip_prefix(&root) {
+                exclude.push(format!("/{}", glob_escape(&rel.to_string_lossy())));
+            }
+        }
+
+        let root_name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "/".to_string());
+        Ok(PackConfig {
+            inputs: WalkInputs { root, paths },
+            root_name,
+            walk: WalkOptions {
+                hidden: args.hidden,
+                no_ignore: args.no_ignore,
+                follow: args.follow,
+                include: args.include,
+                exclude,
+                threads,
+            },
+            max_file_size: args.max_file_size,
+            encoding,
+            output,
+            quiet: args.quiet,
+            threads,
+            notes,
+        })
+    }
+}
+
+fn choose_root(args: &PackArgs, cwd: &Path) -> Result<PathBuf, ConfigError> {
+    if let Some(root) = &args.root {
+        let abs = cwd.join(root);
+        let shown = root.display().to_string();
+        let meta = fs::metadata(&abs).map_err(|_| ConfigError::NotFound {
+            path: shown.clone(),
+        })?;
+        if !meta.is_dir() {
+            return Err(ConfigError::RootNotDirectory { path: shown });
+        }
+        return canonical(&abs, root);
+    }
+    if let [only] = args.paths.as_slice() {
+        let abs = cwd.join(only);
+        if fs::metadata(&abs).is_ok_and(|m| m.is_dir()) {
+            return canonical(&abs, only);
+        }
+    }
+    canonical(cwd, Path::new("."))
+}
+
+fn canonical(abs: &Path, shown: &Path) -> Result<PathBuf, ConfigError> {
+    fs::canonicalize(abs).map_err(|e| ConfigError::Unusable {
+        path: shown.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Resolves `abs` (the user's `shown` path) to a canonical path inside `root`. A symlink itself is
+/// kept as a link (its parent is canonicalized), so that the walk decides whether to follow it.
+fn resolve_inside(root: &Path, abs: &Path, shown: &Path) -> Result<PathBuf, ConfigError> {
+    let display = shown.display().to_string();
+    let meta = fs::symlink_metadata(abs).map_err(|_| ConfigError::NotFound {
+        path: display.clone(),
+    })?;
+    let resolved = if meta.file_type().is_symlink() {
+        let parent = abs.parent().unwrap_or(Path::new("/"));
+        let name = abs.file_name().ok_or_else(|| ConfigError::Unusable {
+            path: display.clone(),
+            message: "not a file name".into(),
+        })?;
+        canonical(parent, shown)?.join(name)
+    } else {
+        canonical(abs, shown)?
+    };
+    if !resolved.starts_with(root) {
+        return Err(ConfigError::OutsideRoot {
+            path: display,
+            root: root.display().to_string(),
+        });
+    }
+    Ok(resolved)
+}
+
+fn check_output(abs: &Path, shown: &Path) -> Result<PathBuf, ConfigError> {
+    let display = shown.display().to_string();
+    if fs::metadata(abs).is_ok_and(|m| m.is_dir()) {
+        return Err(ConfigError::Unusable {
+            path: display,
+            message: "is a directory; -o takes a file name".into(),
+        });
+    }
+    let name = abs.file_name().ok_or_else(|| ConfigError::Unusable {
+        path: display.clone(),
+        message: "-o takes a file name".into(),
+    })?;
+    let parent = abs.parent().unwrap_or(Path::new("."));
+    let parent = fs::canonicalize(parent).map_err(|e| ConfigError::Unusable {
+        path: display,
+        message: format!("its directory cannot be used: {e}"),
+    })?;
+    Ok(parent.join(name))
+}
+
+/// Splits a newline- or NUL-separated path list. Blank entries are skipped; with newlines, a
+/// trailing CR (Windows line ends) is dropped.
+fn split_list(raw: &[u8], nul: bool) -> Vec<OsString> {
+    let separator = if nul { b'\0' } else { b'\n' };
+    raw.split(|&b| b == separator)
+        .map(|item| {
+            if !nul {
+                item.strip_suffix(b"\r").unwrap_or(item)
+            } else {
+                item
+            }
+        })
+        .filter(|item| !item.is_empty())
+        .map(bytes_to_os)
+        .collect()
+}
+
+#[cfg(unix)]
+fn bytes_to_os(bytes: &[u8]) -> OsString {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(bytes).to_os_string()
+}
+
+#[cfg(not(unix))]
+fn bytes_to_os(bytes: &[u8]) -> OsString {
+    OsString::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// Escapes gitignore glob metacharacters so a literal path can be excluded.
+fn glob_escape(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '!' | '#') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_lists_split_on_newlines_or_nul() {
+        let listed = split_list(b"a.rs\r\nb c.rs\n\nd\n", false);
+        assert_eq!(listed, vec!["a.rs", "b c.rs", "d"]);
+        let listed = split_list(b"a\nb\0c\0", true);
+        assert_eq!(listed, vec!["a\nb", "c"]);
+    }
+}

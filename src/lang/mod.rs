@@ -1,0 +1,226 @@
+//! Language detection: by file name and extension, with shebangs for extensionless scripts.
+
+use std::path::Path;
+
+/// A language ctxpack knows by name. `Text` covers everything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Language {
+    Rust,
+    Python,
+    JavaScript,
+    TypeScript,
+    Tsx,
+    Go,
+    Java,
+    C,
+    Cpp,
+    CSharp,
+    Ruby,
+    Php,
+    Bash,
+    Markdown,
+    Json,
+    Yaml,
+    Toml,
+    Xml,
+    Html,
+    Css,
+    Sql,
+    Kotlin,
+    Swift,
+    Scala,
+    Lua,
+    Perl,
+    R,
+    Dart,
+    Elixir,
+    Erlang,
+    Haskell,
+    OCaml,
+    Zig,
+    Nix,
+    Dockerfile,
+    Makefile,
+    Cmake,
+    Protobuf,
+    Graphql,
+    Vue,
+    Svelte,
+    Ini,
+    Text,
+}
+
+impl Language {
+    /// The name used in the `lang` attribute.
+    pub fn name(self) -> &'static str {
+        use Language::*;
+        match self {
+            Rust => "rust",
+            Python => "python",
+            JavaScript => "javascript",
+            TypeScript => "typescript",
+            Tsx => "tsx",
+            Go => "go",
+            Java => "java",
+            C => "c",
+            Cpp => "cpp",
+            CSharp => "csharp",
+            Ruby => "ruby",
+            Php => "php",
+            Bash => "bash",
+            Markdown => "markdown",
+            Json => "json",
+            Yaml => "yaml",
+            Toml => "toml",
+            Xml => "xml",
+            Html => "html",
+            Css => "css",
+            Sql => "sql",
+            Kotlin => "kotlin",
+            Swift => "swift",
+            Scala => "scala",
+            Lua => "lua",
+            Perl => "perl",
+            R => "r",
+            Dart => "dart",
+            Elixir => "elixir",
+            Erlang => "erlang",
+            Haskell => "haskell",
+            OCaml => "ocaml",
+            Zig => "zig",
+            Nix => "nix",
+            Dockerfile => "dockerfile",
+            Makefile => "makefile",
+            Cmake => "cmake",
+            Protobuf => "protobuf",
+            Graphql => "graphql",
+            Vue => "vue",
+            Svelte => "svelte",
+            Ini => "ini",
+            Text => "text",
+        }
+    }
+}
+
+/// Detects the language of `path`; `text` is consulted only for a shebang when the name says
+/// nothing.
+pub fn detect(path: &Path, text: &str) -> Language {
+    by_name(path).unwrap_or_else(|| by_shebang(text).unwrap_or(Language::Text))
+}
+
+fn by_name(path: &Path) -> Option<Language> {
+    use Language::*;
+    let name = path.file_name()?.to_str()?;
+    let special = match name {
+        "Dockerfile" | "Containerfile" => Some(Dockerfile),
+        "Makefile" | "makefile" | "GNUmakefile" => Some(Makefile),
+        "CMakeLists.txt" => Some(Cmake),
+        "Rakefile" | "Gemfile" | "Podfile" | "Vagrantfile" => Some(Ruby),
+        ".bashrc" | ".bash_profile" | ".profile" | ".zshrc" | "PKGBUILD" => Some(Bash),
+        _ => None,
+    };
+    if special.is_some() {
+        return special;
+    }
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "rs" => Rust,
+        "py" | "pyi" | "pyw" => Python,
+        "js" | "mjs" | "cjs" | "jsx" => JavaScript,
+        "ts" | "mts" | "cts" => TypeScript,
+        "tsx" => Tsx,
+        "go" => Go,
+        "java" => Java,
+        "c" | "h" => C,
+        "cc" | "cpp" | "cxx" | "c++" | "hh" | "hpp" | "hxx" | "h++" | "ipp" | "inl" => Cpp,
+        "cs" => CSharp,
+        "rb" | "rake" | "gemspec" => Ruby,
+        "php" | "phtml" => Php,
+        "sh" | "bash" | "zsh" | "ksh" => Bash,
+        "md" | "markdown" | "mdx" => Markdown,
+        "json" | "jsonc" | "json5" => Json,
+        "yml" | "yaml" => Yaml,
+        "toml" => Toml,
+        "xml" | "xsd" | "xsl" | "xslt" | "svg" | "plist" | "csproj" | "xlf" => Xml,
+        "html" | "htm" | "xhtml" => Html,
+        "css" | "scss" | "sass" | "less" => Css,
+        "sql" => Sql,
+        "kt" | "kts" => Kotlin,
+        "swift" => Swift,
+        "scala" | "sc" => Scala,
+        "lua" => Lua,
+        "pl" | "pm" => Perl,
+        "r" => R,
+        "dart" => Dart,
+        "ex" | "exs" => Elixir,
+        "erl" | "hrl" => Erlang,
+        "hs" => Haskell,
+        "ml" | "mli" => OCaml,
+        "zig" => Zig,
+        "nix" => Nix,
+        "cmake" => Cmake,
+        "proto" => Protobuf,
+        "graphql" | "gql" => Graphql,
+        "vue" => Vue,
+        "svelte" => Svelte,
+        "ini" | "cfg" | "conf" => Ini,
+        _ => return None,
+    })
+}
+
+fn by_shebang(text: &str) -> Option<Language> {
+    use Language::*;
+    let line = text.strip_prefix("#!")?.lines().next()?;
+    let mut words = line.split_whitespace();
+    let mut program = words.next()?.rsplit('/').next()?;
+    if program == "env" {
+        program = words.find(|w| !w.starts_with('-'))?;
+    }
+    let program = program.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    Some(match program {
+        "sh" | "bash" | "zsh" | "dash" | "ksh" => Bash,
+        "python" => Python,
+        "node" | "nodejs" | "deno" | "bun" => JavaScript,
+        "ruby" => Ruby,
+        "php" => Php,
+        "perl" => Perl,
+        "lua" => Lua,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_extensions_and_shebangs() {
+        assert_eq!(detect(Path::new("src/main.rs"), ""), Language::Rust);
+        assert_eq!(detect(Path::new("a/Dockerfile"), ""), Language::Dockerfile);
+        assert_eq!(detect(Path::new("x.TSX"), ""), Language::Tsx);
+        assert_eq!(
+            detect(Path::new("bin/run"), "#!/usr/bin/env python3\n"),
+            Language::Python
+        );
+        assert_eq!(
+            detect(Path::new("bin/run"), "#!/bin/bash -e\n"),
+            Language::Bash
+        );
+        assert_eq!(detect(Path::new("notes"), "hello"), Language::Text);
+    }
+}
+
+/// How much of a file the document shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Fidelity {
+    /// The text exactly as it is.
+    Full,
+}
+
+impl Fidelity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Fidelity::Full => "full",
+        }
+    }
+}

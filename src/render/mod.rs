@@ -1,0 +1,48 @@
+//! Writing what the earlier stages decided: the XML document and the stderr report.
+
+pub mod report;
+pub mod xml;
+
+use crate::lang::Fidelity;
+use crate::walk::OmitReason;
+
+/// One file as the document shows it.
+#[derive(Debug, Clone)]
+pub struct FileElement<'a> {
+    pub path: &'a str,
+    pub lang: &'a str,
+    pub fidelity: Fidelity,
+    /// Token count of `text` alone.
+    pub tokens: usize,
+    pub text: &'a str,
+    pub bom_stripped: bool,
+    pub lossy: bool,
+    pub sanitized: bool,
+    /// The original line-end style, when it was not LF (the text itself always uses LF).
+    pub eol: Option<&'static str>,
+}
+
+/// A `<file>` element, rendered, with the tokens it adds to the whole document.
+#[derive(Debug, Clone)]
+pub struct RenderedFile {
+    pub bytes: Vec<u8>,
+    pub document_tokens: usize,
+}
+
+/// One line of the `<tree>`: a file's path components, and why it was left out, if it was.
+#[derive(Debug, Clone, Copy)]
+pub struct TreeItem<'a> {
+    pub components: &'a [String],
+    pub omitted: Option<OmitReason>,
+}
+
+/// What the `<summary>` tells a model about the document.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub root_name: String,
+    pub encoding: &'static str,
+    pub files_full: usize,
+    pub file_tokens: usize,
+    /// Omitted counts per reason, in a stable order.
+    pub omitted: Vec<(OmitReason, usize)>,
+}

@@ -1,0 +1,329 @@
+//! The XML document: header (root, summary, tree), one `<file>` element per file, and footer.
+//!
+//! Every element starts on its own line, right after a `\n`. That layout is what lets the
+//! document's token count be the exact sum of its parts (see `tokens::count_wrapped`).
+
+use std::borrow::Cow;
+
+use quick_xml::events::{BytesCData, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
+
+use super::{FileElement, RenderedFile, Summary, TreeItem};
+use crate::load::xml_allows;
+use crate::tokens::{count_wrapped, human, TokenCounter};
+use crate::walk::OmitReason;
+
+const CDATA_OPEN: &str = "<![CDATA[";
+const FILE_CLOSE: &str = "]]></file>\n";
+
+/// Makes any string safe for XML 1.0: characters it cannot carry at all become U+FFFD. Escaping
+/// of markup characters is left to quick-xml.
+fn xml_safe(text: &str) -> Cow<'_, str> {
+    if text.chars().all(xml_allows) {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(
+            text.chars()
+                .map(|c| if xml_allows(c) { c } else { '\u{FFFD}' })
+                .collect(),
+        )
+    }
+}
+
+fn write_event(writer: &mut Writer<&mut Vec<u8>>, event: Event<'_>) {
+    // Writing into a Vec cannot fail.
+    writer
+        .write_event(event)
+        .expect("writing XML into memory cannot fail");
+}
+
+/// Renders one `<file>` element and counts what it adds to the document, exactly, without
+/// re-tokenizing the file text when it can be avoided.
+pub fn render_file(file: &FileElement<'_>, counter: &dyn TokenCounter) -> RenderedFile {
+    let path = xml_safe(file.path);
+    let tokens = file.tokens.to_string();
+    let mut start = BytesStart::new("file");
+    start.push_attribute(("path", path.as_ref()));
+    start.push_attribute(("lang", file.lang));
+    start.push_attribute(("tokens", tokens.as_str()));
+    start.push_attribute(("fidelity", file.fidelity.name()));
+    for (flag, name) in [
+        (file.bom_stripped, "bom-stripped"),
+        (file.lossy, "lossy"),
+        (file.sanitized, "sanitized"),
+    ] {
+        if flag {
+            start.push_attribute((name, "true"));
+        }
+    }
+    if let Some(eol) = file.eol {
+        start.push_attribute(("eol", eol));
+    }
+
+    let mut bytes = Vec::with_capacity(file.text.len() + 200);
+    let mut writer = Writer::new(&mut bytes);
+    write_event(&mut writer, Event::Start(start));
+    let open_len = bytes.len();
+    let mut writer = Writer::new(&mut bytes);
+    for section in BytesCData::escaped(file.text) {
+        write_event(&mut writer, Event::CData(section));
+    }
+    write_event(&mut writer, Event::End(BytesEnd::new("file")));
+    bytes.push(b'\n');
+
+    let text_start = open_len + CDATA_OPEN.len();
+    let verbatim = bytes.len() == text_start + file.text.len() + FILE_CLOSE.len();
+    let document_tokens = if verbatim {
+        // The text sits unchanged between `<![CDATA[` and `]]></file>\n`.
+        let prefix = std::str::from_utf8(&bytes[..text_start]).expect("markup is UTF-8");
+        count_wrapped(counter, prefix, file.text, file.tokens, FILE_CLOSE)
+    } else {
+        // `]]>` was split across CDATA sections: count what is emitted.
+        counter.count(std::str::from_utf8(&bytes).expect("rendered from UTF-8"))
+    };
+    RenderedFile {
+        bytes,
+        document_tokens,
+    }
+}
+
+/// The root start tag, on its own line. `tokens` is the count of the whole document.
+pub fn root_line(version: &str, encoding: &str, tokens: usize) -> String {
+    format!("<context version=\"{version}\" encoding=\"{encoding}\" tokens=\"{tokens}\">\n")
+}
+
+/// Everything between the root line and the first `<file>`: summary, tree and `<files>`.
+pub fn header_body(summary: &Summary, tree: &[TreeItem<'_>]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut writer = Writer::new(&mut bytes);
+    text_element(&mut writer, "summary", &summary_text(summary));
+    text_element(&mut writer, "tree", &tree_text(&summary.root_name, tree));
+    bytes.extend_from_slice(b"<files>\n");
+    bytes
+}
+
+/// `</files>`, the `<omitted>` list and the end of the document.
+pub fn footer(omitted: &[(&str, OmitReason)]) -> Vec<u8> {
+    let mut bytes = b"</files>\n<omitted>\n".to_vec();
+    for (path, reason) in omitted {
+        let mut writer = Writer::new(&mut bytes);
+        let path = xml_safe(path);
+        let mut element = BytesStart::new("file");
+        element.push_attribute(("path", path.as_ref()));
+        element.push_attribute(("reason", reason.as_str()));
+        write_event(&mut writer, Event::Empty(element));
+        bytes.push(b'\n');
+    }
+    bytes.extend_from_slice(b"</omitted>\n</context>\n");
+    bytes
+}
+
+fn text_element(writer: &mut Writer<&mut Vec<u8>>, name: &str, text: &str) {
+    let text = xml_safe(text);
+    write_event(writer, Event::Start(BytesStart::new(name)));
+    let escaped = quick_xml::escape::minimal_escape(text.as_ref());
+    write_event(writer, Event::Text(BytesText::from_escaped(escaped)));
+    write_event(writer, Event::End(BytesEnd::new(name)));
+    writer.get_mut().push(b'\n');
+}
+
+fn summary_text(s: &Summary) -> String {
+    let omitted_total: usize = s.omitted.iter().map(|(_, n)| n).sum();
+    let mut text = format!(
+        "\nThis document is a packed snapshot of the repository \"{name}\", made by ctxpack for a \
+         language model. It holds {files} in full ({tokens} tokens of file text, counted with \
+         {encoding}).",
+        name = s.root_name,
+        files = plural(s.files_full, "file"),
+        tokens = human(s.file_tokens),
+        encoding = s.encoding,
+    );
+    if omitted_total > 0 {
+        let reasons: Vec<String> = s
+            .omitted
+            .iter()
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect();
+        text.push_str(&format!(
+            " {} left out ({}); the omitted element lists them.",
+            plural(omitted_total, "file was").replace("files was", "files were"),
+            reasons.join(", ")
+        ));
+    }
+    text.push_str(
+        "\nLayout: the tree element shows every file considered, omitted ones marked. The files \
+         element holds one file element per included file, in path order: its text is the \
+         file's exact content (line ends as LF), its path is relative to the repository root, \
+         and its tokens attribute counts that text. The omitted element gives the reason each \
+         left-out file is missing.\n",
+    );
+    text
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{} {noun}s", human(n))
+    }
+}
+
+/// An indented directory tree; `items` must be sorted by path components.
+fn tree_text(root_name: &str, items: &[TreeItem<'_>]) -> String {
+    let mut text = format!("\n{}/\n", tree_name(root_name));
+    let mut open_dirs: &[String] = &[];
+    for item in items {
+        let Some((file, dirs)) = item.components.split_last() else {
+            continue;
+        };
+        let shared = open_dirs
+            .iter()
+            .zip(dirs)
+            .take_while(|(a, b)| a == b)
+            .count();
+        for (depth, dir) in dirs.iter().enumerate().skip(shared) {
+            push_indent(&mut text, depth + 1);
+            text.push_str(&tree_name(dir));
+            text.push_str("/\n");
+        }
+        push_indent(&mut text, dirs.len() + 1);
+        text.push_str(&tree_name(file));
+        if let Some(reason) = item.omitted {
+            text.push_str(&format!("  [omitted: {reason}]"));
+        }
+        text.push('\n');
+        open_dirs = dirs;
+    }
+    text
+}
+
+fn push_indent(text: &mut String, depth: usize) {
+    for _ in 0..depth {
+        text.push_str("  ");
+    }
+}
+
+/// A file name as one tree line: control characters are shown as escapes so a name cannot break
+/// the layout.
+fn tree_name(name: &str) -> Cow<'_, str> {
+    if name.chars().any(char::is_control) {
+        Cow::Owned(
+            name.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
+/// The exact token count of the whole document, whose root line states that very count.
+///
+/// `rest` is the count of everything after the root line. The root line's own count depends on
+/// the number written into it, but only through its digit count, which grows by at most one token
+/// as the number grows, so iterating from `rest` climbs monotonically to the least fixed point.
+pub fn document_tokens(
+    counter: &dyn TokenCounter,
+    version: &str,
+    encoding: &str,
+    rest: usize,
+) -> usize {
+    let mut total = rest;
+    loop {
+        let next = rest + counter.count(&root_line(version, encoding, total));
+        if next == total {
+            return total;
+        }
+        total = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::Fidelity;
+    use crate::tokens::{Encoding, Tiktoken};
+
+    fn element(text: &str) -> FileElement<'_> {
+        FileElement {
+            path: "dir/a \"b\" & <c>\nd.rs",
+            lang: "rust",
+            fidelity: Fidelity::Full,
+            tokens: 0,
+            text,
+            bom_stripped: false,
+            lossy: false,
+            sanitized: false,
+            eol: None,
+        }
+    }
+
+    #[test]
+    fn file_element_counts_match_direct_counts() {
+        let counter = Tiktoken::new(Encoding::O200kBase);
+        for text in [
+            "",
+            "fn main() {}\n",
+            "use x;\nfn a() {}\nfn b() {}\n",
+            "a ]]> b\nfn c() {}\n",
+            "  \n\n// c\n/x\nlast  ",
+        ] {
+            let mut file = element(text);
+            file.tokens = counter.count(text);
+            let rendered = render_file(&file, &counter);
+            let emitted = String::from_utf8(rendered.bytes).unwrap();
+            assert_eq!(
+                rendered.document_tokens,
+                counter.count(&emitted),
+                "{text:?}"
+            );
+            assert!(
+                emitted.starts_with("<file path=\"dir/a &quot;b&quot; &amp; &lt;c&gt;&#10;d.rs\"")
+            );
+        }
+    }
+
+    #[test]
+    fn root_count_is_a_fixed_point() {
+        let counter = Tiktoken::new(Encoding::O200kBase);
+        for rest in [0, 5, 990, 998, 999_990, 123_456_789] {
+            let total = document_tokens(&counter, "0.1.0", "o200k_base", rest);
+            assert_eq!(
+                total,
+                rest + counter.count(&root_line("0.1.0", "o200k_base", total))
+            );
+        }
+    }
+
+    #[test]
+    fn tree_nests_directories_and_marks_omitted_files() {
+        let a = vec!["src".to_string(), "a.rs".to_string()];
+        let b = vec!["src".to_string(), "x".to_string(), "b.rs".to_string()];
+        let c = vec!["logo.png".to_string()];
+        let items = [
+            TreeItem {
+                components: &c,
+                omitted: Some(OmitReason::Binary),
+            },
+            TreeItem {
+                components: &a,
+                omitted: None,
+            },
+            TreeItem {
+                components: &b,
+                omitted: None,
+            },
+        ];
+        let text = tree_text("repo", &items);
+        assert_eq!(
+            text,
+            "\nrepo/\n  logo.png  [omitted: binary]\n  src/\n    a.rs\n    x/\n      b.rs\n"
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! Exact token counting behind one small trait, and exact counts of wrapped text without
+//! re-tokenizing it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use tiktoken_rs::CoreBPE;
+
+/// Counts tokens exactly as the reference tokenizer would for the same text.
+///
+/// Special-token text such as `<|endoftext|>` is counted as ordinary text: it is file content, and
+/// a model API receiving it as a prompt treats it that way too.
+pub trait TokenCounter: Sync {
+    fn count(&self, text: &str) -> usize;
+    fn encoding(&self) -> Encoding;
+}
+
+/// The BPE encodings ctxpack counts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    O200kBase,
+    Cl100kBase,
+}
+
+impl Encoding {
+    pub const ALL: [Encoding; 2] = [Encoding::O200kBase, Encoding::Cl100kBase];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::O200kBase => "o200k_base",
+            Encoding::Cl100kBase => "cl100k_base",
+        }
+    }
+
+    /// Maps a model name to its encoding. The second value is a note for the user when the
+    /// mapping is an approximation.
+    pub fn for_model(model: &str) -> Result<(Encoding, Option<String>), String> {
+        use tiktoken_rs::tokenizer::{get_tokenizer, Tokenizer};
+        let lower = model.trim().to_ascii_lowercase();
+        match get_tokenizer(&lower) {
+            Some(Tokenizer::O200kBase) | Some(Tokenizer::O200kHarmony) => {
+                return Ok((Encoding::O200kBase, None))
+            }
+            Some(Tokenizer::Cl100kBase) => return Ok((Encoding::Cl100kBase, None)),
+            Some(other) => {
+                return Err(format!(
+                    "model {model:?} uses the {other:?} encoding, which ctxpack does not support; \
+                     use --encoding o200k_base or cl100k_base"
+                ))
+            }
+            None => {}
+        }
+        const APPROXIMATED: [&str; 8] = [
+            "claude",
+            "gemini",
+            "llama",
+            "mistral",
+            "codestral",
+            "deepseek",
+            "qwen",
+            "grok",
+        ];
+        if APPROXIMATED.iter().any(|family| lower.starts_with(family)) {
+            let note = format!(
+                "{model}'s tokenizer is not public; token counts use o200k_base and are an \
+                 approximation: leave headroom in the budget"
+            );
+            return Ok((Encoding::O200kBase, Some(note)));
+        }
+        Err(format!(
+            "unknown model {model:?}: use an OpenAI model name (gpt-4o, gpt-4.1, gpt-5, o3, \
+             gpt-4, ...), a claude-*/gemini-* name, or pick --encoding o200k_base|cl100k_base"
+        ))
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Encoding {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "o200k_base" | "o200k" => Ok(Encoding::O200kBase),
+            "cl100k_base" | "cl100k" => Ok(Encoding::Cl100kBase),
+            _ => Err(format!(
+                "unknown encoding {raw:?}: use o200k_base (default) or cl100k_base"
+            )),
+        }
+    }
+}
+
+/// The tiktoken-rs port of OpenAI's tiktoken.
+pub struct Tiktoken {
+    bpe: &'static CoreBPE,
+    encoding: Encoding,
+}
+
+impl Tiktoken {
+    pub fn new(encoding: Encoding) -> Self {
+        let bpe = match encoding {
+            Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
+            Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+        };
+        Tiktoken { bpe, encoding }
+    }
+}
+
+impl TokenCounter for Tiktoken {
+    fn count(&self, text: &str) -> usize {
+        self.bpe.count_ordinary(text)
+    }
+
+    fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+}
+
+/// Exact count of `prefix + text + suffix`, given `text_count = count(text)`, without
+/// re-tokenizing all of `text`.
+///
+/// Both supported encodings split text into pieces with a regex before BPE, and BPE never crosses
+/// a piece. A *cut* at byte `p` — `text[p-1]` is `\n` and `text[p]` is neither white space nor
+/// `/` — is a piece boundary whatever surrounds the text: no alternative of either pattern
+/// continues past a newline into a non-space character (o200k's `[\r\n/]*` tail is why `/` is
+/// excluded), and no match attempt starting before `p` reads beyond `text[p]`. So with `h` the
+/// first cut and `t` the last one, only `text[..h]` and `text[t..]` can tokenize differently once
+/// wrapped, and
+///
+/// `count(prefix+text+suffix) = text_count - count(text[..h]) - count(text[t..])
+///                              + count(prefix+text[..h]) + count(text[t..]+suffix)`.
+///
+/// Text without a cut is counted whole. Tests check this against direct counts.
+pub fn count_wrapped(
+    counter: &dyn TokenCounter,
+    prefix: &str,
+    text: &str,
+    text_count: usize,
+    suffix: &str,
+) -> usize {
+    let (Some(head), Some(tail)) = (first_cut(text), last_cut(text)) else {
+        return count_joined(counter, &[prefix, text, suffix]);
+    };
+    if head + (text.len() - tail) >= text.len() {
+        // The fix-up would re-read as much text as counting it whole.
+        return count_joined(counter, &[prefix, text, suffix]);
+    }
+    let (head_text, tail_text) = (&text[..head], &text[tail..]);
+    text_count - counter.count(head_text) - counter.count(tail_text)
+        + count_joined(counter, &[prefix, head_text])
+        + count_joined(counter, &[tail_text, suffix])
+}
+
+fn count_joined(counter: &dyn TokenCounter, parts: &[&str]) -> usize {
+    counter.count(&parts.concat())
+}
+
+/// Whether byte offset `p` of `text` is a cut (see [`count_wrapped`]).
+fn is_cut(text: &str, p: usize) -> bool {
+    p > 0
+        && text.as_bytes()[p - 1] == b'\n'
+        && text[p..]
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_whitespace() && c != '/')
+}
+
+/// The first cut in `text`, if any.
+pub fn first_cut(text: &str) -> Option<usize> {
+    memchr::memchr_iter(b'\n', text.as_bytes())
+        .map(|i| i + 1)
+        .find(|&p| is_cut(text, p))
+}
+
+/// The last cut in `text`, if any.
+pub fn last_cut(text: &str) -> Option<usize> {
+    memchr::memrchr_iter(b'\n', text.as_bytes())
+        .map(|i| i + 1)
+        .find(|&p| is_cut(text, p))
+}
+
+/// Formats a count with thousands separators, for people.
+pub fn human(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_skip_whitespace_and_slash_line_starts() {
+        let text = "a\n  b\n//c\n\nd\ne";
+        assert_eq!(first_cut(text), Some(text.find("d").unwrap()));
+        assert_eq!(last_cut(text), Some(text.find("e").unwrap()));
+        assert_eq!(first_cut("no newline"), None);
+        assert_eq!(first_cut("ends\n"), None);
+    }
+
+    #[test]
+    fn human_inserts_separators() {
+        assert_eq!(human(0), "0");
+        assert_eq!(human(999), "999");
+        assert_eq!(human(1000), "1,000");
+        assert_eq!(human(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn models_map_to_encodings() {
+        assert_eq!(
+            Encoding::for_model("gpt-4o").unwrap().0,
+            Encoding::O200kBase
+        );
+        assert_eq!(
+            Encoding::for_model("gpt-4").unwrap().0,
+            Encoding::Cl100kBase
+        );
+        let (enc, note) = Encoding::for_model("claude-sonnet-4-5").unwrap();
+        assert_eq!(enc, Encoding::O200kBase);
+        assert!(note.is_some());
+        assert!(Encoding::for_model("text-davinci-003").is_err());
+        assert!(Encoding::for_model("no-such-model").is_err());
+    }
+
+    /// Wrapped counts must equal direct counts, for every mix of the characters that decide
+    /// where pieces split. The alphabet is small so that every junction case occurs.
+    #[test]
+    fn wrapped_count_equals_direct_count() {
+        let alphabet = [
+            "a", "B", "é", "7", "123", " ", "  ", "\t", "\n", "\r\n", "/", "//", "]", "]]>", "'s",
+            "'LL", "{", "}", "<", "\u{a0}", "文", "😀", "\u{301}", "_", "x\n", "\n ",
+        ];
+        let wrappers = [
+            ("<file path=\"a\"><![CDATA[", "]]></file>\n"),
+            ("", ""),
+            ("x", "y"),
+            ("\n", "\n"),
+            (" ", " "),
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for encoding in Encoding::ALL {
+            let counter = Tiktoken::new(encoding);
+            for _ in 0..1500 {
+                let len = (next() % 40) as usize;
+                let text: String = (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect();
+                let (prefix, suffix) = wrappers[(next() % wrappers.len() as u64) as usize];
+                let direct = counter.count(&format!("{prefix}{text}{suffix}"));
+                let wrapped = count_wrapped(&counter, prefix, &text, counter.count(&text), suffix);
+                assert_eq!(
+                    wrapped, direct,
+                    "{encoding}: {prefix:?} + {text:?} + {suffix:?}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,578 @@
+//! Which files exist and are eligible: ignore rules, globs, explicit paths, symlinks, special files.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::{DirEntry, WalkBuilder, WalkState};
+
+/// Why a file considered by the walk is not in `<files>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OmitReason {
+    /// A known binary or media extension, or a NUL byte near the start.
+    Binary,
+    /// Larger than `--max-file-size`.
+    TooLarge,
+    /// Could not be opened or read.
+    Unreadable,
+    /// A symbolic link, not followed (see `--follow`).
+    Symlink,
+    /// A symbolic link that leads back into one of its own ancestors.
+    SymlinkLoop,
+    /// A symbolic link whose target lies outside the root.
+    OutsideRoot,
+    /// A FIFO, socket or device: never opened.
+    SpecialFile,
+}
+
+impl OmitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OmitReason::Binary => "binary",
+            OmitReason::TooLarge => "too-large",
+            OmitReason::Unreadable => "unreadable",
+            OmitReason::Symlink => "symlink",
+            OmitReason::SymlinkLoop => "symlink-loop",
+            OmitReason::OutsideRoot => "outside-root",
+            OmitReason::SpecialFile => "special-file",
+        }
+    }
+}
+
+impl fmt::Display for OmitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A path relative to the root, kept both as components (for ordering and the tree) and as the
+/// `/`-joined text that the output shows.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RelPath {
+    components: Vec<String>,
+}
+
+impl RelPath {
+    fn from_relative(rel: &Path) -> RelPath {
+        RelPath {
+            components: rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect(),
+        }
+    }
+
+    pub fn components(&self) -> &[String] {
+        &self.components
+    }
+
+    pub fn display(&self) -> String {
+        self.components.join("/")
+    }
+}
+
+/// What the walk decided about one file.
+#[derive(Debug, Clone)]
+pub enum Status {
+    /// A regular file to read.
+    Load,
+    /// Listed in the tree, but not read.
+    Omitted(OmitReason, Option<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub rel: RelPath,
+    pub abs: PathBuf,
+    pub status: Status,
+    /// Size on disk as the walk saw it (0 for omitted entries it did not stat).
+    pub size: u64,
+}
+
+/// Flags that shape the walk.
+#[derive(Debug, Clone, Default)]
+pub struct WalkOptions {
+    pub hidden: bool,
+    pub no_ignore: bool,
+    pub follow: bool,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub threads: usize,
+}
+
+/// Inputs already resolved to absolute paths inside `root` (see config).
+#[derive(Debug, Clone)]
+pub struct WalkInputs {
+    pub root: PathBuf,
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WalkError {
+    #[error("invalid glob {glob:?}: {message}")]
+    Glob { glob: String, message: String },
+}
+
+/// The walk's result: every file considered, sorted by path, and warnings for the user.
+#[derive(Debug, Default)]
+pub struct Walked {
+    pub entries: Vec<Entry>,
+    pub warnings: Vec<String>,
+}
+
+/// File extensions that are never text worth sending to a model. They are listed as omitted
+/// (`binary`) without being opened.
+const BINARY_EXTENSIONS: &[&str] = &[
+    // images
+    "png",
+    "jpg",
+    "jpeg",
+    "gif",
+    "bmp",
+    "ico",
+    "icns",
+    "webp",
+    "tif",
+    "tiff",
+    "psd",
+    "heic",
+    "avif",
+    "xcf",
+    "raw",
+    "cr2",
+    "nef", // audio and video
+    "mp3",
+    "wav",
+    "ogg",
+    "oga",
+    "flac",
+    "aac",
+    "m4a",
+    "opus",
+    "mid",
+    "midi",
+    "mp4",
+    "m4v",
+    "mov",
+    "avi",
+    "mkv",
+    "webm",
+    "wmv",
+    "flv",
+    "mpg",
+    "mpeg", // fonts
+    "ttf",
+    "otf",
+    "woff",
+    "woff2",
+    "eot", // archives and packages
+    "zip",
+    "gz",
+    "tgz",
+    "bz2",
+    "xz",
+    "zst",
+    "lz4",
+    "7z",
+    "rar",
+    "tar",
+    "jar",
+    "war",
+    "ear",
+    "apk",
+    "ipa",
+    "deb",
+    "rpm",
+    "dmg",
+    "iso",
+    "whl",
+    "gem",
+    "nupkg",
+    "crate",
+    // compiled code and objects
+    "exe",
+    "dll",
+    "so",
+    "dylib",
+    "a",
+    "o",
+    "obj",
+    "lib",
+    "pdb",
+    "class",
+    "pyc",
+    "pyo",
+    "wasm",
+    "rlib",
+    "rmeta",
+    "bin",
+    "elf",
+    "node", // documents and data blobs
+    "pdf",
+    "doc",
+    "docx",
+    "xls",
+    "xlsx",
+    "ppt",
+    "pptx",
+    "odt",
+    "ods",
+    "odp",
+    "sqlite",
+    "sqlite3",
+    "db",
+    "mdb",
+    "parquet",
+    "avro",
+    "orc",
+    "npy",
+    "npz",
+    "pkl",
+    "pickle",
+    "h5",
+    "hdf5",
+    "onnx",
+    "pt",
+    "pth",
+    "ckpt",
+    "safetensors",
+    "tflite",
+    "glb",
+    "fbx",
+    "blend",
+    "swf",
+    "dat",
+];
+
+fn has_binary_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| BINARY_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// `--include` / `--exclude` globs, in gitignore syntax.
+struct Globs {
+    include: Option<Gitignore>,
+    exclude: Option<Gitignore>,
+}
+
+impl Globs {
+    fn new(root: &Path, opts: &WalkOptions) -> Result<Globs, WalkError> {
+        let build = |globs: &[String]| -> Result<Option<Gitignore>, WalkError> {
+            if globs.is_empty() {
+                return Ok(None);
+            }
+            let mut builder = GitignoreBuilder::new(root);
+            for glob in globs {
+                builder
+                    .add_line(None, glob)
+                    .map_err(|err| WalkError::Glob {
+                        glob: glob.clone(),
+                        message: err.to_string(),
+                    })?;
+            }
+            builder.build().map(Some).map_err(|err| WalkError::Glob {
+                glob: globs.join(" "),
+                message: err.to_string(),
+            })
+        };
+        Ok(Globs {
+            include: build(&opts.include)?,
+            exclude: build(&opts.exclude)?,
+        })
+    }
+
+    fn excludes(&self, abs: &Path, is_dir: bool) -> bool {
+        self.exclude
+            .as_ref()
+            .is_some_and(|m| m.matched_path_or_any_parents(abs, is_dir).is_ignore())
+    }
+
+    fn admits_file(&self, abs: &Path) -> bool {
+        if self.excludes(abs, false) {
+            return false;
+        }
+        self.include
+            .as_ref()
+            .is_none_or(|m| m.matched_path_or_any_parents(abs, false).is_ignore())
+    }
+}
+
+fn is_git_dir(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == ".git")
+}
+
+/// Collects every file under `inputs`, sorted by path.
+pub fn walk(inputs: &WalkInputs, opts: &WalkOptions) -> Result<Walked, WalkError> {
+    let root = inputs.root.as_path();
+    let globs = Arc::new(Globs::new(root, opts)?);
+    let found: Mutex<BTreeMap<RelPath, Entry>> = Mutex::new(BTreeMap::new());
+    let warnings: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut dirs = Vec::new();
+
+    for path in &inputs.paths {
+        if path.components().any(|c| c.as_os_str() == ".git") {
+            continue;
+        }
+        let Ok(meta) = fs::symlink_metadata(path) else {
+            // Vanished since config checked it: nothing to list.
+            continue;
+        };
+        if meta.is_dir() {
+            dirs.push(path.clone());
+            continue;
+        }
+        let (abs, file_type) = if meta.file_type().is_symlink() {
+            // A link named explicitly is followed, but only to a target inside the root.
+            match fs::canonicalize(path) {
+                Ok(target) if target.starts_with(root) => match fs::metadata(&target) {
+                    Ok(m) if m.is_dir() => {
+                        dirs.push(path.clone());
+                        continue;
+                    }
+                    Ok(m) => (path.clone(), m),
+                    Err(_) => (path.clone(), meta),
+                },
+                Ok(_) => {
+                    insert(
+                        &found,
+                        root,
+                        path,
+                        omitted(OmitReason::OutsideRoot, None),
+                        0,
+                    );
+                    continue;
+                }
+                Err(err) => {
+                    let status = omitted(OmitReason::Unreadable, Some(err.to_string()));
+                    insert(&found, root, path, status, 0);
+                    continue;
+                }
+            }
+        } else {
+            (path.clone(), meta)
+        };
+        if !globs.admits_file(&abs) {
+            continue;
+        }
+        let status = classify_file(&abs, &file_type);
+        insert(&found, root, &abs, status, file_type.len());
+    }
+
+    if !dirs.is_empty() {
+        walk_dirs(root, &dirs, opts, &globs, &found, &warnings);
+    }
+
+    let entries = found.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+    warnings.sort();
+    Ok(Walked {
+        entries: entries.into_values().collect(),
+        warnings,
+    })
+}
+
+fn omitted(reason: OmitReason, detail: Option<String>) -> Status {
+    Status::Omitted(reason, detail)
+}
+
+fn classify_file(abs: &Path, meta: &fs::Metadata) -> Status {
+    let file_type = meta.file_type();
+    if file_type.is_symlink() {
+        omitted(OmitReason::Symlink, None)
+    } else if !file_type.is_file() {
+        omitted(OmitReason::SpecialFile, None)
+    } else if has_binary_extension(abs) {
+        omitted(OmitReason::Binary, None)
+    } else {
+        Status::Load
+    }
+}
+
+fn insert(
+    found: &Mutex<BTreeMap<RelPath, Entry>>,
+    root: &Path,
+    abs: &Path,
+    status: Status,
+    size: u64,
+) {
+    let Ok(rel) = abs.strip_prefix(root) else {
+        return;
+    };
+    if rel.as_os_str().is_empty() {
+        return;
+    }
+    let rel = RelPath::from_relative(rel);
+    let entry = Entry {
+        rel: rel.clone(),
+        abs: abs.to_path_buf(),
+        status,
+        size,
+    };
+    // A poisoned lock means another walker thread panicked; its entries are still valid data.
+    let mut map = found.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry(rel).or_insert(entry);
+}
+
+fn walk_dirs(
+    root: &Path,
+    dirs: &[PathBuf],
+    opts: &WalkOptions,
+    globs: &Arc<Globs>,
+    found: &Mutex<BTreeMap<RelPath, Entry>>,
+    warnings: &Mutex<Vec<String>>,
+) {
+    let mut builder = WalkBuilder::new(&dirs[0]);
+    for dir in &dirs[1..] {
+        builder.add(dir);
+    }
+    let use_ignores = !opts.no_ignore;
+    builder
+        .hidden(!opts.hidden)
+        .ignore(use_ignores)
+        .git_ignore(use_ignores)
+        .git_global(use_ignores)
+        .git_exclude(use_ignores)
+        .parents(use_ignores)
+        // People pack unpacked tarballs: .gitignore counts without a .git directory too.
+        .require_git(false)
+        .follow_links(opts.follow)
+        .threads(opts.threads.max(1));
+    if use_ignores {
+        builder.add_custom_ignore_filename(".ctxpackignore");
+    }
+    let filter_globs = Arc::clone(globs);
+    builder.filter_entry(move |entry| {
+        if is_git_dir(entry.path()) {
+            return false;
+        }
+        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+        !(is_dir && entry.depth() > 0 && filter_globs.excludes(entry.path(), true))
+    });
+
+    builder.build_parallel().run(|| {
+        let globs = Arc::clone(globs);
+        Box::new(move |result| {
+            match result {
+                Ok(entry) => return visit(root, &entry, opts, &globs, found),
+                Err(err) => record_walk_error(root, err, found, warnings),
+            }
+            WalkState::Continue
+        })
+    });
+}
+
+fn visit(
+    root: &Path,
+    entry: &DirEntry,
+    opts: &WalkOptions,
+    globs: &Globs,
+    found: &Mutex<BTreeMap<RelPath, Entry>>,
+) -> WalkState {
+    let Some(file_type) = entry.file_type() else {
+        return WalkState::Continue;
+    };
+    let path = entry.path();
+    if opts.follow && entry.path_is_symlink() {
+        // Followed links must stay inside the root.
+        match fs::canonicalize(path) {
+            Ok(target) if target.starts_with(root) => {}
+            Ok(_) => {
+                if globs.admits_file(path) {
+                    insert(found, root, path, omitted(OmitReason::OutsideRoot, None), 0);
+                }
+                return WalkState::Skip;
+            }
+            Err(err) => {
+                let status = omitted(OmitReason::Unreadable, Some(err.to_string()));
+                insert(found, root, path, status, 0);
+                return WalkState::Skip;
+            }
+        }
+    }
+    if file_type.is_dir() {
+        return WalkState::Continue;
+    }
+    if !globs.admits_file(path) {
+        return WalkState::Continue;
+    }
+    let (status, size) = if file_type.is_symlink() {
+        (omitted(OmitReason::Symlink, None), 0)
+    } else if !file_type.is_file() {
+        (omitted(OmitReason::SpecialFile, None), 0)
+    } else if has_binary_extension(path) {
+        (omitted(OmitReason::Binary, None), 0)
+    } else {
+        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        (Status::Load, size)
+    };
+    insert(found, root, path, status, size);
+    WalkState::Continue
+}
+
+fn record_walk_error(
+    root: &Path,
+    err: ignore::Error,
+    found: &Mutex<BTreeMap<RelPath, Entry>>,
+    warnings: &Mutex<Vec<String>>,
+) {
+    let (path, inner) = unwrap_error(&err);
+    match (path, inner) {
+        (_, ignore::Error::Loop { child, .. }) => {
+            insert(
+                found,
+                root,
+                child,
+                omitted(OmitReason::SymlinkLoop, None),
+                0,
+            );
+        }
+        (Some(path), inner) => {
+            let detail = inner.to_string();
+            let is_ignore_file = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.') && n.ends_with("ignore"));
+            if is_ignore_file {
+                warn(
+                    warnings,
+                    format!("ignore file {}: {detail}", path.display()),
+                );
+            } else {
+                let rel = path.strip_prefix(root).unwrap_or(path);
+                warn(warnings, format!("skipped {}: {detail}", rel.display()));
+                let status = omitted(OmitReason::Unreadable, Some(detail));
+                insert(found, root, path, status, 0);
+            }
+        }
+        (None, inner) => warn(warnings, inner.to_string()),
+    }
+}
+
+fn warn(warnings: &Mutex<Vec<String>>, message: String) {
+    warnings
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(message);
+}
+
+/// Peels `WithPath`/`WithDepth`/`WithLineNumber` wrappers off an ignore error.
+fn unwrap_error(err: &ignore::Error) -> (Option<&Path>, &ignore::Error) {
+    let mut path = None;
+    let mut current = err;
+    loop {
+        match current {
+            ignore::Error::WithPath { path: p, err } => {
+                path = Some(p.as_path());
+                current = err;
+            }
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                current = err;
+            }
+            other => return (path, other),
+        }
+    }
+}
