@@ -96,10 +96,16 @@ impl Sink {
             ))),
             Some(target) => {
                 let dir = target.parent().unwrap_or(Path::new("."));
-                let temp = tempfile::Builder::new()
-                    .prefix(".ctxpack-")
-                    .suffix(".tmp")
-                    .tempfile_in(dir)?;
+                let mut builder = tempfile::Builder::new();
+                builder.prefix(".ctxpack-").suffix(".tmp");
+                // A temporary file is private (0600) by default; the document is an ordinary
+                // file, so create it the way any program would, subject to the umask.
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    builder.permissions(std::fs::Permissions::from_mode(0o666));
+                }
+                let temp = builder.tempfile_in(dir)?;
                 Ok(Sink::File {
                     temp: BufWriter::with_capacity(1 << 16, temp),
                     target: target.to_path_buf(),

@@ -14,7 +14,7 @@ use crate::output::{Sink, Spool};
 use crate::render::report::{self, PackReport};
 use crate::render::xml;
 use crate::render::{FileElement, Summary, TreeItem};
-use crate::tokens::{Tiktoken, TokenCounter};
+use crate::tokens::{SplitCount, Tiktoken, TokenCounter};
 use crate::walk::{self, Entry, OmitReason, Status, WalkOptions};
 
 /// How many files may be read and counted ahead of the one being written, per thread. It bounds
@@ -67,9 +67,11 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
     {
         let entries_ref = &entries;
         let counter_ref = &counter;
+        let to_load_ref = &to_load;
         let max_size = config.max_file_size;
-        let mut consume = |index: usize, processed: Processed| -> io::Result<()> {
+        let mut consume = |position: usize, processed: Processed| -> io::Result<()> {
             progress.inc(1);
+            let index = to_load_ref[position];
             match processed {
                 Processed::File {
                     bytes,
@@ -201,14 +203,15 @@ fn process(entry: &Entry, max_size: u64, counter: &dyn TokenCounter) -> Processe
         Loaded::Text(file) => file,
         Loaded::Omitted(reason, detail) => return Processed::Omitted(reason, detail),
     };
-    let tokens = counter.count(&file.text);
+    let split = SplitCount::new(counter, &file.text);
+    let tokens = split.total();
     let path = entry.rel.display();
     let language = lang::detect(&entry.abs, &file.text);
     let element = FileElement {
         path: &path,
         lang: language.name(),
         fidelity: Fidelity::Full,
-        tokens,
+        tokens: split,
         text: &file.text,
         bom_stripped: file.bom_stripped,
         lossy: file.lossy,

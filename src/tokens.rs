@@ -120,39 +120,70 @@ impl TokenCounter for Tiktoken {
     }
 }
 
-/// Exact count of `prefix + text + suffix`, given `text_count = count(text)`, without
-/// re-tokenizing all of `text`.
+/// A text's exact token count, split at its first and last *cut* so that the count of the text
+/// wrapped in markup can be had without re-tokenizing the middle.
 ///
 /// Both supported encodings split text into pieces with a regex before BPE, and BPE never crosses
-/// a piece. A *cut* at byte `p` — `text[p-1]` is `\n` and `text[p]` is neither white space nor
-/// `/` — is a piece boundary whatever surrounds the text: no alternative of either pattern
-/// continues past a newline into a non-space character (o200k's `[\r\n/]*` tail is why `/` is
-/// excluded), and no match attempt starting before `p` reads beyond `text[p]`. So with `h` the
-/// first cut and `t` the last one, only `text[..h]` and `text[t..]` can tokenize differently once
-/// wrapped, and
+/// a piece. A cut at byte `p` — `text[p-1]` is `\n` and `text[p]` is neither white space nor `/`
+/// — is a piece boundary whatever surrounds the text: no alternative of either pattern continues
+/// past a newline into a non-space character (o200k's `[\r\n/]*` tail is why `/` is excluded),
+/// and no match attempt starting before `p` reads beyond `text[p]`. So with `h` the first cut and
+/// `t` the last one, `count(text) = count(text[..h]) + count(text[h..t]) + count(text[t..])`, and
+/// once wrapped only the two ends can tokenize differently:
 ///
-/// `count(prefix+text+suffix) = text_count - count(text[..h]) - count(text[t..])
-///                              + count(prefix+text[..h]) + count(text[t..]+suffix)`.
+/// `count(prefix+text+suffix) = count(prefix+text[..h]) + count(text[h..t]) + count(text[t..]+suffix)`.
 ///
-/// Text without a cut is counted whole. Tests check this against direct counts.
-pub fn count_wrapped(
-    counter: &dyn TokenCounter,
-    prefix: &str,
-    text: &str,
-    text_count: usize,
-    suffix: &str,
-) -> usize {
-    let (Some(head), Some(tail)) = (first_cut(text), last_cut(text)) else {
-        return count_joined(counter, &[prefix, text, suffix]);
-    };
-    if head + (text.len() - tail) >= text.len() {
-        // The fix-up would re-read as much text as counting it whole.
-        return count_joined(counter, &[prefix, text, suffix]);
+/// Text without a cut is counted whole, and again when wrapped. Tests check both identities
+/// against direct counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SplitCount {
+    /// `(h, t)`, when the text has a cut.
+    cuts: Option<(usize, usize)>,
+    head: usize,
+    middle: usize,
+    tail: usize,
+}
+
+impl SplitCount {
+    pub fn new(counter: &dyn TokenCounter, text: &str) -> SplitCount {
+        match (first_cut(text), last_cut(text)) {
+            (Some(h), Some(t)) => SplitCount {
+                cuts: Some((h, t)),
+                head: counter.count(&text[..h]),
+                middle: counter.count(&text[h..t]),
+                tail: counter.count(&text[t..]),
+            },
+            _ => SplitCount {
+                cuts: None,
+                head: 0,
+                middle: counter.count(text),
+                tail: 0,
+            },
+        }
     }
-    let (head_text, tail_text) = (&text[..head], &text[tail..]);
-    text_count - counter.count(head_text) - counter.count(tail_text)
-        + count_joined(counter, &[prefix, head_text])
-        + count_joined(counter, &[tail_text, suffix])
+
+    /// `count(text)`.
+    pub fn total(&self) -> usize {
+        self.head + self.middle + self.tail
+    }
+
+    /// `count(prefix + text + suffix)`, where `text` is the text this count was made from.
+    pub fn wrapped(
+        &self,
+        counter: &dyn TokenCounter,
+        prefix: &str,
+        text: &str,
+        suffix: &str,
+    ) -> usize {
+        match self.cuts {
+            Some((h, t)) => {
+                count_joined(counter, &[prefix, &text[..h]])
+                    + self.middle
+                    + count_joined(counter, &[&text[t..], suffix])
+            }
+            None => count_joined(counter, &[prefix, text, suffix]),
+        }
+    }
 }
 
 fn count_joined(counter: &dyn TokenCounter, parts: &[&str]) -> usize {
@@ -264,8 +295,10 @@ mod tests {
                     .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
                     .collect();
                 let (prefix, suffix) = wrappers[(next() % wrappers.len() as u64) as usize];
+                let split = SplitCount::new(&counter, &text);
+                assert_eq!(split.total(), counter.count(&text), "{encoding}: {text:?}");
                 let direct = counter.count(&format!("{prefix}{text}{suffix}"));
-                let wrapped = count_wrapped(&counter, prefix, &text, counter.count(&text), suffix);
+                let wrapped = split.wrapped(&counter, prefix, &text, suffix);
                 assert_eq!(
                     wrapped, direct,
                     "{encoding}: {prefix:?} + {text:?} + {suffix:?}"

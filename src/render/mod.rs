@@ -4,6 +4,7 @@ pub mod report;
 pub mod xml;
 
 use crate::lang::Fidelity;
+use crate::tokens::SplitCount;
 use crate::walk::OmitReason;
 
 /// One file as the document shows it.
@@ -12,8 +13,8 @@ pub struct FileElement<'a> {
     pub path: &'a str,
     pub lang: &'a str,
     pub fidelity: Fidelity,
-    /// Token count of `text` alone.
-    pub tokens: usize,
+    /// Token count of `text` alone, split for exact counts once wrapped in markup.
+    pub tokens: SplitCount,
     pub text: &'a str,
     pub bom_stripped: bool,
     pub lossy: bool,

@@ -1,7 +1,7 @@
 //! The XML document: header (root, summary, tree), one `<file>` element per file, and footer.
 //!
 //! Every element starts on its own line, right after a `\n`. That layout is what lets the
-//! document's token count be the exact sum of its parts (see `tokens::count_wrapped`).
+//! document's token count be the exact sum of its parts (see `tokens::SplitCount`).
 
 use std::borrow::Cow;
 
@@ -10,7 +10,7 @@ use quick_xml::Writer;
 
 use super::{FileElement, RenderedFile, Summary, TreeItem};
 use crate::load::xml_allows;
-use crate::tokens::{count_wrapped, human, TokenCounter};
+use crate::tokens::{human, TokenCounter};
 use crate::walk::OmitReason;
 
 const CDATA_OPEN: &str = "<![CDATA[";
@@ -41,7 +41,7 @@ fn write_event(writer: &mut Writer<&mut Vec<u8>>, event: Event<'_>) {
 /// re-tokenizing the file text when it can be avoided.
 pub fn render_file(file: &FileElement<'_>, counter: &dyn TokenCounter) -> RenderedFile {
     let path = xml_safe(file.path);
-    let tokens = file.tokens.to_string();
+    let tokens = file.tokens.total().to_string();
     let mut start = BytesStart::new("file");
     start.push_attribute(("path", path.as_ref()));
     start.push_attribute(("lang", file.lang));
@@ -76,7 +76,7 @@ pub fn render_file(file: &FileElement<'_>, counter: &dyn TokenCounter) -> Render
     let document_tokens = if verbatim {
         // The text sits unchanged between `<![CDATA[` and `]]></file>\n`.
         let prefix = std::str::from_utf8(&bytes[..text_start]).expect("markup is UTF-8");
-        count_wrapped(counter, prefix, file.text, file.tokens, FILE_CLOSE)
+        file.tokens.wrapped(counter, prefix, file.text, FILE_CLOSE)
     } else {
         // `]]>` was split across CDATA sections: count what is emitted.
         counter.count(std::str::from_utf8(&bytes).expect("rendered from UTF-8"))
@@ -248,14 +248,14 @@ pub fn document_tokens(
 mod tests {
     use super::*;
     use crate::lang::Fidelity;
-    use crate::tokens::{Encoding, Tiktoken};
+    use crate::tokens::{Encoding, SplitCount, Tiktoken};
 
     fn element(text: &str) -> FileElement<'_> {
         FileElement {
             path: "dir/a \"b\" & <c>\nd.rs",
             lang: "rust",
             fidelity: Fidelity::Full,
-            tokens: 0,
+            tokens: SplitCount::default(),
             text,
             bom_stripped: false,
             lossy: false,
@@ -275,7 +275,7 @@ mod tests {
             "  \n\n// c\n/x\nlast  ",
         ] {
             let mut file = element(text);
-            file.tokens = counter.count(text);
+            file.tokens = SplitCount::new(&counter, text);
             let rendered = render_file(&file, &counter);
             let emitted = String::from_utf8(rendered.bytes).unwrap();
             assert_eq!(

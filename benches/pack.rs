@@ -1,0 +1,125 @@
+//! Full-pack throughput against the tokenizer alone counting the same bytes on all cores.
+//!
+//! `cargo bench --bench pack [-- CORPUS_DIR]`. Without a directory (or `CTXPACK_BENCH_CORPUS`), a
+//! synthetic tree of at least 50 MB in 10,000+ files is generated in a temporary directory first.
+//! Runs alternate (tokenizer, pack, tokenizer, pack, ...) so that drift on a shared machine hits
+//! both alike; the ratio is taken pair by pair and its median reported.
+
+mod corpus;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use rayon::prelude::*;
+
+use ctxpack::cli::{Cli, Command};
+use ctxpack::config::PackConfig;
+use ctxpack::load::{load, Loaded};
+use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
+use ctxpack::walk::{self, Status};
+
+const RUNS: usize = 5;
+
+fn main() {
+    let arg = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("CTXPACK_BENCH_CORPUS").map(PathBuf::from));
+    let generated;
+    let corpus = match arg {
+        Some(dir) => dir,
+        None => {
+            generated = tempfile::tempdir().expect("temporary directory");
+            let stats = corpus::generate(generated.path(), 10_500, 52 << 20);
+            eprintln!(
+                "generated {} files, {:.1} MB",
+                stats.files,
+                stats.bytes as f64 / 1e6
+            );
+            generated.path().to_path_buf()
+        }
+    };
+    let out_dir = tempfile::tempdir().expect("temporary directory");
+    let out = out_dir.path().join("context.xml");
+    let config = pack_config(&corpus, &out);
+
+    // The same texts the pack includes, read once up front for the tokenizer-alone baseline.
+    let walked = walk::walk(&config.inputs, &config.walk).expect("walk");
+    let texts: Vec<String> = walked
+        .entries
+        .par_iter()
+        .filter(|e| matches!(e.status, Status::Load))
+        .filter_map(|e| match load(&e.abs, config.max_file_size) {
+            Loaded::Text(t) => Some(t.text),
+            Loaded::Omitted(..) => None,
+        })
+        .collect();
+    let bytes: usize = texts.iter().map(String::len).sum();
+    let counter = Tiktoken::new(Encoding::O200kBase);
+
+    let mut tokenizer_secs = Vec::new();
+    let mut pack_secs = Vec::new();
+    let mut tokens = 0;
+    for run in 0..=RUNS {
+        let start = Instant::now();
+        tokens = texts.par_iter().map(|t| counter.count(t)).sum::<usize>();
+        let tokenizer = start.elapsed().as_secs_f64();
+
+        let start = Instant::now();
+        ctxpack::pack::run(&config, &mut std::io::sink()).expect("pack");
+        let pack = start.elapsed().as_secs_f64();
+        if run > 0 {
+            // Run 0 warms the page cache and the tokenizer.
+            tokenizer_secs.push(tokenizer);
+            pack_secs.push(pack);
+        }
+    }
+    let ratios: Vec<f64> = pack_secs
+        .iter()
+        .zip(&tokenizer_secs)
+        .map(|(p, t)| p / t)
+        .collect();
+    let mb = bytes as f64 / 1e6;
+    println!(
+        "corpus: {} files, {mb:.1} MB of text, {tokens} tokens (o200k_base), {} threads",
+        texts.len(),
+        rayon::current_num_threads()
+    );
+    println!(
+        "tokenizer alone: median {:.3} s ({:.1} MB/s)",
+        median(&tokenizer_secs),
+        mb / median(&tokenizer_secs)
+    );
+    println!(
+        "full pack:       median {:.3} s ({:.1} MB/s)",
+        median(&pack_secs),
+        mb / median(&pack_secs)
+    );
+    println!(
+        "pack / tokenizer: median {:.3} (min {:.3}, max {:.3}) over {RUNS} pairs",
+        median(&ratios),
+        ratios.iter().cloned().fold(f64::INFINITY, f64::min),
+        ratios.iter().cloned().fold(0.0, f64::max)
+    );
+}
+
+fn pack_config(corpus: &std::path::Path, out: &std::path::Path) -> PackConfig {
+    let cli = Cli::parse_from([
+        "ctxpack".as_ref(),
+        "pack".as_ref(),
+        corpus.as_os_str(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    let Command::Pack(args) = cli.command;
+    PackConfig::from_args(args, &mut std::io::empty()).expect("config")
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    sorted[sorted.len() / 2]
+}
