@@ -46,9 +46,14 @@ fn main() {
     let config = pack_config(&corpus, &out);
 
     // The same texts the pack includes, read once up front for the tokenizer-alone baseline.
-    let walked = walk::walk(&config.inputs, &config.walk).expect("walk");
-    let texts: Vec<String> = walked
-        .entries
+    let found = std::sync::Mutex::new(Vec::new());
+    walk::walk(&config.inputs, &config.walk, &|entry| {
+        found.lock().unwrap().push(entry)
+    })
+    .expect("walk");
+    let texts: Vec<String> = found
+        .into_inner()
+        .unwrap()
         .par_iter()
         .filter(|e| matches!(e.status, Status::Load))
         .filter_map(|e| match load(&e.abs, config.max_file_size) {

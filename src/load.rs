@@ -236,6 +236,32 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_vanished_is_unreadable_and_a_directory_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("gone.rs");
+        assert!(matches!(
+            load(&gone, 1 << 20),
+            Loaded::Omitted(OmitReason::Unreadable, Some(_))
+        ));
+        assert!(matches!(
+            load(dir.path(), 1 << 20),
+            Loaded::Omitted(OmitReason::SpecialFile, None)
+        ));
+    }
+
+    #[test]
+    fn growth_past_the_limit_is_caught_while_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.txt");
+        std::fs::write(&path, "x".repeat(100)).unwrap();
+        assert!(matches!(
+            load(&path, 99),
+            Loaded::Omitted(OmitReason::TooLarge, _)
+        ));
+        assert!(matches!(load(&path, 100), Loaded::Text(_)));
+    }
+
+    #[test]
     fn line_ends_become_lf_and_are_reported() {
         let t = text_of(b"a\r\nb\r\n");
         assert_eq!((t.text.as_str(), t.line_ends), ("a\nb\n", LineEnds::Crlf));

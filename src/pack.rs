@@ -1,9 +1,9 @@
 //! The `pack` command: walk → load → tokens → render, streamed in path order with exact counts.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Condvar, Mutex};
+use std::io::Write;
+use std::ops::Range;
+use std::sync::mpsc;
 
 use anyhow::Context;
 
@@ -15,15 +15,19 @@ use crate::render::report::{self, PackReport};
 use crate::render::xml;
 use crate::render::{FileElement, Summary, TreeItem};
 use crate::tokens::{SplitCount, Tiktoken, TokenCounter};
-use crate::walk::{self, Entry, OmitReason, Status, WalkOptions};
+use crate::walk::{self, Entry, OmitReason, Status};
 
-/// How many files may be read and counted ahead of the one being written, per thread. It bounds
-/// memory: at most this many rendered files wait for their turn.
-const READ_AHEAD_PER_THREAD: usize = 32;
+/// Bounds the rendered files waiting for the writer, and so memory, when the writer falls behind.
+const QUEUE_LENGTH: usize = 256;
 
-/// The result of reading, counting and rendering one file.
-enum Processed {
-    File {
+/// One file's fate, sent from the workers to the writer.
+struct Record {
+    entry: Entry,
+    outcome: Outcome,
+}
+
+enum Outcome {
+    Packed {
         bytes: Vec<u8>,
         tokens: usize,
         document_tokens: usize,
@@ -31,10 +35,21 @@ enum Processed {
     Omitted(OmitReason, Option<String>),
 }
 
+/// A record once its rendered bytes are in the spool.
+struct Stored {
+    entry: Entry,
+    packed: Option<Packed>,
+}
+
+struct Packed {
+    range: Range<u64>,
+    tokens: usize,
+}
+
 /// Runs a pack and writes the document. Progress, warnings and the summary go to `err`.
 pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
-    for note in &config.notes {
-        if !config.quiet {
+    if !config.quiet {
+        for note in &config.notes {
             writeln!(err, "ctxpack: note: {note}")?;
         }
     }
@@ -43,86 +58,98 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
         .thread_name(|i| format!("ctxpack-{i}"))
         .build()
         .context("could not start worker threads")?;
-
-    let walk_options = WalkOptions {
-        threads: config.threads,
-        ..config.walk.clone()
-    };
-    let walked = walk::walk(&config.inputs, &walk_options)?;
-    for warning in &walked.warnings {
-        writeln!(err, "ctxpack: warning: {warning}")?;
-    }
-    let mut entries = walked.entries;
-
     let counter = Tiktoken::new(config.encoding);
-    let to_load: Vec<usize> = (0..entries.len())
-        .filter(|&i| matches!(entries[i].status, Status::Load))
-        .collect();
+    let progress = report::progress(config.quiet);
 
-    let progress = report::progress(to_load.len(), config.quiet);
+    // Workers (the walker's threads) read, count and render each file as soon as it is found;
+    // this thread stores the results. Order is restored afterwards, from the paths.
     let mut spool = Spool::new();
+    let mut stored: Vec<Stored> = Vec::new();
     let mut body_tokens = 0usize;
-    let mut sizes: Vec<(usize, usize)> = Vec::new();
-    let mut outcomes: Vec<(usize, Processed)> = Vec::with_capacity(to_load.len());
-    {
-        let entries_ref = &entries;
-        let counter_ref = &counter;
-        let to_load_ref = &to_load;
-        let max_size = config.max_file_size;
-        let mut consume = |position: usize, processed: Processed| -> io::Result<()> {
+    let (sender, receiver) = mpsc::sync_channel::<Record>(QUEUE_LENGTH);
+    let warnings = std::thread::scope(|scope| -> anyhow::Result<Vec<String>> {
+        let counter = &counter;
+        let walker = scope.spawn(move || {
+            // The walk runs on this thread and the walker's own; each file found becomes a task
+            // on the pool, so a directory of ten thousand files still spreads over every core.
+            pool.in_place_scope(|tasks| {
+                let visit = |entry: Entry| {
+                    let sender = sender.clone();
+                    tasks.spawn(move |_| {
+                        let outcome = match entry.status {
+                            Status::Load => process(&entry, config.max_file_size, counter),
+                            Status::Omitted(reason, ref detail) => {
+                                Outcome::Omitted(reason, detail.clone())
+                            }
+                        };
+                        // The writer only hangs up after an error, which it reports itself.
+                        let _ = sender.send(Record { entry, outcome });
+                    });
+                };
+                walk::walk(&config.inputs, &config.walk, &visit)
+            })
+        });
+        for record in receiver.iter() {
             progress.inc(1);
-            let index = to_load_ref[position];
-            match processed {
-                Processed::File {
+            let packed = match record.outcome {
+                Outcome::Packed {
                     bytes,
                     tokens,
                     document_tokens,
                 } => {
-                    spool.append(&bytes)?;
                     body_tokens += document_tokens;
-                    sizes.push((index, tokens));
+                    let range = spool
+                        .append(&bytes)
+                        .context("could not buffer the document")?;
+                    Some(Packed { range, tokens })
                 }
-                omitted => outcomes.push((index, omitted)),
-            }
-            Ok(())
-        };
-        map_in_order(
-            &pool,
-            &to_load,
-            |&i| process(&entries_ref[i], max_size, counter_ref),
-            &mut consume,
-        )
-        .context("could not buffer the document")?;
-    }
+                Outcome::Omitted(reason, detail) => {
+                    let mut entry = record.entry;
+                    entry.status = Status::Omitted(reason, detail);
+                    stored.push(Stored {
+                        entry,
+                        packed: None,
+                    });
+                    continue;
+                }
+            };
+            stored.push(Stored {
+                entry: record.entry,
+                packed,
+            });
+        }
+        let walked = walker
+            .join()
+            .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?;
+        Ok(walked?)
+    })?;
     progress.finish_and_clear();
-
-    for (index, processed) in outcomes {
-        if let Processed::Omitted(reason, detail) = processed {
-            let entry = &mut entries[index];
-            if reason == OmitReason::Unreadable {
-                let detail = detail.as_deref().unwrap_or("unknown error");
-                writeln!(
-                    err,
-                    "ctxpack: warning: skipped {}: {detail}",
-                    entry.rel.display()
-                )?;
-            }
-            entry.status = Status::Omitted(reason, detail);
+    for warning in &warnings {
+        writeln!(err, "ctxpack: warning: {warning}")?;
+    }
+    stored.sort_unstable_by(|a, b| a.entry.rel.cmp(&b.entry.rel));
+    for item in &stored {
+        if let Status::Omitted(OmitReason::Unreadable, Some(detail)) = &item.entry.status {
+            writeln!(
+                err,
+                "ctxpack: warning: skipped {}: {detail}",
+                item.entry.rel.display()
+            )?;
         }
     }
 
-    let summary = summarize(config, &entries, &sizes);
-    let tree: Vec<TreeItem<'_>> = entries
+    let summary = summarize(config, &stored);
+    let tree: Vec<TreeItem<'_>> = stored
         .iter()
-        .map(|e| TreeItem {
-            components: e.rel.components(),
-            omitted: omit_reason(e),
+        .map(|s| TreeItem {
+            components: s.entry.rel.components(),
+            omitted: omit_reason(&s.entry),
         })
         .collect();
     let header = xml::header_body(&summary, &tree);
-    let omitted_paths: Vec<(String, OmitReason)> = entries
+    let omitted_paths: Vec<(String, OmitReason)> = stored
         .iter()
-        .filter_map(|e| omit_reason(e).map(|r| (e.rel.display(), r)))
+        .filter_map(|s| omit_reason(&s.entry).map(|r| (s.entry.rel.display(), r)))
         .collect();
     let omitted_refs: Vec<(&str, OmitReason)> = omitted_paths
         .iter()
@@ -136,25 +163,31 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
     let total = xml::document_tokens(&counter, version, config.encoding.name(), rest);
     let root_line = xml::root_line(version, config.encoding.name(), total);
 
+    let body = spool
+        .into_reader()
+        .context("could not read the buffered document")?;
     let mut sink = Sink::open(config.output.as_deref())
         .with_context(|| output_context(config, "could not create"))?;
     let out = sink.writer();
     out.write_all(root_line.as_bytes())?;
     out.write_all(&header)?;
-    spool.copy_to(out)?;
+    let mut buffer = Vec::new();
+    for packed in stored.iter().filter_map(|s| s.packed.as_ref()) {
+        body.copy_range(packed.range.clone(), &mut buffer, out)?;
+    }
     out.write_all(&footer)?;
     sink.finish()
         .with_context(|| output_context(config, "could not write"))?;
 
     if !config.quiet {
-        let mut top: Vec<(String, usize)> = sizes
+        let mut top: Vec<(String, usize)> = stored
             .iter()
-            .map(|&(i, tokens)| (entries[i].rel.display(), tokens))
+            .filter_map(|s| s.packed.as_ref().map(|p| (s.entry.rel.display(), p.tokens)))
             .collect();
         top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         top.truncate(5);
         let report = PackReport {
-            files: sizes.len(),
+            files: summary.files_full,
             document_tokens: total,
             encoding: config.encoding.name(),
             destination: config
@@ -184,24 +217,25 @@ fn omit_reason(entry: &Entry) -> Option<OmitReason> {
     }
 }
 
-fn summarize(config: &PackConfig, entries: &[Entry], sizes: &[(usize, usize)]) -> Summary {
+fn summarize(config: &PackConfig, stored: &[Stored]) -> Summary {
     let mut omitted: BTreeMap<OmitReason, usize> = BTreeMap::new();
-    for reason in entries.iter().filter_map(omit_reason) {
+    for reason in stored.iter().filter_map(|s| omit_reason(&s.entry)) {
         *omitted.entry(reason).or_default() += 1;
     }
+    let packed: Vec<&Packed> = stored.iter().filter_map(|s| s.packed.as_ref()).collect();
     Summary {
         root_name: config.root_name.clone(),
         encoding: config.encoding.name(),
-        files_full: sizes.len(),
-        file_tokens: sizes.iter().map(|&(_, t)| t).sum(),
+        files_full: packed.len(),
+        file_tokens: packed.iter().map(|p| p.tokens).sum(),
         omitted: omitted.into_iter().collect(),
     }
 }
 
-fn process(entry: &Entry, max_size: u64, counter: &dyn TokenCounter) -> Processed {
+fn process(entry: &Entry, max_size: u64, counter: &dyn TokenCounter) -> Outcome {
     let file = match load::load(&entry.abs, max_size) {
         Loaded::Text(file) => file,
-        Loaded::Omitted(reason, detail) => return Processed::Omitted(reason, detail),
+        Loaded::Omitted(reason, detail) => return Outcome::Omitted(reason, detail),
     };
     let split = SplitCount::new(counter, &file.text);
     let tokens = split.total();
@@ -219,135 +253,9 @@ fn process(entry: &Entry, max_size: u64, counter: &dyn TokenCounter) -> Processe
         eol: (file.line_ends != LineEnds::Lf).then(|| file.line_ends.name()),
     };
     let rendered = xml::render_file(&element, counter);
-    Processed::File {
+    Outcome::Packed {
         bytes: rendered.bytes,
         tokens,
         document_tokens: rendered.document_tokens,
-    }
-}
-
-/// Applies `work` to every item on the pool's threads and hands the results to `consume` in item
-/// order, on the calling thread, as soon as each is next in line. Workers stay at most a bounded
-/// window ahead of `consume`, so memory does not grow with the number of items.
-fn map_in_order<T: Sync, R: Send>(
-    pool: &rayon::ThreadPool,
-    items: &[T],
-    work: impl Fn(&T) -> R + Sync,
-    consume: &mut dyn FnMut(usize, R) -> io::Result<()>,
-) -> io::Result<()> {
-    let window = pool.current_num_threads() * READ_AHEAD_PER_THREAD;
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    // How many results `consume` has taken: workers wait while they are a window ahead of it.
-    let consumed = Mutex::new(0usize);
-    let advanced = Condvar::new();
-    let (sender, receiver) = mpsc::channel::<(usize, R)>();
-    let mut result = Ok(());
-
-    // `in_place_scope` runs this closure on the calling thread, so consuming never occupies a
-    // worker, and a pool of one thread still makes progress.
-    pool.in_place_scope(|scope| {
-        for _ in 0..pool.current_num_threads() {
-            let sender = sender.clone();
-            let (next, stop, consumed, advanced, work) =
-                (&next, &stop, &consumed, &advanced, &work);
-            scope.spawn(move |_| loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= items.len() {
-                    break;
-                }
-                {
-                    let mut done = consumed.lock().unwrap_or_else(|p| p.into_inner());
-                    while index >= *done + window && !stop.load(Ordering::Relaxed) {
-                        done = advanced.wait(done).unwrap_or_else(|p| p.into_inner());
-                    }
-                }
-                if stop.load(Ordering::Relaxed)
-                    || sender.send((index, work(&items[index]))).is_err()
-                {
-                    break;
-                }
-            });
-        }
-        drop(sender);
-
-        let mut waiting: BTreeMap<usize, R> = BTreeMap::new();
-        let mut wanted = 0usize;
-        for (index, value) in receiver.iter() {
-            waiting.insert(index, value);
-            while let Some(value) = waiting.remove(&wanted) {
-                if let Err(error) = consume(wanted, value) {
-                    result = Err(error);
-                    stop.store(true, Ordering::Relaxed);
-                    advanced.notify_all();
-                    return;
-                }
-                wanted += 1;
-            }
-            *consumed.lock().unwrap_or_else(|p| p.into_inner()) = wanted;
-            advanced.notify_all();
-        }
-    });
-    result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn results_arrive_in_item_order_for_any_thread_count() {
-        let items: Vec<u64> = (0..2000).collect();
-        for threads in [1, 2, 3, 8] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let mut seen = Vec::new();
-            map_in_order(
-                &pool,
-                &items,
-                |&x| {
-                    // Uneven work, so that results finish out of order.
-                    let spin = (x * 7919) % 5000;
-                    std::hint::black_box((0..spin).fold(x, |a, b| a.wrapping_mul(31) ^ b));
-                    x * 2
-                },
-                &mut |i, v| {
-                    assert_eq!(v, items[i] * 2);
-                    seen.push(i);
-                    Ok(())
-                },
-            )
-            .unwrap();
-            assert_eq!(seen, (0..items.len()).collect::<Vec<_>>());
-        }
-    }
-
-    #[test]
-    fn a_consumer_error_stops_the_workers() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let items: Vec<u32> = (0..10_000).collect();
-        let calls = AtomicUsize::new(0);
-        let result = map_in_order(
-            &pool,
-            &items,
-            |&x| {
-                calls.fetch_add(1, Ordering::Relaxed);
-                x
-            },
-            &mut |i, _| {
-                if i == 10 {
-                    Err(io::Error::other("stop"))
-                } else {
-                    Ok(())
-                }
-            },
-        );
-        assert!(result.is_err());
-        assert!(calls.load(Ordering::Relaxed) < items.len());
     }
 }

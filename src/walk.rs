@@ -1,6 +1,6 @@
 //! Which files exist and are eligible: ignore rules, globs, explicit paths, symlinks, special files.
 
-use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -114,13 +114,6 @@ pub struct WalkInputs {
 pub enum WalkError {
     #[error("invalid glob {glob:?}: {message}")]
     Glob { glob: String, message: String },
-}
-
-/// The walk's result: every file considered, sorted by path, and warnings for the user.
-#[derive(Debug, Default)]
-pub struct Walked {
-    pub entries: Vec<Entry>,
-    pub warnings: Vec<String>,
 }
 
 /// File extensions that are never text worth sending to a model. They are listed as omitted
@@ -305,13 +298,33 @@ fn is_git_dir(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n == ".git")
 }
 
-/// Collects every file under `inputs`, sorted by path.
-pub fn walk(inputs: &WalkInputs, opts: &WalkOptions) -> Result<Walked, WalkError> {
+/// Hands every file under `inputs` to `visit`, once each, from several threads at once and in no
+/// particular order (callers sort). Returns warnings for the user, sorted.
+///
+/// Visiting while walking lets reading and counting start with the first file found instead of
+/// after the last one. `visit` should be quick (queue the work): the walker's threads move on to
+/// the next directory only when it returns.
+pub fn walk(
+    inputs: &WalkInputs,
+    opts: &WalkOptions,
+    visit: &(dyn Fn(Entry) + Sync),
+) -> Result<Vec<String>, WalkError> {
     let root = inputs.root.as_path();
     let globs = Arc::new(Globs::new(root, opts)?);
-    let found: Mutex<BTreeMap<RelPath, Entry>> = Mutex::new(BTreeMap::new());
+    let seen = Seen::default();
+    let emit = |abs: &Path, status: Status, size: u64| {
+        if let Some(rel) = seen.first_time(root, abs) {
+            visit(Entry {
+                rel,
+                abs: abs.to_path_buf(),
+                status,
+                size,
+            });
+        }
+    };
     let warnings: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let mut dirs = Vec::new();
+    let mut files = Vec::new();
 
     for path in &inputs.paths {
         if path.components().any(|c| c.as_os_str() == ".git") {
@@ -325,54 +338,56 @@ pub fn walk(inputs: &WalkInputs, opts: &WalkOptions) -> Result<Walked, WalkError
             dirs.push(path.clone());
             continue;
         }
-        let (abs, file_type) = if meta.file_type().is_symlink() {
-            // A link named explicitly is followed, but only to a target inside the root.
-            match fs::canonicalize(path) {
-                Ok(target) if target.starts_with(root) => match fs::metadata(&target) {
-                    Ok(m) if m.is_dir() => {
-                        dirs.push(path.clone());
-                        continue;
-                    }
-                    Ok(m) => (path.clone(), m),
-                    Err(_) => (path.clone(), meta),
-                },
-                Ok(_) => {
-                    insert(
-                        &found,
-                        root,
-                        path,
-                        omitted(OmitReason::OutsideRoot, None),
-                        0,
-                    );
-                    continue;
-                }
-                Err(err) => {
-                    let status = omitted(OmitReason::Unreadable, Some(err.to_string()));
-                    insert(&found, root, path, status, 0);
-                    continue;
-                }
-            }
-        } else {
-            (path.clone(), meta)
-        };
-        if !globs.admits_file(&abs) {
+        if !meta.file_type().is_symlink() {
+            files.push((path.clone(), meta));
             continue;
         }
-        let status = classify_file(&abs, &file_type);
-        insert(&found, root, &abs, status, file_type.len());
+        // A link named explicitly is followed, but only to a target inside the root.
+        match fs::canonicalize(path) {
+            Ok(target) if target.starts_with(root) => match fs::metadata(&target) {
+                Ok(m) if m.is_dir() => dirs.push(path.clone()),
+                Ok(m) => files.push((path.clone(), m)),
+                Err(_) => files.push((path.clone(), meta)),
+            },
+            Ok(_) => emit(path, omitted(OmitReason::OutsideRoot, None), 0),
+            Err(err) => emit(
+                path,
+                omitted(OmitReason::Unreadable, Some(err.to_string())),
+                0,
+            ),
+        }
+    }
+
+    for (abs, meta) in &files {
+        if globs.admits_file(abs) {
+            emit(abs, classify_file(abs, meta), meta.len());
+        }
     }
 
     if !dirs.is_empty() {
-        walk_dirs(root, &dirs, opts, &globs, &found, &warnings);
+        walk_dirs(root, &dirs, opts, &globs, &emit, &warnings);
     }
 
-    let entries = found.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
     warnings.sort();
-    Ok(Walked {
-        entries: entries.into_values().collect(),
-        warnings,
-    })
+    Ok(warnings)
+}
+
+/// Relative paths already visited: overlapping inputs (`src src/main.rs`) visit a file once.
+#[derive(Default)]
+struct Seen(Mutex<HashSet<RelPath>>);
+
+impl Seen {
+    fn first_time(&self, root: &Path, abs: &Path) -> Option<RelPath> {
+        let rel = abs.strip_prefix(root).ok()?;
+        if rel.as_os_str().is_empty() {
+            return None;
+        }
+        let rel = RelPath::from_relative(rel);
+        // A poisoned lock means another walker thread panicked; the set is still valid data.
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.insert(rel.clone()).then_some(rel)
+    }
 }
 
 fn omitted(reason: OmitReason, detail: Option<String>) -> Status {
@@ -392,37 +407,12 @@ fn classify_file(abs: &Path, meta: &fs::Metadata) -> Status {
     }
 }
 
-fn insert(
-    found: &Mutex<BTreeMap<RelPath, Entry>>,
-    root: &Path,
-    abs: &Path,
-    status: Status,
-    size: u64,
-) {
-    let Ok(rel) = abs.strip_prefix(root) else {
-        return;
-    };
-    if rel.as_os_str().is_empty() {
-        return;
-    }
-    let rel = RelPath::from_relative(rel);
-    let entry = Entry {
-        rel: rel.clone(),
-        abs: abs.to_path_buf(),
-        status,
-        size,
-    };
-    // A poisoned lock means another walker thread panicked; its entries are still valid data.
-    let mut map = found.lock().unwrap_or_else(|p| p.into_inner());
-    map.entry(rel).or_insert(entry);
-}
-
 fn walk_dirs(
     root: &Path,
     dirs: &[PathBuf],
     opts: &WalkOptions,
     globs: &Arc<Globs>,
-    found: &Mutex<BTreeMap<RelPath, Entry>>,
+    emit: &(dyn Fn(&Path, Status, u64) + Sync),
     warnings: &Mutex<Vec<String>>,
 ) {
     let mut builder = WalkBuilder::new(&dirs[0]);
@@ -457,8 +447,8 @@ fn walk_dirs(
         let globs = Arc::clone(globs);
         Box::new(move |result| {
             match result {
-                Ok(entry) => return visit(root, &entry, opts, &globs, found),
-                Err(err) => record_walk_error(root, err, found, warnings),
+                Ok(entry) => return visit(root, &entry, opts, &globs, emit),
+                Err(err) => record_walk_error(root, err, emit, warnings),
             }
             WalkState::Continue
         })
@@ -470,7 +460,7 @@ fn visit(
     entry: &DirEntry,
     opts: &WalkOptions,
     globs: &Globs,
-    found: &Mutex<BTreeMap<RelPath, Entry>>,
+    emit: &(dyn Fn(&Path, Status, u64) + Sync),
 ) -> WalkState {
     let Some(file_type) = entry.file_type() else {
         return WalkState::Continue;
@@ -482,13 +472,16 @@ fn visit(
             Ok(target) if target.starts_with(root) => {}
             Ok(_) => {
                 if globs.admits_file(path) {
-                    insert(found, root, path, omitted(OmitReason::OutsideRoot, None), 0);
+                    emit(path, omitted(OmitReason::OutsideRoot, None), 0);
                 }
                 return WalkState::Skip;
             }
             Err(err) => {
-                let status = omitted(OmitReason::Unreadable, Some(err.to_string()));
-                insert(found, root, path, status, 0);
+                emit(
+                    path,
+                    omitted(OmitReason::Unreadable, Some(err.to_string())),
+                    0,
+                );
                 return WalkState::Skip;
             }
         }
@@ -509,26 +502,20 @@ fn visit(
         let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
         (Status::Load, size)
     };
-    insert(found, root, path, status, size);
+    emit(path, status, size);
     WalkState::Continue
 }
 
 fn record_walk_error(
     root: &Path,
     err: ignore::Error,
-    found: &Mutex<BTreeMap<RelPath, Entry>>,
+    emit: &(dyn Fn(&Path, Status, u64) + Sync),
     warnings: &Mutex<Vec<String>>,
 ) {
     let (path, inner) = unwrap_error(&err);
     match (path, inner) {
         (_, ignore::Error::Loop { child, .. }) => {
-            insert(
-                found,
-                root,
-                child,
-                omitted(OmitReason::SymlinkLoop, None),
-                0,
-            );
+            emit(child, omitted(OmitReason::SymlinkLoop, None), 0);
         }
         (Some(path), inner) => {
             let detail = inner.to_string();
@@ -544,8 +531,7 @@ fn record_walk_error(
             } else {
                 let rel = path.strip_prefix(root).unwrap_or(path);
                 warn(warnings, format!("skipped {}: {detail}", rel.display()));
-                let status = omitted(OmitReason::Unreadable, Some(detail));
-                insert(found, root, path, status, 0);
+                emit(path, omitted(OmitReason::Unreadable, Some(detail)), 0);
             }
         }
         (None, inner) => warn(warnings, inner.to_string()),

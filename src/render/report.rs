@@ -56,14 +56,15 @@ pub fn print_summary(err: &mut dyn Write, report: &PackReport) -> std::io::Resul
     Ok(())
 }
 
-/// A progress bar on stderr; invisible when stderr is not a terminal or when `quiet`.
-pub fn progress(total: usize, quiet: bool) -> ProgressBar {
+/// A progress counter on stderr; invisible when stderr is not a terminal or when `quiet`. Files
+/// are counted as they are found, so there is no total to show.
+pub fn progress(quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{spinner} packing {pos}/{len} files {wide_msg}")
+        ProgressStyle::with_template("{spinner} packing: {pos} files {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar

@@ -146,7 +146,11 @@ fn summary_text(s: &Summary) -> String {
             .collect();
         text.push_str(&format!(
             " {} left out ({}); the omitted element lists them.",
-            plural(omitted_total, "file was").replace("files was", "files were"),
+            if omitted_total == 1 {
+                "1 file was".to_string()
+            } else {
+                format!("{} files were", human(omitted_total))
+            },
             reasons.join(", ")
         ));
     }

@@ -1,0 +1,5 @@
+//! Integration tests: the `ctxpack` binary run against fixture trees, its output read back by an
+//! independent XML parser (roxmltree) and compared with the bytes on disk.
+
+mod pack;
+mod support;

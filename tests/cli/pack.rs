@@ -1,0 +1,647 @@
+//! `ctxpack pack`: walking, loading, exact counts, well-formed output, errors and exit codes.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
+
+use crate::support::{expected_text, parse, run, run_ok, run_with_stdin, Doc, TestEnv};
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// Copies a fixture tree into a fresh temporary tree.
+fn copy_fixture(name: &str) -> TestEnv {
+    let env = TestEnv::new();
+    let base = fixture(name);
+    let mut stack = vec![base.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(&base).unwrap();
+            if path.is_dir() {
+                stack.push(path.clone());
+            } else {
+                env.write(rel, fs::read(&path).unwrap());
+            }
+        }
+    }
+    env
+}
+
+fn pack(env: &TestEnv, args: &[&str]) -> Doc {
+    let mut cmd = env.ctxpack();
+    cmd.arg("pack").arg("--quiet").args(args);
+    parse(&run_ok(cmd).stdout)
+}
+
+/// The whole document, counted directly, must equal the count the root element states.
+fn assert_total_is_exact(doc: &Doc) {
+    let encoding: Encoding = doc.encoding.parse().unwrap();
+    let direct = Tiktoken::new(encoding).count(&doc.raw);
+    assert_eq!(
+        doc.tokens, direct,
+        "root tokens attribute vs a direct count"
+    );
+}
+
+/// A tree with everything git cannot store, made at test time.
+fn nasty_tree() -> TestEnv {
+    let env = TestEnv::new();
+    env.write("src/main.rs", "fn main() {\n    println!(\"hi\");\n}\n")
+        .write("empty.txt", "")
+        .write("cdata.txt", "a ]]> b ]]]]> c <![CDATA[ d ]]>\n")
+        .write("crlf.txt", "one\r\ntwo\r\n")
+        .write("mixed_eol.txt", "a\rb\r\nc\n")
+        .write("bom.rs", b"\xEF\xBB\xBFfn bom() {}\n")
+        .write("invalid.txt", b"caf\xE9 \xFF\xFE ok\n")
+        .write("controls.txt", "bell\u{7} esc\u{1b}[0m nul-late tab\tok\n")
+        .write("image.png", b"\x89PNG\r\n\x1a\n\0\0\0binary")
+        .write("data.bin.txt", b"looks like text\0but is binary")
+        .write("quote\"amp&lt<gt>.txt", "odd name\n")
+        .write("space name/ünïcödé 名前.md", "# unicode\n")
+        .write("tab\tname.txt", "tab in name\n")
+        .write("no_newline.txt", "last line without newline");
+    #[cfg(unix)]
+    env.write("new\nline.txt", "newline in name\n");
+    env
+}
+
+#[test]
+fn output_parses_and_every_full_file_matches_the_bytes_on_disk() {
+    let env = nasty_tree();
+    let doc = pack(&env, &[]);
+    assert_total_is_exact(&doc);
+
+    let clean = [
+        "src/main.rs",
+        "empty.txt",
+        "cdata.txt",
+        "crlf.txt",
+        "mixed_eol.txt",
+        "bom.rs",
+        "quote\"amp&lt<gt>.txt",
+        "space name/ünïcödé 名前.md",
+        "tab\tname.txt",
+        "no_newline.txt",
+        #[cfg(unix)]
+        "new\nline.txt",
+    ];
+    for path in clean {
+        let file = doc
+            .files
+            .get(path)
+            .unwrap_or_else(|| panic!("{path:?} missing from <files>: {:?}", doc.files.keys()));
+        let disk = fs::read(env.path(path)).unwrap();
+        assert_eq!(
+            file.text,
+            expected_text(&disk),
+            "{path:?} differs from disk"
+        );
+        assert_eq!(file.attrs["fidelity"], "full");
+    }
+    assert_eq!(doc.files["empty.txt"].tokens, 0);
+    assert_eq!(
+        doc.files["crlf.txt"].attrs.get("eol").map(String::as_str),
+        Some("crlf")
+    );
+    assert_eq!(
+        doc.files["mixed_eol.txt"]
+            .attrs
+            .get("eol")
+            .map(String::as_str),
+        Some("mixed")
+    );
+    assert_eq!(
+        doc.files["bom.rs"]
+            .attrs
+            .get("bom-stripped")
+            .map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(doc.files["src/main.rs"].attrs["lang"], "rust");
+
+    let invalid = &doc.files["invalid.txt"];
+    assert_eq!(invalid.attrs.get("lossy").map(String::as_str), Some("true"));
+    assert_eq!(invalid.text, "caf\u{FFFD} \u{FFFD}\u{FFFD} ok\n");
+    let controls = &doc.files["controls.txt"];
+    assert_eq!(
+        controls.attrs.get("sanitized").map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        controls.text,
+        "bell\u{FFFD} esc\u{FFFD}[0m nul-late tab\tok\n"
+    );
+
+    assert_eq!(
+        doc.omitted.get("image.png").map(String::as_str),
+        Some("binary")
+    );
+    assert_eq!(
+        doc.omitted.get("data.bin.txt").map(String::as_str),
+        Some("binary")
+    );
+    assert!(
+        doc.tree.contains("image.png  [omitted: binary]"),
+        "{}",
+        doc.tree
+    );
+    assert!(
+        doc.tree.contains("new\\nline.txt"),
+        "newline in a name is escaped in the tree"
+    );
+    assert!(
+        doc.summary.contains("2 files were left out (2 binary)"),
+        "{}",
+        doc.summary
+    );
+}
+
+#[test]
+fn file_token_counts_equal_reference_tiktoken_counts() {
+    // fixtures/tokens/reference_counts.json was produced by OpenAI's tiktoken package (see
+    // fixtures/tokens/README.md); it counts each file's exact bytes.
+    let reference: serde_json::Value =
+        serde_json::from_slice(&fs::read(fixture("tokens").join("reference_counts.json")).unwrap())
+            .unwrap();
+    let reference = reference["files"].as_object().unwrap();
+    assert!(reference.len() >= 20, "the reference corpus is present");
+
+    for encoding in Encoding::ALL {
+        let counter = Tiktoken::new(encoding);
+        // The tokenizer itself, on the raw text.
+        for (path, counts) in reference {
+            let text = fs::read_to_string(fixture("tokens").join(path)).unwrap();
+            let expected = counts[encoding.name()].as_u64().unwrap() as usize;
+            assert_eq!(counter.count(&text), expected, "{encoding} {path}");
+        }
+        // And through the binary: files without CR are emitted byte for byte, so their counts
+        // must equal the reference exactly.
+        let env = copy_fixture("tokens");
+        fs::remove_file(env.path("reference_counts.json")).unwrap();
+        let doc = pack(&env, &["--encoding", encoding.name()]);
+        assert_eq!(doc.encoding, encoding.name());
+        assert_total_is_exact(&doc);
+        let mut compared = 0;
+        for (path, counts) in reference {
+            let raw = fs::read(fixture("tokens").join(path)).unwrap();
+            if raw.contains(&b'\r') {
+                continue;
+            }
+            let expected = counts[encoding.name()].as_u64().unwrap() as usize;
+            assert_eq!(doc.files[path].tokens, expected, "{encoding} {path}");
+            compared += 1;
+        }
+        assert!(compared >= 20);
+    }
+}
+
+#[test]
+fn output_is_identical_for_every_thread_count() {
+    let env = nasty_tree();
+    for i in 0..40 {
+        env.write(
+            format!("bulk/d{}/f{i}.rs", i % 7),
+            format!("fn f{i}() {{}}\n").repeat(i + 1),
+        );
+    }
+    let outputs: Vec<Vec<u8>> = ["1", "2", "3", "8"]
+        .iter()
+        .map(|threads| {
+            let mut cmd = env.ctxpack();
+            cmd.args(["pack", "-q", "-j", threads]);
+            run_ok(cmd).stdout
+        })
+        .collect();
+    for other in &outputs[1..] {
+        assert!(other == &outputs[0], "output differs between thread counts");
+    }
+    let doc = parse(&outputs[0]);
+    let mut sorted = doc.order.clone();
+    sorted.sort_by(|a, b| a.split('/').cmp(b.split('/')));
+    assert_eq!(doc.order, sorted, "files are in path order");
+}
+
+#[test]
+fn ignore_files_are_honoured_without_a_git_repository() {
+    let env = TestEnv::new();
+    env.write(".gitignore", "*.log\nbuild/\n!keep.log\n")
+        .write(".ignore", "secret_notes.md\n")
+        .write(".ctxpackignore", "generated/\n")
+        .write("app.rs", "fn app() {}\n")
+        .write("debug.log", "noise\n")
+        .write("keep.log", "kept\n")
+        .write("build/out.rs", "fn out() {}\n")
+        .write("secret_notes.md", "private\n")
+        .write("generated/schema.rs", "fn schema() {}\n")
+        .write(".hidden/config.toml", "x = 1\n")
+        .write(".git/config", "[core]\n")
+        .write(".git/HEAD", "ref: refs/heads/main\n");
+    let doc = pack(&env, &[]);
+    let packed: Vec<&str> = doc.files.keys().map(String::as_str).collect();
+    assert_eq!(packed, ["app.rs", "keep.log"]);
+
+    let doc = pack(&env, &["--hidden"]);
+    assert!(doc.files.contains_key(".hidden/config.toml"));
+    assert!(doc.files.contains_key(".gitignore"));
+    assert!(
+        !doc.files.keys().any(|p| p.starts_with(".git/")),
+        ".git/ is never packed"
+    );
+
+    let doc = pack(&env, &["--no-ignore"]);
+    for path in [
+        "debug.log",
+        "build/out.rs",
+        "secret_notes.md",
+        "generated/schema.rs",
+    ] {
+        assert!(doc.files.contains_key(path), "--no-ignore packs {path}");
+    }
+    assert!(!doc.files.contains_key(".hidden/config.toml"));
+}
+
+#[test]
+fn git_info_exclude_is_honoured() {
+    let env = TestEnv::new();
+    env.write(".git/info/exclude", "local-only.rs\n")
+        .write("local-only.rs", "fn local() {}\n")
+        .write("shared.rs", "fn shared() {}\n");
+    let doc = pack(&env, &[]);
+    assert!(doc.files.contains_key("shared.rs"));
+    assert!(!doc.files.contains_key("local-only.rs"));
+}
+
+#[test]
+fn include_and_exclude_globs_use_gitignore_syntax() {
+    let env = copy_fixture("sample-repo");
+    let doc = pack(&env, &["--include", "*.rs", "--include", "!src/main.rs"]);
+    let packed: Vec<&str> = doc.files.keys().map(String::as_str).collect();
+    assert_eq!(
+        packed,
+        ["src/net/client.rs", "src/net/mod.rs", "src/net/retry.rs"]
+    );
+
+    let doc = pack(&env, &["--exclude", "src/net/", "--exclude", "*.py"]);
+    let packed: Vec<&str> = doc.files.keys().map(String::as_str).collect();
+    assert_eq!(packed, ["Cargo.toml", "README.md", "src/main.rs"]);
+
+    let doc = pack(&env, &["--exclude", "src/net/*", "--exclude", "!retry.rs"]);
+    assert!(doc.files.contains_key("src/net/retry.rs"));
+    assert!(!doc.files.contains_key("src/net/client.rs"));
+}
+
+#[test]
+fn several_paths_and_stdin_lists() {
+    let env = copy_fixture("sample-repo");
+    let doc = pack(&env, &["src/net/retry.rs", "scripts"]);
+    let packed: Vec<&str> = doc.files.keys().map(String::as_str).collect();
+    assert_eq!(packed, ["scripts/release.py", "src/net/retry.rs"]);
+
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "--stdin"]);
+    let out = run_with_stdin(cmd, b"README.md\r\nsrc/main.rs\n\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let packed: Vec<String> = parse(&out.stdout).files.keys().cloned().collect();
+    assert_eq!(packed, ["README.md", "src/main.rs"]);
+
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "--stdin", "-0"]);
+    let out = run_with_stdin(cmd, b"Cargo.toml\0src/net\0");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let packed: Vec<String> = parse(&out.stdout).files.keys().cloned().collect();
+    assert_eq!(
+        packed,
+        [
+            "Cargo.toml",
+            "src/net/client.rs",
+            "src/net/mod.rs",
+            "src/net/retry.rs"
+        ]
+    );
+
+    // A directory argument becomes the root: paths are relative to it.
+    let mut cmd = env.ctxpack();
+    cmd.current_dir(env.path("src")).args(["pack", "-q", "net"]);
+    let doc = parse(&run_ok(cmd).stdout);
+    assert!(
+        doc.files.contains_key("client.rs"),
+        "{:?}",
+        doc.files.keys()
+    );
+}
+
+#[test]
+fn bad_paths_are_usage_errors_that_name_the_path() {
+    let env = copy_fixture("sample-repo");
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "does/not/exist.rs"]);
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does/not/exist.rs") && err.contains("no such file"),
+        "{err}"
+    );
+
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--stdin"]);
+    let out = run_with_stdin(cmd, b"README.md\nmissing.rs\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.rs"));
+
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--stdin"]);
+    let out = run_with_stdin(cmd, b"../../etc/passwd\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("outside the root"));
+
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--encoding", "p50k"]);
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown encoding"));
+
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--no-such-flag"]);
+    assert_eq!(run(cmd).status.code(), Some(2));
+}
+
+#[test]
+fn oversized_files_are_omitted_as_too_large() {
+    let env = TestEnv::new();
+    env.write("small.rs", "fn a() {}\n")
+        .write("big.rs", "x".repeat(5000));
+    let doc = pack(&env, &["--max-file-size", "4k"]);
+    assert!(doc.files.contains_key("small.rs"));
+    assert_eq!(
+        doc.omitted.get("big.rs").map(String::as_str),
+        Some("too-large")
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn unreadable_files_are_listed_and_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    env.write("ok.rs", "fn ok() {}\n")
+        .write("locked.rs", "fn locked() {}\n");
+    let locked = env.path("locked.rs");
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    if fs::read(&locked).is_ok() {
+        eprintln!("skipped: running as a user who can read mode-000 files (root)");
+        return;
+    }
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack"]);
+    let out = run_ok(cmd);
+    let doc = parse(&out.stdout);
+    assert_eq!(
+        doc.omitted.get("locked.rs").map(String::as_str),
+        Some("unreadable")
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("locked.rs"));
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_are_skipped_without_being_opened() {
+    let env = TestEnv::new();
+    env.write("a.rs", "fn a() {}\n");
+    let fifo =
+        std::ffi::CString::new(env.path("pipe").into_os_string().into_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo reads a valid NUL-terminated path and has no other preconditions.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+
+    for args in [vec!["pack", "-q"], vec!["pack", "-q", "pipe", "a.rs"]] {
+        let mut child = env
+            .ctxpack()
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            stdout.read_to_end(&mut bytes).unwrap();
+            bytes
+        });
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(20) {
+                child.kill().unwrap();
+                panic!("ctxpack blocked on a FIFO ({args:?})");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let doc = parse(&reader.join().unwrap());
+        assert_eq!(
+            doc.omitted.get("pipe").map(String::as_str),
+            Some("special-file")
+        );
+        assert!(doc.files.contains_key("a.rs"));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_are_not_followed_by_default_and_never_out_of_the_root() {
+    let outside = TestEnv::new();
+    outside.write("secret.txt", "outside the root\n");
+    let env = TestEnv::new();
+    env.write("real/lib.rs", "fn lib() {}\n")
+        .symlink("real", "alias")
+        .symlink("real/lib.rs", "lib_link.rs")
+        .symlink(outside.path("secret.txt"), "escape.txt")
+        .symlink(outside.root(), "escape_dir")
+        .symlink("..", "real/up")
+        .symlink("nowhere", "dangling");
+
+    let doc = pack(&env, &[]);
+    assert_eq!(doc.files.keys().collect::<Vec<_>>(), ["real/lib.rs"]);
+    for link in [
+        "alias",
+        "lib_link.rs",
+        "escape.txt",
+        "escape_dir",
+        "real/up",
+        "dangling",
+    ] {
+        assert_eq!(
+            doc.omitted.get(link).map(String::as_str),
+            Some("symlink"),
+            "{link}"
+        );
+    }
+
+    let doc = pack(&env, &["--follow"]);
+    assert!(doc.files.contains_key("alias/lib.rs"));
+    assert!(doc.files.contains_key("lib_link.rs"));
+    assert_eq!(
+        doc.omitted.get("escape.txt").map(String::as_str),
+        Some("outside-root")
+    );
+    assert_eq!(
+        doc.omitted.get("escape_dir").map(String::as_str),
+        Some("outside-root")
+    );
+    assert_eq!(
+        doc.omitted.get("real/up").map(String::as_str),
+        Some("symlink-loop")
+    );
+    assert!(
+        !doc.raw.contains("outside the root\n"),
+        "no content from outside the root"
+    );
+}
+
+#[test]
+fn output_file_is_written_whole_and_not_packed_again() {
+    let env = copy_fixture("sample-repo");
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-o", "context.xml"]);
+    let out = run_ok(cmd);
+    assert!(out.stdout.is_empty(), "-o writes nothing to stdout");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("packed 7 files"), "{stderr}");
+    assert!(stderr.contains("context.xml"), "{stderr}");
+    let first = fs::read(env.path("context.xml")).unwrap();
+    let doc = parse(&first);
+    assert_total_is_exact(&doc);
+
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "-o", "context.xml"]);
+    run_ok(cmd);
+    let second = fs::read(env.path("context.xml")).unwrap();
+    assert_eq!(
+        first, second,
+        "the previous output is not packed into the next"
+    );
+    let leftovers: Vec<_> = fs::read_dir(env.root())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".ctxpack-"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary files left behind");
+}
+
+#[test]
+fn stderr_summary_lists_totals_top_files_and_omissions_unless_quiet() {
+    let env = nasty_tree();
+    let mut cmd = env.ctxpack();
+    cmd.arg("pack");
+    let out = run_ok(cmd);
+    let doc = parse(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = format!("packed {} files", doc.files.len());
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} tokens", human(doc.tokens))),
+        "{stderr}"
+    );
+    assert!(stderr.contains("omitted: 2 binary"), "{stderr}");
+    let largest = doc.files.iter().max_by_key(|(_, f)| f.tokens).unwrap().0;
+    assert!(stderr.contains(largest.as_str()), "{stderr}");
+
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--quiet"]);
+    assert!(run_ok(cmd).stderr.is_empty());
+}
+
+fn human(n: usize) -> String {
+    ctxpack::tokens::human(n)
+}
+
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    let env = TestEnv::new();
+    for i in 0..50 {
+        env.write(format!("f{i}.txt"), "word ".repeat(20_000));
+    }
+    let mut child = env
+        .ctxpack()
+        .args(["pack", "-q"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "a broken pipe exits 0");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn help_explains_every_pack_flag() {
+    let env = TestEnv::new();
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--help"]);
+    let help = String::from_utf8(run_ok(cmd).stdout).unwrap();
+    for flag in [
+        "--root",
+        "--stdin",
+        "--null",
+        "--output",
+        "--include",
+        "--exclude",
+        "--hidden",
+        "--no-ignore",
+        "--follow",
+        "--max-file-size",
+        "--encoding",
+        "--model",
+        "--threads",
+        "--quiet",
+    ] {
+        assert!(help.contains(flag), "pack --help does not mention {flag}");
+    }
+    let mut cmd = env.ctxpack();
+    cmd.arg("--help");
+    let help = String::from_utf8(run_ok(cmd).stdout).unwrap();
+    assert!(help.contains("pack"));
+}
+
+#[test]
+fn models_pick_their_encoding() {
+    let env = copy_fixture("sample-repo");
+    let mut by_encoding = BTreeMap::new();
+    for (model, encoding) in [("gpt-4o", "o200k_base"), ("gpt-4", "cl100k_base")] {
+        let doc = pack(&env, &["--model", model]);
+        assert_eq!(doc.encoding, encoding);
+        assert_total_is_exact(&doc);
+        by_encoding.insert(encoding, doc.tokens);
+    }
+    assert_ne!(by_encoding["o200k_base"], by_encoding["cl100k_base"]);
+
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--model", "claude-sonnet-4-5"]);
+    let out = run_ok(cmd);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("approximation"));
+}

@@ -1,0 +1,190 @@
+//! A temporary tree, the binary, and a parsed view of its output.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A temporary directory tree to pack.
+pub struct TestEnv {
+    dir: tempfile::TempDir,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        TestEnv {
+            dir: tempfile::tempdir().expect("create a temporary directory"),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    /// Writes `bytes` at `rel`, creating parent directories.
+    pub fn write(&self, rel: impl AsRef<Path>, bytes: impl AsRef<[u8]>) -> &Self {
+        let path = self.root().join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).expect("create parent directories");
+        }
+        fs::write(&path, bytes).expect("write fixture file");
+        self
+    }
+
+    #[cfg(unix)]
+    pub fn symlink(&self, target: impl AsRef<Path>, rel: &str) -> &Self {
+        std::os::unix::fs::symlink(target, self.path(rel)).expect("create symlink");
+        self
+    }
+
+    /// A `ctxpack` command whose working directory is the tree.
+    pub fn ctxpack(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ctxpack"));
+        cmd.current_dir(self.root());
+        cmd
+    }
+}
+
+/// Runs `cmd`, feeding `stdin`, and returns its output.
+pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ctxpack");
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input.write_all(stdin).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("wait for ctxpack")
+}
+
+pub fn run(mut cmd: Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("run ctxpack")
+}
+
+/// Runs `cmd` and insists that it succeeded.
+pub fn run_ok(cmd: Command) -> Output {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "ctxpack failed ({:?}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// One `<file>` in `<files>`, as an XML parser reads it.
+#[derive(Debug, Clone)]
+pub struct PackedFile {
+    pub text: String,
+    pub tokens: usize,
+    pub attrs: BTreeMap<String, String>,
+}
+
+/// A parsed document.
+#[derive(Debug)]
+pub struct Doc {
+    pub raw: String,
+    pub tokens: usize,
+    pub encoding: String,
+    pub files: BTreeMap<String, PackedFile>,
+    /// Paths in `<files>`, in document order.
+    pub order: Vec<String>,
+    pub omitted: BTreeMap<String, String>,
+    pub tree: String,
+    pub summary: String,
+}
+
+/// Parses ctxpack output with roxmltree, a strict XML 1.0 parser unrelated to the writer.
+pub fn parse(bytes: &[u8]) -> Doc {
+    let raw = String::from_utf8(bytes.to_vec()).expect("the document is UTF-8");
+    let (tokens, encoding, files, order, omitted, tree, summary) = {
+        let doc = roxmltree::Document::parse(&raw).expect("the document is well-formed XML");
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "context");
+        let tokens = root
+            .attribute("tokens")
+            .expect("root has tokens")
+            .parse()
+            .expect("tokens is a number");
+        let encoding = root.attribute("encoding").expect("root has encoding");
+        let child = |name: &str| {
+            root.children()
+                .find(|n| n.has_tag_name(name))
+                .unwrap_or_else(|| panic!("no <{name}> element"))
+        };
+        let mut files = BTreeMap::new();
+        let mut order = Vec::new();
+        for node in child("files").children().filter(|n| n.is_element()) {
+            assert_eq!(node.tag_name().name(), "file");
+            let attrs: BTreeMap<String, String> = node
+                .attributes()
+                .map(|a| (a.name().to_string(), a.value().to_string()))
+                .collect();
+            let path = attrs["path"].clone();
+            let text: String = node
+                .children()
+                .filter(|c| c.is_text())
+                .map(|c| c.text().unwrap_or(""))
+                .collect();
+            let tokens = attrs["tokens"].parse().expect("file tokens is a number");
+            order.push(path.clone());
+            let previous = files.insert(
+                path.clone(),
+                PackedFile {
+                    text,
+                    tokens,
+                    attrs,
+                },
+            );
+            assert!(previous.is_none(), "{path} appears twice in <files>");
+        }
+        let mut omitted = BTreeMap::new();
+        for node in child("omitted").children().filter(|n| n.is_element()) {
+            let path = node.attribute("path").expect("omitted path").to_string();
+            let reason = node
+                .attribute("reason")
+                .expect("omitted reason")
+                .to_string();
+            assert!(
+                !files.contains_key(&path),
+                "{path} is both packed and omitted"
+            );
+            omitted.insert(path, reason);
+        }
+        let text_of = |name: &str| child(name).text().unwrap_or("").to_string();
+        (
+            tokens,
+            encoding.to_string(),
+            files,
+            order,
+            omitted,
+            text_of("tree"),
+            text_of("summary"),
+        )
+    };
+    Doc {
+        raw,
+        tokens,
+        encoding,
+        files,
+        order,
+        omitted,
+        tree,
+        summary,
+    }
+}
+
+/// What an XML parser must read back for a file's bytes: BOM gone, line ends as LF.
+pub fn expected_text(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).expect("expected_text takes valid UTF-8");
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}
