@@ -124,12 +124,20 @@ impl TokenCounter for Tiktoken {
 /// wrapped in markup can be had without re-tokenizing the middle.
 ///
 /// Both supported encodings split text into pieces with a regex before BPE, and BPE never crosses
-/// a piece. A cut at byte `p` — `text[p-1]` is `\n` and `text[p]` is neither white space nor `/`
-/// — is a piece boundary whatever surrounds the text: no alternative of either pattern continues
-/// past a newline into a non-space character (o200k's `[\r\n/]*` tail is why `/` is excluded),
-/// and no match attempt starting before `p` reads beyond `text[p]`. So with `h` the first cut and
-/// `t` the last one, `count(text) = count(text[..h]) + count(text[h..t]) + count(text[t..])`, and
-/// once wrapped only the two ends can tokenize differently:
+/// a piece. A cut is a byte offset `p` just after a `\n` where the line that starts there is not
+/// blank and does not start with `/`. It is a piece boundary whatever surrounds the text:
+///
+/// - no alternative of either pattern continues past a newline into a non-space character
+///   (o200k's `[\r\n/]*` tail is why `/` is excluded);
+/// - a run of white space that holds a newline ends, as a piece, at its last newline (`\s*[\r\n]+`
+///   backtracks to it) unless the run reaches the end of the text, which a non-blank line rules
+///   out; cl100k's `\s++$` gives the same piece when the text ends right at `p`;
+/// - the pieces from `p` on depend only on the text from `p` on (no look-behind), and no match
+///   attempt starting before `p` reads past the first non-space character of the line.
+///
+/// So with `h` the first cut and `t` the last one,
+/// `count(text) = count(text[..h]) + count(text[h..t]) + count(text[t..])`, and once wrapped only
+/// the two ends can tokenize differently:
 ///
 /// `count(prefix+text+suffix) = count(prefix+text[..h]) + count(text[h..t]) + count(text[t..]+suffix)`.
 ///
@@ -190,14 +198,16 @@ fn count_joined(counter: &dyn TokenCounter, parts: &[&str]) -> usize {
     counter.count(&parts.concat())
 }
 
-/// Whether byte offset `p` of `text` is a cut (see [`count_wrapped`]).
+/// Whether byte offset `p` of `text` is a cut (see [`SplitCount`]).
 fn is_cut(text: &str, p: usize) -> bool {
-    p > 0
-        && text.as_bytes()[p - 1] == b'\n'
-        && text[p..]
-            .chars()
-            .next()
-            .is_some_and(|c| !c.is_whitespace() && c != '/')
+    if p == 0 || text.as_bytes()[p - 1] != b'\n' || text.as_bytes().get(p) == Some(&b'/') {
+        return false;
+    }
+    // The line starting at `p` must hold something other than white space.
+    let first_visible = text[p..]
+        .chars()
+        .find(|&c| !c.is_whitespace() || c == '\n' || c == '\r');
+    first_visible.is_some_and(|c| c != '\n' && c != '\r')
 }
 
 /// The first cut in `text`, if any.
@@ -233,9 +243,10 @@ mod tests {
 
     #[test]
     fn cuts_skip_whitespace_and_slash_line_starts() {
-        let text = "a\n  b\n//c\n\nd\ne";
-        assert_eq!(first_cut(text), Some(text.find("d").unwrap()));
+        let text = "a\n  \n//c\n\n  d\ne\n \t\n";
+        assert_eq!(first_cut(text), Some(text.find("  d").unwrap()));
         assert_eq!(last_cut(text), Some(text.find("e").unwrap()));
+        assert_eq!(first_cut("x\n\tindented"), Some(2));
         assert_eq!(first_cut("no newline"), None);
         assert_eq!(first_cut("ends\n"), None);
     }
@@ -271,7 +282,8 @@ mod tests {
     fn wrapped_count_equals_direct_count() {
         let alphabet = [
             "a", "B", "é", "7", "123", " ", "  ", "\t", "\n", "\r\n", "/", "//", "]", "]]>", "'s",
-            "'LL", "{", "}", "<", "\u{a0}", "文", "😀", "\u{301}", "_", "x\n", "\n ",
+            "'LL", "{", "}", "<", "\u{a0}", "文", "😀", "\u{301}", "_", "x\n", "\n ", "\n\t",
+            "\u{2028}", "\u{85}", "\r", "  \n", "\n/",
         ];
         let wrappers = [
             ("<file path=\"a\"><![CDATA[", "]]></file>\n"),
@@ -289,7 +301,7 @@ mod tests {
         };
         for encoding in Encoding::ALL {
             let counter = Tiktoken::new(encoding);
-            for _ in 0..1500 {
+            for _ in 0..4000 {
                 let len = (next() % 40) as usize;
                 let text: String = (0..len)
                     .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
