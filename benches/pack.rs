@@ -47,7 +47,7 @@ fn main() {
 
     // The same texts the pack includes, read once up front for the tokenizer-alone baseline.
     let found = std::sync::Mutex::new(Vec::new());
-    walk::walk(&config.inputs, &config.walk, &|entry| {
+    walk::walk(&config.source.inputs, &config.source.walk, &|entry| {
         found.lock().unwrap().push(entry)
     })
     .expect("walk");
@@ -56,7 +56,7 @@ fn main() {
         .unwrap()
         .par_iter()
         .filter(|e| matches!(e.status, Status::Load))
-        .filter_map(|e| match load(&e.abs, config.max_file_size) {
+        .filter_map(|e| match load(&e.abs, config.source.max_file_size) {
             Loaded::Text(t) => Some(t.text),
             Loaded::Omitted(..) => None,
         })
@@ -119,7 +119,9 @@ fn pack_config(corpus: &std::path::Path, out: &std::path::Path) -> PackConfig {
         "-o".as_ref(),
         out.as_os_str(),
     ]);
-    let Command::Pack(args) = cli.command;
+    let Command::Pack(args) = cli.command else {
+        unreachable!("the arguments above name the pack command")
+    };
     PackConfig::from_args(args, &mut std::io::empty()).expect("config")
 }
 

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::lang::Fidelity;
+
 /// Pack a codebase into a single, well-formed XML context for a large language model, with exact
 /// token counts.
 #[derive(Debug, Parser)]
@@ -27,12 +29,33 @@ pub enum Command {
     ///   ctxpack pack                                  # the current directory, to stdout
     ///   ctxpack pack path/to/repo -o context.xml
     ///   git ls-files -z | ctxpack pack --stdin -0
+    ///   ctxpack pack --fidelity compressed | gemini -p "Plan the refactor"
     Pack(PackArgs),
+
+    /// Print the outline of files: one line per definition with its line range.
+    ///
+    /// Markdown files get their headings. Files in languages without a grammar, or with syntax
+    /// errors, have an empty outline (a note on stderr says why).
+    ///
+    /// Example:
+    ///   ctxpack outline src/lib.rs
+    Outline(OutlineArgs),
+
+    /// Print the symbol table: each file's definitions (name, kind, lines, enclosing scope) and
+    /// the identifiers it references.
+    ///
+    /// Takes the same path and filter flags as `pack`.
+    ///
+    /// Examples:
+    ///   ctxpack symbols src/
+    ///   ctxpack symbols --json > symbols.json
+    Symbols(SymbolsArgs),
 }
 
-#[derive(Debug, Args)]
-pub struct PackArgs {
-    /// Files or directories to pack. Default: the current directory.
+/// Which files to read: shared by every command that walks a tree.
+#[derive(Debug, Args, Clone)]
+pub struct SourceArgs {
+    /// Files or directories. Default: the current directory.
     ///
     /// Paths in the output are relative to the root (see --root) and use '/'.
     #[arg(value_name = "PATH")]
@@ -45,9 +68,9 @@ pub struct PackArgs {
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
-    /// Read the list of paths to pack from standard input, one per line.
+    /// Read the list of paths from standard input, one per line.
     ///
-    /// Relative paths are taken relative to the root. Listed files are packed even when an ignore
+    /// Relative paths are taken relative to the root. Listed files are read even when an ignore
     /// file would skip them (the list is what you asked for); --include/--exclude still apply.
     /// A listed path that does not exist, or lies outside the root, is an error.
     #[arg(long)]
@@ -58,12 +81,7 @@ pub struct PackArgs {
     #[arg(short = '0', long = "null", requires = "stdin")]
     pub null: bool,
 
-    /// Write the document to FILE instead of stdout. The file is replaced atomically: readers see
-    /// the old file or the complete new one, never a partial write.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-
-    /// Only pack files matching GLOB (gitignore syntax; repeatable). A '!' prefix removes files
+    /// Only read files matching GLOB (gitignore syntax; repeatable). A '!' prefix removes files
     /// from what earlier --include globs matched.
     #[arg(long, value_name = "GLOB")]
     pub include: Vec<String>,
@@ -73,7 +91,7 @@ pub struct PackArgs {
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
 
-    /// Also pack hidden files and directories (names starting with '.'). .git/ is never packed.
+    /// Also read hidden files and directories (names starting with '.'). .git/ is never read.
     #[arg(long)]
     pub hidden: bool,
 
@@ -87,9 +105,34 @@ pub struct PackArgs {
     #[arg(short = 'L', long)]
     pub follow: bool,
 
-    /// Omit files larger than SIZE (reason "too-large"). Accepts 500k, 1m, 1.5M, 2MiB or bytes.
+    /// Skip files larger than SIZE (reason "too-large"). Accepts 500k, 1m, 1.5M, 2MiB or bytes.
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
     pub max_file_size: u64,
+
+    /// Worker threads for reading, parsing and counting. Default: all cores. The output is
+    /// identical for every thread count.
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Write the document to FILE instead of stdout. The file is replaced atomically: readers see
+    /// the old file or the complete new one, never a partial write.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Show every file at this fidelity: full (the text as it is), compressed (imports, types,
+    /// signatures and doc comments; function bodies become a placeholder saying how many lines
+    /// they had), or outline (one line per definition with its line range).
+    ///
+    /// Compressed and outline views need a parser: files in other languages, or with syntax
+    /// errors, get the head of the file (compressed) or an empty outline.
+    #[arg(long, value_name = "FIDELITY", default_value = "full", value_parser = parse_fidelity)]
+    pub fidelity: Fidelity,
 
     /// Token encoding: o200k_base (GPT-4o, GPT-4.1, GPT-5, o-series) or cl100k_base (GPT-4,
     /// GPT-3.5).
@@ -102,14 +145,31 @@ pub struct PackArgs {
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
 
-    /// Worker threads for reading and counting. Default: all cores. The output is identical for
-    /// every thread count.
-    #[arg(short = 'j', long, value_name = "N")]
-    pub threads: Option<usize>,
-
     /// Do not print the summary (and progress) on stderr. Errors and warnings are still printed.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutlineArgs {
+    /// The files to outline.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SymbolsArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Print JSON instead of text: {"files": [{"path", "lang", "definitions": [...],
+    /// "references": [...]}]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_fidelity(raw: &str) -> Result<Fidelity, String> {
+    raw.parse()
 }
 
 /// Parses sizes such as `1048576`, `500k`, `1m`, `1.5M`, `2MiB` (k/m/g are binary multiples here:

@@ -5,7 +5,8 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::cli::PackArgs;
+use crate::cli::{PackArgs, SourceArgs};
+use crate::lang::Fidelity;
 use crate::tokens::Encoding;
 use crate::walk::{WalkInputs, WalkOptions};
 
@@ -26,28 +27,23 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Everything `pack` needs, checked.
+/// Which files to read, checked: shared by every command that walks a tree.
 #[derive(Debug, Clone)]
-pub struct PackConfig {
+pub struct SourceConfig {
     pub inputs: WalkInputs,
     /// The root directory's own name, for the document (never a full machine path).
     pub root_name: String,
     pub walk: WalkOptions,
     pub max_file_size: u64,
-    pub encoding: Encoding,
-    pub output: Option<PathBuf>,
-    pub quiet: bool,
     pub threads: usize,
-    /// Things the user should know (printed on stderr unless --quiet).
-    pub notes: Vec<String>,
 }
 
-impl PackConfig {
+impl SourceConfig {
     /// Validates `args`. `stdin` is read only with `--stdin`.
-    pub fn from_args(args: PackArgs, stdin: &mut dyn Read) -> Result<PackConfig, ConfigError> {
+    pub fn from_args(args: &SourceArgs, stdin: &mut dyn Read) -> Result<SourceConfig, ConfigError> {
         let cwd = std::env::current_dir()
             .map_err(|e| ConfigError::Invalid(format!("cannot read the current directory: {e}")))?;
-        let root = choose_root(&args, &cwd)?;
+        let root = choose_root(args, &cwd)?;
 
         let mut paths = Vec::new();
         for path in &args.paths {
@@ -69,6 +65,50 @@ impl PackConfig {
         if paths.is_empty() {
             paths.push(root.clone());
         }
+        let threads = match args.threads {
+            Some(0) => return Err(ConfigError::Invalid("--threads must be at least 1".into())),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let root_name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "/".to_string());
+        Ok(SourceConfig {
+            inputs: WalkInputs { root, paths },
+            root_name,
+            walk: WalkOptions {
+                hidden: args.hidden,
+                no_ignore: args.no_ignore,
+                follow: args.follow,
+                include: args.include.clone(),
+                exclude: args.exclude.clone(),
+                threads,
+            },
+            max_file_size: args.max_file_size,
+            threads,
+        })
+    }
+}
+
+/// Everything `pack` needs, checked.
+#[derive(Debug, Clone)]
+pub struct PackConfig {
+    pub source: SourceConfig,
+    pub fidelity: Fidelity,
+    pub encoding: Encoding,
+    pub output: Option<PathBuf>,
+    pub quiet: bool,
+    /// Things the user should know (printed on stderr unless --quiet).
+    pub notes: Vec<String>,
+}
+
+impl PackConfig {
+    /// Validates `args`. `stdin` is read only with `--stdin`.
+    pub fn from_args(args: PackArgs, stdin: &mut dyn Read) -> Result<PackConfig, ConfigError> {
+        let mut source = SourceConfig::from_args(&args.source, stdin)?;
+        let cwd = std::env::current_dir()
+            .map_err(|e| ConfigError::Invalid(format!("cannot read the current directory: {e}")))?;
 
         let mut notes = Vec::new();
         let encoding = match (&args.encoding, &args.model) {
@@ -81,50 +121,29 @@ impl PackConfig {
             (None, None) => Encoding::O200kBase,
         };
 
-        let threads = match args.threads {
-            Some(0) => return Err(ConfigError::Invalid("--threads must be at least 1".into())),
-            Some(n) => n,
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        };
-
         let output = match &args.output {
             Some(path) => Some(check_output(&cwd.join(path), path)?),
             None => None,
         };
         // Never pack our own previous output.
-        let mut exclude = args.exclude.clone();
         if let Some(out) = &output {
-            if let Ok(rel) = out.strip_prefix(&root) {
-                exclude.push(format!("/{}", glob_escape(&rel.to_string_lossy())));
+            if let Ok(rel) = out.strip_prefix(&source.inputs.root) {
+                let glob = format!("/{}", glob_escape(&rel.to_string_lossy()));
+                source.walk.exclude.push(glob);
             }
         }
-
-        let root_name = root
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "/".to_string());
         Ok(PackConfig {
-            inputs: WalkInputs { root, paths },
-            root_name,
-            walk: WalkOptions {
-                hidden: args.hidden,
-                no_ignore: args.no_ignore,
-                follow: args.follow,
-                include: args.include,
-                exclude,
-                threads,
-            },
-            max_file_size: args.max_file_size,
+            source,
+            fidelity: args.fidelity,
             encoding,
             output,
             quiet: args.quiet,
-            threads,
             notes,
         })
     }
 }
 
-fn choose_root(args: &PackArgs, cwd: &Path) -> Result<PathBuf, ConfigError> {
+fn choose_root(args: &SourceArgs, cwd: &Path) -> Result<PathBuf, ConfigError> {
     if let Some(root) = &args.root {
         let abs = cwd.join(root);
         let shown = root.display().to_string();

@@ -1,10 +1,11 @@
 //! ctxpack packs a codebase into a token-budget-fitted context for large language models.
 //!
 //! The pipeline runs one way: walk → load → analyze (lang) → tokens → render, with `pack`
-//! driving it for the `pack` command.
+//! driving it for the `pack` command and `inspect` for `outline` and `symbols`.
 
 pub mod cli;
 pub mod config;
+pub mod inspect;
 pub mod lang;
 pub mod load;
 pub mod output;
@@ -55,12 +56,25 @@ impl From<anyhow::Error> for Failure {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Failure> {
+    use std::io::Write;
     match cli.command {
         Command::Pack(args) => {
             let config = config::PackConfig::from_args(args, &mut io::stdin().lock())
                 .map_err(|e| Failure::Usage(e.to_string()))?;
             pack::run(&config, &mut io::stderr().lock())?;
-            Ok(())
+        }
+        Command::Outline(args) => {
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            inspect::outline(&args.files, &mut out, &mut io::stderr().lock())?;
+            out.flush().map_err(anyhow::Error::from)?;
+        }
+        Command::Symbols(args) => {
+            let source = config::SourceConfig::from_args(&args.source, &mut io::stdin().lock())
+                .map_err(|e| Failure::Usage(e.to_string()))?;
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            inspect::symbols(&source, args.json, &mut out, &mut io::stderr().lock())?;
+            out.flush().map_err(anyhow::Error::from)?;
         }
     }
+    Ok(())
 }

@@ -1,9 +1,9 @@
 //! The `pack` command: walk → load → tokens → render, streamed in path order with exact counts.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::ops::Range;
-use std::sync::mpsc;
 
 use anyhow::Context;
 
@@ -16,9 +16,6 @@ use crate::render::xml;
 use crate::render::{FileElement, Summary, TreeItem};
 use crate::tokens::{SplitCount, Tiktoken, TokenCounter};
 use crate::walk::{self, Entry, OmitReason, Status};
-
-/// Bounds the rendered files waiting for the writer, and so memory, when the writer falls behind.
-const QUEUE_LENGTH: usize = 256;
 
 /// One file's fate, sent from the workers to the writer.
 struct Record {
@@ -53,76 +50,49 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
             writeln!(err, "ctxpack: note: {note}")?;
         }
     }
+    let source = &config.source;
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(config.threads)
+        .num_threads(source.threads)
         .thread_name(|i| format!("ctxpack-{i}"))
         .build()
         .context("could not start worker threads")?;
     let counter = Tiktoken::new(config.encoding);
     let progress = report::progress(config.quiet);
 
-    // Workers (the walker's threads) read, count and render each file as soon as it is found;
-    // this thread stores the results. Order is restored afterwards, from the paths.
+    // Workers read, count and render each file as soon as the walk finds it; this thread stores
+    // the results. Order is restored afterwards, from the paths.
     let mut spool = Spool::new();
     let mut stored: Vec<Stored> = Vec::new();
     let mut body_tokens = 0usize;
-    let (sender, receiver) = mpsc::sync_channel::<Record>(QUEUE_LENGTH);
-    let warnings = std::thread::scope(|scope| -> anyhow::Result<Vec<String>> {
-        let counter = &counter;
-        let walker = scope.spawn(move || {
-            // The walk runs on this thread and the walker's own; each file found becomes a task
-            // on the pool, so a directory of ten thousand files still spreads over every core.
-            pool.in_place_scope(|tasks| {
-                let visit = |entry: Entry| {
-                    let sender = sender.clone();
-                    tasks.spawn(move |_| {
-                        let outcome = match entry.status {
-                            Status::Load => process(&entry, config.max_file_size, counter),
-                            Status::Omitted(reason, ref detail) => {
-                                Outcome::Omitted(reason, detail.clone())
-                            }
-                        };
-                        // The writer only hangs up after an error, which it reports itself.
-                        let _ = sender.send(Record { entry, outcome });
-                    });
-                };
-                walk::walk(&config.inputs, &config.walk, &visit)
-            })
-        });
-        for record in receiver.iter() {
-            progress.inc(1);
-            let packed = match record.outcome {
-                Outcome::Packed {
-                    bytes,
-                    tokens,
-                    document_tokens,
-                } => {
-                    body_tokens += document_tokens;
-                    let range = spool
-                        .append(&bytes)
-                        .context("could not buffer the document")?;
-                    Some(Packed { range, tokens })
-                }
-                Outcome::Omitted(reason, detail) => {
-                    let mut entry = record.entry;
-                    entry.status = Status::Omitted(reason, detail);
-                    stored.push(Stored {
-                        entry,
-                        packed: None,
-                    });
-                    continue;
-                }
-            };
-            stored.push(Stored {
-                entry: record.entry,
-                packed,
-            });
-        }
-        let walked = walker
-            .join()
-            .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?;
-        Ok(walked?)
-    })?;
+    let work = |entry: Entry| {
+        let outcome = match entry.status {
+            Status::Load => process(&entry, config, &counter),
+            Status::Omitted(reason, ref detail) => Outcome::Omitted(reason, detail.clone()),
+        };
+        Record { entry, outcome }
+    };
+    let mut consume = |record: Record| -> std::io::Result<()> {
+        progress.inc(1);
+        let mut entry = record.entry;
+        let packed = match record.outcome {
+            Outcome::Packed {
+                bytes,
+                tokens,
+                document_tokens,
+            } => {
+                body_tokens += document_tokens;
+                let range = spool.append(&bytes)?;
+                Some(Packed { range, tokens })
+            }
+            Outcome::Omitted(reason, detail) => {
+                entry.status = Status::Omitted(reason, detail);
+                None
+            }
+        };
+        stored.push(Stored { entry, packed });
+        Ok(())
+    };
+    let warnings = walk::walk_with(&source.inputs, &source.walk, &pool, &work, &mut consume)?;
     progress.finish_and_clear();
     for warning in &warnings {
         writeln!(err, "ctxpack: warning: {warning}")?;
@@ -224,7 +194,7 @@ fn summarize(config: &PackConfig, stored: &[Stored]) -> Summary {
     }
     let packed: Vec<&Packed> = stored.iter().filter_map(|s| s.packed.as_ref()).collect();
     Summary {
-        root_name: config.root_name.clone(),
+        root_name: config.source.root_name.clone(),
         encoding: config.encoding.name(),
         files_full: packed.len(),
         file_tokens: packed.iter().map(|p| p.tokens).sum(),
@@ -232,21 +202,29 @@ fn summarize(config: &PackConfig, stored: &[Stored]) -> Summary {
     }
 }
 
-fn process(entry: &Entry, max_size: u64, counter: &dyn TokenCounter) -> Outcome {
-    let file = match load::load(&entry.abs, max_size) {
+fn process(entry: &Entry, config: &PackConfig, counter: &dyn TokenCounter) -> Outcome {
+    let file = match load::load(&entry.abs, config.source.max_file_size) {
         Loaded::Text(file) => file,
         Loaded::Omitted(reason, detail) => return Outcome::Omitted(reason, detail),
     };
-    let split = SplitCount::new(counter, &file.text);
+    let language = lang::detect(&entry.abs, &file.text);
+    let (text, degraded) = match config.fidelity {
+        Fidelity::Full => (Cow::Borrowed(file.text.as_str()), None),
+        fidelity => {
+            let view = lang::view(language, fidelity, &file.text);
+            (Cow::Owned(view.text), view.degraded)
+        }
+    };
+    let split = SplitCount::new(counter, &text);
     let tokens = split.total();
     let path = entry.rel.display();
-    let language = lang::detect(&entry.abs, &file.text);
     let element = FileElement {
         path: &path,
         lang: language.name(),
-        fidelity: Fidelity::Full,
+        fidelity: config.fidelity,
         tokens: split,
-        text: &file.text,
+        text: &text,
+        degraded: degraded.map(|reason| reason.name()),
         bom_stripped: file.bom_stripped,
         lossy: file.lossy,
         sanitized: file.sanitized,

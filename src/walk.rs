@@ -114,6 +114,10 @@ pub struct WalkInputs {
 pub enum WalkError {
     #[error("invalid glob {glob:?}: {message}")]
     Glob { glob: String, message: String },
+    #[error(transparent)]
+    Consumer(#[from] std::io::Error),
+    #[error("a worker thread panicked")]
+    Panicked,
 }
 
 /// File extensions that are never text worth sending to a model. They are listed as omitted
@@ -371,6 +375,47 @@ pub fn walk(
     let mut warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
     warnings.sort();
     Ok(warnings)
+}
+
+/// How many finished results may wait for the consumer: bounds memory when it falls behind.
+const RESULT_QUEUE: usize = 256;
+
+/// Walks `inputs` and runs `work` on each entry as soon as it is found, as a task on `pool`, so
+/// that a flat directory of ten thousand files still spreads over every core. Results reach
+/// `consume` on the calling thread, in no particular order. Returns the walk's warnings.
+pub fn walk_with<R: Send>(
+    inputs: &WalkInputs,
+    opts: &WalkOptions,
+    pool: &rayon::ThreadPool,
+    work: &(dyn Fn(Entry) -> R + Sync),
+    consume: &mut dyn FnMut(R) -> std::io::Result<()>,
+) -> Result<Vec<String>, WalkError> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<R>(RESULT_QUEUE);
+    std::thread::scope(|scope| {
+        let walker = scope.spawn(move || {
+            pool.in_place_scope(|tasks| {
+                let visit = |entry: Entry| {
+                    let sender = sender.clone();
+                    tasks.spawn(move |_| {
+                        // The consumer hangs up only after an error, which it reports itself.
+                        let _ = sender.send(work(entry));
+                    });
+                };
+                walk(inputs, opts, &visit)
+            })
+        });
+        let mut consumed = Ok(());
+        for result in receiver.iter() {
+            consumed = consume(result);
+            if consumed.is_err() {
+                break;
+            }
+        }
+        drop(receiver);
+        let walked = walker.join().map_err(|_| WalkError::Panicked)?;
+        consumed?;
+        walked
+    })
 }
 
 /// Relative paths already visited: overlapping inputs (`src src/main.rs`) visit a file once.

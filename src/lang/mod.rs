@@ -1,6 +1,13 @@
-//! Language detection: by file name and extension, with shebangs for extensionless scripts.
+//! Language intelligence: detection, tree-sitter parsing, symbols, and the views of a file.
+
+pub mod grammar;
+pub mod symbols;
+pub mod syntax;
+pub mod views;
 
 use std::path::Path;
+
+use syntax::NoTree;
 
 /// A language ctxpack knows by name. `Text` covers everything else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -215,12 +222,72 @@ mod tests {
 pub enum Fidelity {
     /// The text exactly as it is.
     Full,
+    /// Imports, declarations, signatures and doc comments; function bodies become placeholders.
+    Compressed,
+    /// One line per definition with its line range.
+    Outline,
 }
 
 impl Fidelity {
+    pub const ALL: [Fidelity; 3] = [Fidelity::Full, Fidelity::Compressed, Fidelity::Outline];
+
     pub fn name(self) -> &'static str {
         match self {
             Fidelity::Full => "full",
+            Fidelity::Compressed => "compressed",
+            Fidelity::Outline => "outline",
         }
+    }
+}
+
+impl std::str::FromStr for Fidelity {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Fidelity::ALL
+            .into_iter()
+            .find(|f| f.name() == raw)
+            .ok_or_else(|| format!("unknown fidelity {raw:?}: use full, compressed or outline"))
+    }
+}
+
+/// A file's text at some fidelity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    pub text: String,
+    /// Set when the view fell back because the file could not be parsed cleanly.
+    pub degraded: Option<NoTree>,
+}
+
+/// Renders `text` (in `language`) at `fidelity`. Never fails: files that cannot be parsed cleanly
+/// get the head of the file (compressed) or an empty outline.
+pub fn view(language: Language, fidelity: Fidelity, text: &str) -> View {
+    if fidelity == Fidelity::Full {
+        return View {
+            text: text.to_string(),
+            degraded: None,
+        };
+    }
+    match syntax::parse_clean(language, text) {
+        Ok(parsed) => {
+            let text = match fidelity {
+                Fidelity::Compressed if parsed.grammar.compress.is_some() => {
+                    views::compressed(&parsed, text)
+                }
+                Fidelity::Compressed => views::head(language, text),
+                _ => views::outline(&parsed, text, &symbols::extract(&parsed, text)),
+            };
+            View {
+                text,
+                degraded: None,
+            }
+        }
+        Err(reason) => View {
+            text: match fidelity {
+                Fidelity::Compressed => views::head(language, text),
+                _ => String::new(),
+            },
+            degraded: Some(reason),
+        },
     }
 }

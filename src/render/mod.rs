@@ -21,6 +21,8 @@ pub struct FileElement<'a> {
     pub sanitized: bool,
     /// The original line-end style, when it was not LF (the text itself always uses LF).
     pub eol: Option<&'static str>,
+    /// Why the view fell back (head of file, empty outline), when it did.
+    pub degraded: Option<&'static str>,
 }
 
 /// A `<file>` element, rendered, with the tokens it adds to the whole document.

@@ -59,6 +59,9 @@ pub fn render_file(file: &FileElement<'_>, counter: &dyn TokenCounter) -> Render
     if let Some(eol) = file.eol {
         start.push_attribute(("eol", eol));
     }
+    if let Some(reason) = file.degraded {
+        start.push_attribute(("degraded", reason));
+    }
 
     let mut bytes = Vec::with_capacity(file.text.len() + 200);
     let mut writer = Writer::new(&mut bytes);
@@ -265,6 +268,7 @@ mod tests {
             lossy: false,
             sanitized: false,
             eol: None,
+            degraded: None,
         }
     }
 

@@ -1,0 +1,3 @@
+; Added to tree-sitter-go's tags query.
+(const_spec name: (identifier) @name) @definition.constant
+(selector_expression field: (field_identifier) @name) @reference.field

@@ -1,0 +1,2 @@
+; Function and method bodies, replaced by their docstring and `...` in the compressed view.
+(function_definition body: (block) @body)

@@ -1,0 +1,2 @@
+; Function and method bodies, replaced by `{ /* … N lines */ }` in the compressed view.
+(function_item body: (block) @body)

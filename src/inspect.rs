@@ -1,0 +1,142 @@
+//! The `outline` and `symbols` commands: one file's outline, and the symbol table of a tree.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::config::SourceConfig;
+use crate::lang::symbols::{self, FileSymbols};
+use crate::lang::{self, syntax, Fidelity, Language};
+use crate::load::{self, Loaded};
+use crate::walk::{self, Entry, Status};
+
+/// Prints the outline of each file in `files` to `out`; notes go to `err`.
+pub fn outline(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<()> {
+    for (i, path) in files.iter().enumerate() {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
+        let text = match load::decode(bytes) {
+            Loaded::Text(file) => file.text,
+            Loaded::Omitted(reason, _) => {
+                writeln!(err, "ctxpack: {}: not text ({reason})", path.display())?;
+                continue;
+            }
+        };
+        let language = lang::detect(path, &text);
+        let view = lang::view(language, Fidelity::Outline, &text);
+        if files.len() > 1 {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            writeln!(out, "{}:", path.display())?;
+        }
+        out.write_all(view.text.as_bytes())?;
+        if let Some(reason) = view.degraded {
+            writeln!(
+                err,
+                "ctxpack: {}: no outline ({}, {})",
+                path.display(),
+                language.name(),
+                reason.name()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct FileEntry {
+    path: String,
+    lang: &'static str,
+    /// Set when the file could not be parsed cleanly; the symbols may then be partial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'static str>,
+    #[serde(flatten)]
+    symbols: FileSymbols,
+}
+
+#[derive(Serialize)]
+struct Table {
+    files: Vec<FileEntry>,
+}
+
+/// Prints the symbol table of every parseable file under `source`.
+pub fn symbols(
+    source: &SourceConfig,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(source.threads)
+        .build()
+        .context("could not start worker threads")?;
+    let work = |entry: Entry| file_symbols(&entry, source.max_file_size);
+    let mut files = Vec::new();
+    let mut consume = |found: Option<FileEntry>| {
+        files.extend(found);
+        Ok(())
+    };
+    let warnings = walk::walk_with(&source.inputs, &source.walk, &pool, &work, &mut consume)?;
+    for warning in warnings {
+        writeln!(err, "ctxpack: warning: {warning}")?;
+    }
+    files.sort_by(|a, b| a.path.split('/').cmp(b.path.split('/')));
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &Table { files })?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for file in &files {
+        let note = file.note.map(|n| format!(" ({n})")).unwrap_or_default();
+        writeln!(out, "{} [{}]{note}", file.path, file.lang)?;
+        for d in &file.symbols.definitions {
+            let scope = d
+                .scope
+                .as_ref()
+                .map(|s| format!(" in {s}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  {}-{}  {} {}{scope}",
+                d.start_line, d.end_line, d.kind, d.name
+            )?;
+        }
+        let mut names: Vec<&str> = file
+            .symbols
+            .references
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        if !names.is_empty() {
+            writeln!(out, "  references: {}", names.join(" "))?;
+        }
+    }
+    Ok(())
+}
+
+fn file_symbols(entry: &Entry, max_size: u64) -> Option<FileEntry> {
+    if !matches!(entry.status, Status::Load) {
+        return None;
+    }
+    let Loaded::Text(file) = load::load(&entry.abs, max_size) else {
+        return None;
+    };
+    let language: Language = lang::detect(&entry.abs, &file.text);
+    let parsed = syntax::parse(language, &file.text).ok()?;
+    let note = parsed
+        .tree
+        .root_node()
+        .has_error()
+        .then_some(syntax::NoTree::SyntaxErrors.name());
+    Some(FileEntry {
+        path: entry.rel.display(),
+        lang: language.name(),
+        note,
+        symbols: symbols::extract(&parsed, &file.text),
+    })
+}

@@ -1,0 +1,250 @@
+//! The tree-sitter grammars ctxpack parses with, and the queries it runs on them (grammars/).
+
+use std::sync::OnceLock;
+
+use tree_sitter::Query;
+
+use super::Language;
+
+/// How a function body is replaced in the compressed view, so that the result stays valid in the
+/// language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyStyle {
+    /// `{ /* … N lines */ }`
+    Braces,
+    /// The docstring, if any, then `...  # … N lines`.
+    Python,
+    /// `# … N lines` (the `end` stays outside the body).
+    Ruby,
+    /// `{ : '… N lines'; }`
+    Bash,
+}
+
+/// One grammar with its compiled queries.
+pub struct Grammar {
+    pub language: tree_sitter::Language,
+    /// Definitions (`@definition.<kind>`) and references (`@reference.<kind>`), each with `@name`.
+    pub tags: Query,
+    /// Function bodies to elide (`@body`). None for grammars without functions (Markdown).
+    pub compress: Option<Query>,
+    /// Headings (`@heading`), for Markdown's outline.
+    pub headings: Option<Query>,
+    pub body_style: BodyStyle,
+}
+
+/// The grammar for `language`, or None when ctxpack has no parser for it.
+pub fn grammar(language: Language) -> Option<&'static Grammar> {
+    macro_rules! cached {
+        ($build:expr) => {{
+            static CELL: OnceLock<Grammar> = OnceLock::new();
+            Some(CELL.get_or_init(|| $build))
+        }};
+    }
+    use Language as L;
+    match language {
+        L::Rust => cached!(build(
+            tree_sitter_rust::LANGUAGE.into(),
+            &[
+                tree_sitter_rust::TAGS_QUERY,
+                include_str!("../../grammars/rust/tags.scm")
+            ],
+            Some(include_str!("../../grammars/rust/compress.scm")),
+            BodyStyle::Braces,
+        )),
+        L::Python => cached!(build(
+            tree_sitter_python::LANGUAGE.into(),
+            &[
+                tree_sitter_python::TAGS_QUERY,
+                include_str!("../../grammars/python/tags.scm")
+            ],
+            Some(include_str!("../../grammars/python/compress.scm")),
+            BodyStyle::Python,
+        )),
+        L::JavaScript => cached!(build(
+            tree_sitter_javascript::LANGUAGE.into(),
+            &[
+                tree_sitter_javascript::TAGS_QUERY,
+                include_str!("../../grammars/javascript/tags.scm"),
+            ],
+            Some(include_str!("../../grammars/javascript/compress.scm")),
+            BodyStyle::Braces,
+        )),
+        L::TypeScript => cached!(build(
+            tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+            &TYPESCRIPT_TAGS,
+            Some(include_str!("../../grammars/typescript/compress.scm")),
+            BodyStyle::Braces,
+        )),
+        L::Tsx => cached!(build(
+            tree_sitter_typescript::LANGUAGE_TSX.into(),
+            &TYPESCRIPT_TAGS,
+            Some(include_str!("../../grammars/typescript/compress.scm")),
+            BodyStyle::Braces,
+        )),
+        L::Go => cached!(build(
+            tree_sitter_go::LANGUAGE.into(),
+            &[
+                tree_sitter_go::TAGS_QUERY,
+                include_str!("../../grammars/go/tags.scm")
+            ],
+            Some(include_str!("../../grammars/go/compress.scm")),
+            BodyStyle::Braces,
+        )),
+        L::Java => cached!(build(
+            tree_sitter_java::LANGUAGE.into(),
+            &[
+                tree_sitter_java::TAGS_QUERY,
+                include_str!("../../grammars/java/tags.scm")
+            ],
+            Some(include_str!("../../grammars/java/compress.scm")),
+            BodyStyle::Braces,
+        )),
+        L::C => cached!(build(
+            tree_sitter_c::LANGUAGE.into(),
+            &[
+                tree_sitter_c::TAGS_QUERY,
+                include_str!("../../grammars/c/tags.scm")
+            ],
+            Some(include_str!("../../grammars/c/compress.scm")),
+            BodyStyle::Braces,
+        )),
+        L::Cpp => cached!(build(
+            tree_sitter_cpp::LANGUAGE.into(),
+            &[
+                tree_sitter_cpp::TAGS_QUERY,
+                include_str!("../../grammars/cpp/tags.scm")
+            ],
+            Some(include_str!("../../grammars/cpp/compress.scm")),
+            BodyStyle::Braces,
+        )),
+        L::CSharp => cached!(build(
+            tree_sitter_c_sharp::LANGUAGE.into(),
+            &[
+                tree_sitter_c_sharp::TAGS_QUERY,
+                include_str!("../../grammars/csharp/tags.scm")
+            ],
+            Some(include_str!("../../grammars/csharp/compress.scm")),
+            BodyStyle::Braces,
+        )),
+        L::Ruby => cached!(build(
+            tree_sitter_ruby::LANGUAGE.into(),
+            &[
+                RUBY_DEFINITIONS,
+                include_str!("../../grammars/ruby/tags.scm")
+            ],
+            Some(include_str!("../../grammars/ruby/compress.scm")),
+            BodyStyle::Ruby,
+        )),
+        L::Php => cached!(build(
+            tree_sitter_php::LANGUAGE_PHP.into(),
+            &[
+                tree_sitter_php::TAGS_QUERY,
+                include_str!("../../grammars/php/tags.scm")
+            ],
+            Some(include_str!("../../grammars/php/compress.scm")),
+            BodyStyle::Braces,
+        )),
+        L::Bash => cached!(build(
+            tree_sitter_bash::LANGUAGE.into(),
+            &[include_str!("../../grammars/bash/tags.scm")],
+            Some(include_str!("../../grammars/bash/compress.scm")),
+            BodyStyle::Bash,
+        )),
+        L::Markdown => cached!({
+            let language: tree_sitter::Language = tree_sitter_md::LANGUAGE.into();
+            let headings = compile(
+                &language,
+                include_str!("../../grammars/markdown/outline.scm"),
+            );
+            Grammar {
+                tags: compile(&language, ""),
+                compress: None,
+                headings: Some(headings),
+                language,
+                body_style: BodyStyle::Braces,
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// The languages [`grammar`] knows.
+pub const PARSED: [Language; 14] = [
+    Language::Rust,
+    Language::Python,
+    Language::JavaScript,
+    Language::TypeScript,
+    Language::Tsx,
+    Language::Go,
+    Language::Java,
+    Language::C,
+    Language::Cpp,
+    Language::CSharp,
+    Language::Ruby,
+    Language::Php,
+    Language::Bash,
+    Language::Markdown,
+];
+
+/// TypeScript's tags query only adds to JavaScript's; both are needed.
+const TYPESCRIPT_TAGS: [&str; 3] = [
+    tree_sitter_javascript::TAGS_QUERY,
+    tree_sitter_typescript::TAGS_QUERY,
+    include_str!("../../grammars/typescript/tags.scm"),
+];
+
+/// The definition patterns of tree-sitter-ruby's tags query: its reference patterns depend on
+/// `#is-not? local`, which a plain query cursor ignores, so they would match every identifier.
+const RUBY_DEFINITIONS: &str = r#"
+(method name: (_) @name) @definition.method
+(singleton_method name: (_) @name) @definition.method
+(alias name: (_) @name) @definition.method
+(class name: [(constant) @name (scope_resolution name: (_) @name)]) @definition.class
+(singleton_class value: [(constant) @name (scope_resolution name: (_) @name)]) @definition.class
+(module name: [(constant) @name (scope_resolution name: (_) @name)]) @definition.module
+"#;
+
+fn build(
+    language: tree_sitter::Language,
+    tags: &[&str],
+    compress: Option<&str>,
+    body_style: BodyStyle,
+) -> Grammar {
+    Grammar {
+        tags: compile(&language, &tags.join("\n")),
+        compress: compress.map(|source| compile(&language, source)),
+        headings: None,
+        language,
+        body_style,
+    }
+}
+
+fn compile(language: &tree_sitter::Language, source: &str) -> Query {
+    // The queries are ours and fixed at build time; a unit test compiles every one of them, so a
+    // failure here is a bug in grammars/, not bad input.
+    Query::new(language, source).unwrap_or_else(|e| panic!("invalid query in grammars/: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_grammar_and_query_compiles() {
+        for language in PARSED {
+            let grammar = grammar(language).expect("a parsed language has a grammar");
+            let mut parser = tree_sitter::Parser::new();
+            parser
+                .set_language(&grammar.language)
+                .unwrap_or_else(|e| panic!("{language:?}: {e}"));
+            if language != Language::Markdown {
+                assert!(grammar.tags.pattern_count() > 0, "{language:?} has tags");
+                assert!(
+                    grammar.compress.is_some(),
+                    "{language:?} has a compress query"
+                );
+            }
+        }
+        assert!(grammar(Language::Json).is_none());
+    }
+}

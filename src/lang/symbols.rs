@@ -1,0 +1,204 @@
+//! The symbol table of one file: definitions (with their enclosing scope) and references.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::Serialize;
+use tree_sitter::{Node, QueryCursor, StreamingIterator};
+
+use super::syntax::Parsed;
+
+/// A named definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Definition {
+    pub name: String,
+    /// `function`, `method`, `class`, `interface`, `module`, `impl`, `constant`, ...
+    pub kind: String,
+    /// 1-based, inclusive.
+    pub start_line: usize,
+    pub end_line: usize,
+    /// The name of the enclosing definition (class, impl, module, receiver type), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Depth of nesting among this file's definitions (0 = top level).
+    #[serde(skip)]
+    pub depth: usize,
+    /// Byte range of the whole definition.
+    #[serde(skip)]
+    pub bytes: std::ops::Range<usize>,
+}
+
+/// An identifier used in the file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Reference {
+    pub name: String,
+    /// `call`, `type`, `import`, `field`, ... as the tags query says.
+    pub kind: String,
+    /// 1-based line of the first use of this name with this kind.
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FileSymbols {
+    pub definitions: Vec<Definition>,
+    pub references: Vec<Reference>,
+}
+
+/// Kinds that say more than `function` about the same node (tree-sitter-rust's tags report a
+/// method both ways).
+fn specificity(kind: &str) -> u8 {
+    match kind {
+        "method" => 2,
+        "function" => 1,
+        _ => 0,
+    }
+}
+
+/// Extracts definitions and references with the grammar's tags query.
+pub fn extract(parsed: &Parsed, text: &str) -> FileSymbols {
+    let query = &parsed.grammar.tags;
+    let names = query.capture_names();
+    let bytes = text.as_bytes();
+    let mut cursor = QueryCursor::new();
+    // Bounds the work a pathological file can cause inside the query engine.
+    cursor.set_match_limit(1 << 16);
+
+    let mut definitions: HashMap<usize, (Definition, u8)> = HashMap::new();
+    let mut references: BTreeSet<(String, String, usize)> = BTreeSet::new();
+    let mut matches = cursor.matches(query, parsed.tree.root_node(), bytes);
+    while let Some(found) = matches.next() {
+        let mut name: Option<Node<'_>> = None;
+        let mut role: Option<(Node<'_>, bool, &str)> = None;
+        for capture in found.captures() {
+            let capture_name = names[capture.index as usize];
+            if capture_name == "name" {
+                name = Some(capture.node);
+            } else if let Some(kind) = capture_name.strip_prefix("definition.") {
+                role = Some((capture.node, true, kind));
+            } else if let Some(kind) = capture_name.strip_prefix("reference.") {
+                role = Some((capture.node, false, kind));
+            }
+        }
+        let (Some(name), Some((node, is_definition, kind))) = (name, role) else {
+            continue;
+        };
+        let Ok(name_text) = name.utf8_text(bytes) else {
+            continue;
+        };
+        let name_text = clean_name(name_text);
+        if name_text.is_empty() {
+            continue;
+        }
+        if is_definition {
+            let definition = Definition {
+                name: name_text.to_string(),
+                kind: kind.to_string(),
+                start_line: node.start_position().row + 1,
+                end_line: node.end_position().row + 1,
+                scope: receiver_type(node, bytes),
+                depth: 0,
+                bytes: node.byte_range(),
+            };
+            let rank = specificity(kind);
+            match definitions.get(&node.id()) {
+                Some((_, existing)) if *existing >= rank => {}
+                _ => {
+                    definitions.insert(node.id(), (definition, rank));
+                }
+            }
+        } else {
+            references.insert((
+                name_text.to_string(),
+                kind.to_string(),
+                node.start_position().row + 1,
+            ));
+        }
+    }
+
+    let mut definitions: Vec<Definition> = definitions.into_values().map(|(d, _)| d).collect();
+    // Outer definitions first at equal starts, so that the scope stack sees them first.
+    definitions.sort_by(|a, b| {
+        a.bytes
+            .start
+            .cmp(&b.bytes.start)
+            .then(b.bytes.end.cmp(&a.bytes.end))
+            .then(a.name.cmp(&b.name))
+    });
+    assign_scopes(&mut definitions);
+
+    // One reference per (name, kind), at its first line.
+    let mut first: HashMap<(String, String), usize> = HashMap::new();
+    for (name, kind, line) in references {
+        let entry = first.entry((name, kind)).or_insert(line);
+        *entry = (*entry).min(line);
+    }
+    let mut references: Vec<Reference> = first
+        .into_iter()
+        .map(|((name, kind), line)| Reference { name, kind, line })
+        .collect();
+    references.sort_by(|a, b| (a.line, &a.name, &a.kind).cmp(&(b.line, &b.name, &b.kind)));
+    FileSymbols {
+        definitions,
+        references,
+    }
+}
+
+/// Names as a reader would write them: Rust impl targets lose their generics
+/// (`Client<T>` → `Client`), qualified names keep their last segment.
+fn clean_name(raw: &str) -> &str {
+    let raw = raw.trim();
+    let raw = raw.split('<').next().unwrap_or(raw);
+    let raw = raw.rsplit("::").next().unwrap_or(raw);
+    raw.trim_start_matches(['&', '*']).trim()
+}
+
+/// A Go method's receiver type (`func (c *Client) Get()` → `Client`): its scope, since Go methods
+/// are not nested in their type.
+fn receiver_type(node: Node<'_>, bytes: &[u8]) -> Option<String> {
+    let receiver = node.child_by_field_name("receiver")?;
+    let text = receiver.utf8_text(bytes).ok()?;
+    let inner = text.trim_matches(|c| c == '(' || c == ')').trim();
+    let type_text = inner.rsplit(' ').next()?.trim_start_matches('*');
+    let type_name = type_text.split('[').next()?.trim();
+    (!type_name.is_empty()).then(|| type_name.to_string())
+}
+
+/// Gives every definition without one the name of the innermost definition containing it.
+fn assign_scopes(definitions: &mut [Definition]) {
+    let mut stack: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    for definition in definitions.iter_mut() {
+        while let Some((range, _)) = stack.last() {
+            if definition.bytes.start >= range.start && definition.bytes.end <= range.end {
+                break;
+            }
+            stack.pop();
+        }
+        definition.depth = stack.len();
+        if definition.scope.is_none() {
+            definition.scope = stack.last().map(|(_, name)| name.clone());
+        }
+        stack.push((definition.bytes.clone(), definition.name.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::syntax::parse;
+    use crate::lang::Language;
+
+    #[test]
+    fn rust_methods_get_their_impl_as_scope() {
+        let text = "struct Client;\nimpl Client {\n    pub fn new() -> Self { Client }\n}\nfn main() { Client::new(); }\n";
+        let parsed = parse(Language::Rust, text).unwrap();
+        let symbols = extract(&parsed, text);
+        let new = symbols
+            .definitions
+            .iter()
+            .find(|d| d.name == "new")
+            .expect("new is defined");
+        assert_eq!(new.kind, "method");
+        assert_eq!(new.scope.as_deref(), Some("Client"));
+        assert_eq!((new.start_line, new.end_line), (3, 3));
+        assert!(symbols.references.iter().any(|r| r.name == "new"));
+    }
+}

@@ -1,0 +1,303 @@
+//! The compressed and outline views of a file, and the head-of-file fallback.
+
+use tree_sitter::{QueryCursor, StreamingIterator};
+
+use super::grammar::BodyStyle;
+use super::symbols::FileSymbols;
+use super::syntax::Parsed;
+use super::Language;
+
+/// A function body the compressed view elides.
+struct Body {
+    bytes: std::ops::Range<usize>,
+    start_row: usize,
+    end_row: usize,
+    /// Python: the docstring statement that opens the body, kept in the compressed view.
+    docstring: Option<std::ops::Range<usize>>,
+}
+
+/// The outermost multi-line bodies, in order. Nested functions disappear with their parent's body.
+fn bodies(parsed: &Parsed, text: &str) -> Vec<Body> {
+    let Some(query) = &parsed.grammar.compress else {
+        return Vec::new();
+    };
+    let mut cursor = QueryCursor::new();
+    cursor.set_match_limit(1 << 16);
+    let mut found = Vec::new();
+    let mut captures = cursor.captures(query, parsed.tree.root_node(), text.as_bytes());
+    while let Some((matched, index)) = captures.next() {
+        let node = matched.captures()[*index].node;
+        let (start_row, end_row) = (node.start_position().row, node.end_position().row);
+        if end_row == start_row {
+            continue;
+        }
+        let docstring = node
+            .named_child(0)
+            .filter(|first| {
+                first.kind() == "expression_statement"
+                    && first.named_child(0).is_some_and(|s| s.kind() == "string")
+            })
+            .map(|first| first.byte_range());
+        found.push(Body {
+            bytes: node.byte_range(),
+            start_row,
+            end_row,
+            docstring,
+        });
+    }
+    found.sort_by_key(|b| (b.bytes.start, std::cmp::Reverse(b.bytes.end)));
+    let mut outermost: Vec<Body> = Vec::with_capacity(found.len());
+    for body in found {
+        if outermost
+            .last()
+            .is_some_and(|last| body.bytes.start < last.bytes.end)
+        {
+            continue;
+        }
+        outermost.push(body);
+    }
+    outermost
+}
+
+/// The compressed view: everything but function bodies, which become a placeholder that stays
+/// valid in the language and says how many lines it stands for.
+pub fn compressed(parsed: &Parsed, text: &str) -> String {
+    let mut out = String::with_capacity(text.len() / 3);
+    let mut copied = 0;
+    for body in bodies(parsed, text) {
+        out.push_str(&text[copied..body.bytes.start]);
+        let lines = body.end_row - body.start_row + 1;
+        match parsed.grammar.body_style {
+            BodyStyle::Braces => out.push_str(&format!("{{ /* … {lines} lines */ }}")),
+            BodyStyle::Bash => out.push_str(&format!("{{ : '… {lines} lines'; }}")),
+            BodyStyle::Ruby => out.push_str(&format!("# … {lines} lines")),
+            BodyStyle::Python => {
+                let line_start = text[..body.bytes.start].rfind('\n').map_or(0, |i| i + 1);
+                let indent = &text[line_start..body.bytes.start];
+                match &body.docstring {
+                    Some(doc) if indent.chars().all(char::is_whitespace) => {
+                        let doc_lines = text[doc.clone()].lines().count().max(1);
+                        out.push_str(&text[doc.clone()]);
+                        out.push('\n');
+                        out.push_str(indent);
+                        let rest = lines.saturating_sub(doc_lines);
+                        out.push_str(&format!("...  # … {rest} lines"));
+                    }
+                    _ => out.push_str(&format!("...  # … {lines} lines")),
+                }
+            }
+        }
+        copied = body.bytes.end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// The outline view: one line per definition (its signature, or kind and name) with its line
+/// range, indented by nesting. Markdown gets its headings.
+pub fn outline(parsed: &Parsed, text: &str, symbols: &FileSymbols) -> String {
+    if parsed.grammar.headings.is_some() {
+        return headings(parsed, text);
+    }
+    let bodies = bodies(parsed, text);
+    let mut out = String::new();
+    for (i, definition) in symbols.definitions.iter().enumerate() {
+        let range = &definition.bytes;
+        // A body belongs to this definition only if no nested definition starts before it.
+        let nested_start = symbols.definitions[i + 1..]
+            .iter()
+            .map(|d| d.bytes.start)
+            .find(|&start| start < range.end)
+            .unwrap_or(range.end);
+        let body_start = bodies
+            .iter()
+            .find(|b| b.bytes.start >= range.start && b.bytes.start < nested_start)
+            .map(|b| b.bytes.start);
+        let first_line_end = text[range.clone()]
+            .find('\n')
+            .map_or(range.end, |i| range.start + i);
+        let end = body_start.unwrap_or(first_line_end);
+        let signature = collapse(&text[range.start..end]);
+        let signature = signature.trim_end_matches(['{', ':', ' ']).trim_end();
+        let label = if signature.contains(definition.name.as_str()) && !signature.is_empty() {
+            truncate(signature, 160)
+        } else {
+            format!("{} {}", definition.kind, definition.name)
+        };
+        for _ in 0..definition.depth {
+            out.push_str("  ");
+        }
+        out.push_str(&label);
+        if definition.start_line == definition.end_line {
+            out.push_str(&format!("  L{}\n", definition.start_line));
+        } else {
+            out.push_str(&format!(
+                "  L{}-{}\n",
+                definition.start_line, definition.end_line
+            ));
+        }
+    }
+    out
+}
+
+/// Markdown headings as `## Title  L12`.
+fn headings(parsed: &Parsed, text: &str) -> String {
+    let Some(query) = &parsed.grammar.headings else {
+        return String::new();
+    };
+    let bytes = text.as_bytes();
+    let mut cursor = QueryCursor::new();
+    cursor.set_match_limit(1 << 16);
+    let mut out = String::new();
+    let mut matches = cursor.matches(query, parsed.tree.root_node(), bytes);
+    while let Some(found) = matches.next() {
+        for capture in found.captures() {
+            let node = capture.node;
+            let mut level = 1;
+            let mut cursor = node.walk();
+            for child in node.children(&mut cursor) {
+                let kind = child.kind();
+                if let Some(digit) = kind
+                    .strip_prefix("atx_h")
+                    .or_else(|| kind.strip_prefix("setext_h"))
+                    .and_then(|rest| rest.chars().next())
+                    .and_then(|c| c.to_digit(10))
+                {
+                    level = digit as usize;
+                }
+            }
+            let title = node
+                .child_by_field_name("heading_content")
+                .and_then(|c| c.utf8_text(bytes).ok())
+                .unwrap_or("");
+            let title = collapse(title.trim().trim_end_matches('#'));
+            out.push_str(&"#".repeat(level));
+            out.push(' ');
+            out.push_str(title.trim());
+            out.push_str(&format!("  L{}\n", node.start_position().row + 1));
+        }
+    }
+    out
+}
+
+/// How many lines, at most, the head-of-file fallback keeps.
+const HEAD_LINES: usize = 30;
+/// How many bytes, at most, the head-of-file fallback keeps.
+const HEAD_BYTES: usize = 2048;
+
+/// The fallback compressed view, for files without a clean syntax tree: the head of the file and a
+/// note saying how much was left out.
+pub fn head(language: Language, text: &str) -> String {
+    let mut end = 0;
+    let mut kept_lines = 0;
+    for line in text.split_inclusive('\n') {
+        if kept_lines == HEAD_LINES || end + line.len() > HEAD_BYTES {
+            break;
+        }
+        end += line.len();
+        kept_lines += 1;
+    }
+    if end == text.len() {
+        return text.to_string();
+    }
+    if kept_lines == 0 {
+        // One enormous first line (minified code): cut it at a character boundary.
+        end = text.floor_char_boundary(HEAD_BYTES);
+    }
+    let rest = text[end..].lines().count();
+    let (open, close) = comment_delimiters(language);
+    let mut out = text[..end].to_string();
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{open}… {rest} more lines not shown (compressed view){close}\n"
+    ));
+    out
+}
+
+fn comment_delimiters(language: Language) -> (&'static str, &'static str) {
+    use Language::*;
+    match language {
+        Rust | JavaScript | TypeScript | Tsx | Go | Java | C | Cpp | CSharp | Php | Kotlin
+        | Swift | Scala | Dart | Zig | Protobuf | Graphql => ("// ", ""),
+        Python | Ruby | Bash | Yaml | Toml | Perl | R | Elixir | Nix | Dockerfile | Makefile
+        | Cmake | Ini => ("# ", ""),
+        Sql | Lua | Haskell => ("-- ", ""),
+        Markdown | Html | Xml | Vue | Svelte => ("<!-- ", " -->"),
+        Css => ("/* ", " */"),
+        OCaml => ("(* ", " *)"),
+        Erlang => ("% ", ""),
+        _ => ("[", "]"),
+    }
+}
+
+/// Collapses runs of white space (signatures that span lines) into single spaces.
+fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::symbols::extract;
+    use crate::lang::syntax::{parse, parse_clean};
+
+    #[test]
+    fn rust_bodies_become_placeholders_that_parse() {
+        let text = "/// Adds.\npub fn add(a: u32, b: u32) -> u32 {\n    let c = a + b;\n    c\n}\n\nfn one() -> u32 { 1 }\n";
+        let parsed = parse_clean(Language::Rust, text).unwrap();
+        let view = compressed(&parsed, text);
+        assert_eq!(
+            view,
+            "/// Adds.\npub fn add(a: u32, b: u32) -> u32 { /* … 4 lines */ }\n\nfn one() -> u32 { 1 }\n"
+        );
+        assert!(parse_clean(Language::Rust, &view).is_ok());
+    }
+
+    #[test]
+    fn python_keeps_the_docstring() {
+        let text = "class A:\n    def f(self, x):\n        \"\"\"Doubles x.\"\"\"\n        y = x * 2\n        return y\n";
+        let parsed = parse_clean(Language::Python, text).unwrap();
+        let view = compressed(&parsed, text);
+        assert_eq!(
+            view,
+            "class A:\n    def f(self, x):\n        \"\"\"Doubles x.\"\"\"\n        ...  # … 2 lines\n"
+        );
+        assert!(parse_clean(Language::Python, &view).is_ok());
+        let symbols = extract(&parsed, text);
+        assert_eq!(
+            outline(&parsed, text, &symbols),
+            "class A  L1-5\n  def f(self, x)  L2-5\n"
+        );
+    }
+
+    #[test]
+    fn head_keeps_the_start_and_says_what_is_missing() {
+        let text: String = (1..=100).map(|i| format!("line {i}\n")).collect();
+        let view = head(Language::Python, &text);
+        assert!(view.starts_with("line 1\nline 2\n"));
+        assert!(view.ends_with("# … 70 more lines not shown (compressed view)\n"));
+        let minified = "x".repeat(10_000);
+        assert!(head(Language::JavaScript, &minified).len() < 2100);
+        assert_eq!(head(Language::Text, "short\n"), "short\n");
+    }
+
+    #[test]
+    fn markdown_outline_lists_headings() {
+        let text = "# Title\n\nText.\n\n## Part one ##\n\n```\n# not a heading\n```\n\nSub\n---\n";
+        let parsed = parse(Language::Markdown, text).unwrap();
+        let symbols = extract(&parsed, text);
+        assert_eq!(
+            outline(&parsed, text, &symbols),
+            "# Title  L1\n## Part one  L5\n## Sub  L11\n"
+        );
+    }
+}
