@@ -1,8 +1,41 @@
-; tree-sitter-cpp's tags query has no references at all.
+; ctxpack's own tags for C++: tree-sitter-cpp's query marks function declarators (one line), counts
+; declarations inside bodies (`std::lock_guard<std::mutex> lock(m);` looks like a function), misses
+; nested qualified names, and has no references.
+(function_definition
+  declarator: (function_declarator declarator: (identifier) @name)) @definition.function
+(function_definition
+  declarator: (function_declarator declarator: (field_identifier) @name)) @definition.method
+(function_definition
+  declarator: (function_declarator
+    declarator: (qualified_identifier name: (identifier) @name))) @definition.method
+(function_definition
+  declarator: (function_declarator
+    declarator: (qualified_identifier
+      name: (qualified_identifier name: (identifier) @name)))) @definition.method
+(function_definition
+  declarator: (function_declarator declarator: (destructor_name) @name)) @definition.method
+(function_definition
+  declarator: (reference_declarator
+    (function_declarator declarator: (_) @name))) @definition.function
+(function_definition
+  declarator: (pointer_declarator
+    declarator: (function_declarator declarator: (_) @name))) @definition.function
+(field_declaration
+  declarator: (function_declarator declarator: (field_identifier) @name)) @definition.method
+(translation_unit
+  (declaration declarator: (function_declarator declarator: (identifier) @name)) @definition.function)
+(class_specifier name: (type_identifier) @name body: (_)) @definition.class
+(struct_specifier name: (type_identifier) @name body: (_)) @definition.class
+(union_specifier name: (type_identifier) @name body: (_)) @definition.class
+(enum_specifier name: (type_identifier) @name body: (_)) @definition.type
+(type_definition declarator: (type_identifier) @name) @definition.type
+(alias_declaration name: (type_identifier) @name) @definition.type
+(namespace_definition name: (namespace_identifier) @name) @definition.module
+(preproc_def name: (identifier) @name) @definition.macro
+(preproc_function_def name: (identifier) @name) @definition.macro
+
 (call_expression function: (identifier) @name) @reference.call
 (call_expression function: (field_expression field: (field_identifier) @name)) @reference.call
 (call_expression function: (qualified_identifier name: (identifier) @name)) @reference.call
 (type_identifier) @name @reference.type
-(namespace_definition name: (namespace_identifier) @name) @definition.module
-(preproc_def name: (identifier) @name) @definition.macro
-(preproc_function_def name: (identifier) @name) @definition.macro
+(namespace_identifier) @name @reference.namespace

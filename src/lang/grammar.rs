@@ -101,19 +101,13 @@ pub fn grammar(language: Language) -> Option<&'static Grammar> {
         )),
         L::C => cached!(build(
             tree_sitter_c::LANGUAGE.into(),
-            &[
-                tree_sitter_c::TAGS_QUERY,
-                include_str!("../../grammars/c/tags.scm")
-            ],
+            &[include_str!("../../grammars/c/tags.scm")],
             Some(include_str!("../../grammars/c/compress.scm")),
             BodyStyle::Braces,
         )),
         L::Cpp => cached!(build(
             tree_sitter_cpp::LANGUAGE.into(),
-            &[
-                tree_sitter_cpp::TAGS_QUERY,
-                include_str!("../../grammars/cpp/tags.scm")
-            ],
+            &[include_str!("../../grammars/cpp/tags.scm")],
             Some(include_str!("../../grammars/cpp/compress.scm")),
             BodyStyle::Braces,
         )),

@@ -94,7 +94,7 @@ pub fn extract(parsed: &Parsed, text: &str) -> FileSymbols {
                 kind: kind.to_string(),
                 start_line: node.start_position().row + 1,
                 end_line: node.end_position().row + 1,
-                scope: receiver_type(node, bytes),
+                scope: declared_scope(node, name, bytes),
                 depth: 0,
                 bytes: node.byte_range(),
             };
@@ -151,9 +151,17 @@ fn clean_name(raw: &str) -> &str {
     raw.trim_start_matches(['&', '*']).trim()
 }
 
-/// A Go method's receiver type (`func (c *Client) Get()` → `Client`): its scope, since Go methods
-/// are not nested in their type.
-fn receiver_type(node: Node<'_>, bytes: &[u8]) -> Option<String> {
+/// A scope the definition declares itself, outside any nesting: a Go method's receiver type
+/// (`func (c *Client) Get()` → `Client`), or a C++ qualified name (`Registry::get` → `Registry`).
+fn declared_scope(node: Node<'_>, name: Node<'_>, bytes: &[u8]) -> Option<String> {
+    if let Some(qualified) = name.parent().filter(|p| p.kind() == "qualified_identifier") {
+        let scope = qualified
+            .child_by_field_name("scope")?
+            .utf8_text(bytes)
+            .ok()?;
+        let scope = clean_name(scope);
+        return (!scope.is_empty()).then(|| scope.to_string());
+    }
     let receiver = node.child_by_field_name("receiver")?;
     let text = receiver.utf8_text(bytes).ok()?;
     let inner = text.trim_matches(|c| c == '(' || c == ')').trim();

@@ -19,6 +19,9 @@ pub enum NoTree {
     TimedOut,
     /// The tree has syntax errors.
     SyntaxErrors,
+    /// Minified or generated code: lines far longer than anyone writes by hand. Its views would
+    /// be as large as the file and useless to a reader.
+    Minified,
 }
 
 impl NoTree {
@@ -28,6 +31,7 @@ impl NoTree {
             NoTree::Unsupported => "unsupported-language",
             NoTree::TimedOut => "parse-timeout",
             NoTree::SyntaxErrors => "syntax-errors",
+            NoTree::Minified => "minified",
         }
     }
 }
@@ -90,8 +94,17 @@ pub fn parse(language: Language, text: &str) -> Result<Parsed, NoTree> {
     })
 }
 
-/// Parses `text` and insists on a tree without syntax errors.
+/// Whether `text` looks minified: over 10 KB with an average line above 300 bytes.
+pub fn looks_minified(text: &str) -> bool {
+    let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+    text.len() > 10_000 && text.len() / lines > 300
+}
+
+/// Parses `text` and insists on a tree without syntax errors, from a file that is not minified.
 pub fn parse_clean(language: Language, text: &str) -> Result<Parsed, NoTree> {
+    if looks_minified(text) {
+        return Err(NoTree::Minified);
+    }
     let parsed = parse(language, text)?;
     if parsed.tree.root_node().has_error() {
         return Err(NoTree::SyntaxErrors);

@@ -3,7 +3,7 @@
 use tree_sitter::{QueryCursor, StreamingIterator};
 
 use super::grammar::BodyStyle;
-use super::symbols::FileSymbols;
+use super::symbols::{Definition, FileSymbols};
 use super::syntax::Parsed;
 use super::Language;
 
@@ -16,8 +16,9 @@ struct Body {
     docstring: Option<std::ops::Range<usize>>,
 }
 
-/// The outermost multi-line bodies, in order. Nested functions disappear with their parent's body.
-fn bodies(parsed: &Parsed, text: &str) -> Vec<Body> {
+/// The outermost bodies, in order (nested functions disappear with their parent's body). Short
+/// one-line bodies are left out unless `all`: they cost less than a placeholder.
+fn bodies(parsed: &Parsed, text: &str, all: bool) -> Vec<Body> {
     let Some(query) = &parsed.grammar.compress else {
         return Vec::new();
     };
@@ -28,7 +29,8 @@ fn bodies(parsed: &Parsed, text: &str) -> Vec<Body> {
     while let Some((matched, index)) = captures.next() {
         let node = matched.captures()[*index].node;
         let (start_row, end_row) = (node.start_position().row, node.end_position().row);
-        if end_row == start_row {
+        // A short one-line body costs less than its placeholder.
+        if !all && end_row == start_row && node.byte_range().len() < 120 {
             continue;
         }
         let docstring = node
@@ -64,13 +66,16 @@ fn bodies(parsed: &Parsed, text: &str) -> Vec<Body> {
 pub fn compressed(parsed: &Parsed, text: &str) -> String {
     let mut out = String::with_capacity(text.len() / 3);
     let mut copied = 0;
-    for body in bodies(parsed, text) {
+    for body in bodies(parsed, text, false) {
         out.push_str(&text[copied..body.bytes.start]);
-        let lines = body.end_row - body.start_row + 1;
+        let lines = match body.end_row - body.start_row + 1 {
+            1 => "1 line".to_string(),
+            n => format!("{n} lines"),
+        };
         match parsed.grammar.body_style {
-            BodyStyle::Braces => out.push_str(&format!("{{ /* … {lines} lines */ }}")),
-            BodyStyle::Bash => out.push_str(&format!("{{ : '… {lines} lines'; }}")),
-            BodyStyle::Ruby => out.push_str(&format!("# … {lines} lines")),
+            BodyStyle::Braces => out.push_str(&format!("{{ /* … {lines} */ }}")),
+            BodyStyle::Bash => out.push_str(&format!("{{ : '… {lines}'; }}")),
+            BodyStyle::Ruby => out.push_str(&format!("# … {lines}")),
             BodyStyle::Python => {
                 let line_start = text[..body.bytes.start].rfind('\n').map_or(0, |i| i + 1);
                 let indent = &text[line_start..body.bytes.start];
@@ -80,10 +85,10 @@ pub fn compressed(parsed: &Parsed, text: &str) -> String {
                         out.push_str(&text[doc.clone()]);
                         out.push('\n');
                         out.push_str(indent);
-                        let rest = lines.saturating_sub(doc_lines);
+                        let rest = (body.end_row - body.start_row + 1).saturating_sub(doc_lines);
                         out.push_str(&format!("...  # … {rest} lines"));
                     }
-                    _ => out.push_str(&format!("...  # … {lines} lines")),
+                    _ => out.push_str(&format!("...  # … {lines}")),
                 }
             }
         }
@@ -99,7 +104,7 @@ pub fn outline(parsed: &Parsed, text: &str, symbols: &FileSymbols) -> String {
     if parsed.grammar.headings.is_some() {
         return headings(parsed, text);
     }
-    let bodies = bodies(parsed, text);
+    let bodies = bodies(parsed, text, true);
     let mut out = String::new();
     for (i, definition) in symbols.definitions.iter().enumerate() {
         let range = &definition.bytes;
@@ -116,31 +121,40 @@ pub fn outline(parsed: &Parsed, text: &str, symbols: &FileSymbols) -> String {
         let first_line_end = text[range.clone()]
             .find('\n')
             .map_or(range.end, |i| range.start + i);
-        let end = body_start.unwrap_or(first_line_end);
-        let signature = collapse(&text[range.start..end]);
-        let signature = signature.trim_end_matches(['{', ':', ' ']).trim_end();
+        // The header ends where the body starts, but only runs past its first line when the
+        // first line leaves a parenthesis open (parameters over several lines).
+        let first_line = &text[range.start..first_line_end];
+        let open_parens = first_line.matches('(').count() > first_line.matches(')').count();
+        let end = match body_start {
+            Some(start) if start <= first_line_end || open_parens => start,
+            _ => first_line_end,
+        };
+        let signature = compact_signature(&text[range.start..end], definition);
         let label = if signature.contains(definition.name.as_str()) && !signature.is_empty() {
-            truncate(signature, 160)
+            signature
         } else {
             format!("{} {}", definition.kind, definition.name)
         };
         for _ in 0..definition.depth {
             out.push_str("  ");
         }
-        out.push_str(&label);
+        // The line range leads: `12-40 fn f(…)` costs three tokens fewer than a trailing
+        // `  L12-40`, and the outline is meant to be cheap.
         if definition.start_line == definition.end_line {
-            out.push_str(&format!("  L{}\n", definition.start_line));
+            out.push_str(&format!("{} ", definition.start_line));
         } else {
             out.push_str(&format!(
-                "  L{}-{}\n",
+                "{}-{} ",
                 definition.start_line, definition.end_line
             ));
         }
+        out.push_str(&label);
+        out.push('\n');
     }
     out
 }
 
-/// Markdown headings as `## Title  L12`.
+/// Markdown headings as `12 ## Title`.
 fn headings(parsed: &Parsed, text: &str) -> String {
     let Some(query) = &parsed.grammar.headings else {
         return String::new();
@@ -171,10 +185,11 @@ fn headings(parsed: &Parsed, text: &str) -> String {
                 .and_then(|c| c.utf8_text(bytes).ok())
                 .unwrap_or("");
             let title = collapse(title.trim().trim_end_matches('#'));
+            out.push_str(&format!("{} ", node.start_position().row + 1));
             out.push_str(&"#".repeat(level));
             out.push(' ');
             out.push_str(title.trim());
-            out.push_str(&format!("  L{}\n", node.start_position().row + 1));
+            out.push('\n');
         }
     }
     out
@@ -237,6 +252,66 @@ fn collapse(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Signatures longer than this lose their parameter list (`fn f(…) -> T`).
+const SIGNATURE_CHARS: usize = 48;
+/// And are cut here if they are still too long.
+const SIGNATURE_MAX_CHARS: usize = 72;
+
+/// A signature as one short line: white space collapsed, the opening `{`/`:` and any Rust `where`
+/// clause dropped, and, when long, the parameters elided. The outline is a map, not an API
+/// reference: the compressed view has the full signatures.
+fn compact_signature(header: &str, definition: &Definition) -> String {
+    let name = definition.name.as_str();
+    let mut signature = collapse(header);
+    // A Rust `where` clause is not part of the map, nor the value of a constant or alias; a
+    // function assigned to a name (`const f = (x) => …`) keeps its parameters.
+    let is_function = matches!(definition.kind.as_str(), "function" | "method");
+    if let Some(at) = signature.find(" where ") {
+        signature.truncate(at);
+    }
+    if !is_function {
+        if let Some(at) = signature.find(" = ") {
+            signature.truncate(at);
+        }
+    }
+    let signature = signature
+        .trim_end_matches(['{', ':', ' '])
+        .trim_end()
+        .trim_end_matches("=>")
+        .trim_end();
+    if signature.chars().count() <= SIGNATURE_CHARS {
+        return signature.to_string();
+    }
+    let elided = elide_parameters(signature, name);
+    truncate(&elided, SIGNATURE_MAX_CHARS)
+}
+
+/// Replaces the contents of the first balanced `(...)` after `name` with `…`.
+fn elide_parameters(signature: &str, name: &str) -> String {
+    let after_name = signature.find(name).map_or(0, |at| at + name.len());
+    let Some(open) = signature[after_name..].find('(').map(|at| after_name + at) else {
+        return signature.to_string();
+    };
+    let mut depth = 0usize;
+    for (i, c) in signature[open..].char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    let close = open + i;
+                    if close == open + 1 {
+                        return signature.to_string();
+                    }
+                    return format!("{}…{}", &signature[..=open], &signature[close..]);
+                }
+            }
+            _ => {}
+        }
+    }
+    signature.to_string()
+}
+
 fn truncate(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
@@ -275,7 +350,7 @@ mod tests {
         let symbols = extract(&parsed, text);
         assert_eq!(
             outline(&parsed, text, &symbols),
-            "class A  L1-5\n  def f(self, x)  L2-5\n"
+            "1-5 class A\n  2-5 def f(self, x)\n"
         );
     }
 
@@ -297,7 +372,7 @@ mod tests {
         let symbols = extract(&parsed, text);
         assert_eq!(
             outline(&parsed, text, &symbols),
-            "# Title  L1\n## Part one  L5\n## Sub  L11\n"
+            "1 # Title\n5 ## Part one\n11 ## Sub\n"
         );
     }
 }

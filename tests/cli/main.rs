@@ -1,5 +1,6 @@
 //! Integration tests: the `ctxpack` binary run against fixture trees, its output read back by an
 //! independent XML parser (roxmltree) and compared with the bytes on disk.
 
+mod lang;
 mod pack;
 mod support;
