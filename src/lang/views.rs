@@ -25,9 +25,13 @@ fn bodies(parsed: &Parsed, text: &str, all: bool) -> Vec<Body> {
     let mut cursor = QueryCursor::new();
     cursor.set_match_limit(1 << 16);
     let mut found = Vec::new();
-    let mut captures = cursor.captures(query, parsed.tree.root_node(), text.as_bytes());
-    while let Some((matched, index)) = captures.next() {
-        let node = matched.captures()[*index].node;
+    // Unordered matches are cheaper than ordered captures; the bodies are sorted below.
+    let mut matches = cursor.matches(query, parsed.tree.root_node(), text.as_bytes());
+    while let Some(matched) = matches.next() {
+        let Some(capture) = matched.captures().first() else {
+            continue;
+        };
+        let node = capture.node;
         let (start_row, end_row) = (node.start_position().row, node.end_position().row);
         // A short one-line body costs less than its placeholder.
         if !all && end_row == start_row && node.byte_range().len() < 120 {
