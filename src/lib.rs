@@ -5,11 +5,13 @@
 
 pub mod cli;
 pub mod config;
+pub mod fit;
 pub mod inspect;
 pub mod lang;
 pub mod load;
 pub mod output;
 pub mod pack;
+pub mod rank;
 pub mod render;
 pub mod tokens;
 pub mod walk;

@@ -1,0 +1,695 @@
+//! How much each file matters: a reference graph (PageRank, personalised by the focus), lexical
+//! relevance to the focus (BM25 over identifier sub-words), git history, and path priors.
+//!
+//! Ranking reads every file, so it must be cheap: it works from a lexical index made in the same
+//! pass that counts tokens (identifiers, definition keywords, focus-term frequencies), not from
+//! tree-sitter, whose parse costs about as much as the tokenizer. Views are parsed only for the
+//! files the fit actually shows at compressed or outline fidelity.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+/// Words that are never symbols worth linking on.
+const STOP_IDENTIFIERS: &[&str] = &[
+    "self",
+    "Self",
+    "this",
+    "super",
+    "crate",
+    "true",
+    "false",
+    "None",
+    "null",
+    "nil",
+    "undefined",
+    "return",
+    "const",
+    "static",
+    "struct",
+    "enum",
+    "impl",
+    "trait",
+    "type",
+    "mod",
+    "pub",
+    "use",
+    "let",
+    "mut",
+    "ref",
+    "match",
+    "if",
+    "else",
+    "for",
+    "while",
+    "loop",
+    "break",
+    "continue",
+    "fn",
+    "def",
+    "class",
+    "function",
+    "func",
+    "import",
+    "from",
+    "package",
+    "public",
+    "private",
+    "protected",
+    "void",
+    "int",
+    "string",
+    "bool",
+    "new",
+    "var",
+    "where",
+    "async",
+    "await",
+    "String",
+    "Vec",
+    "Option",
+    "Result",
+    "Some",
+    "Ok",
+    "Err",
+    "str",
+    "usize",
+    "u8",
+    "u32",
+    "u64",
+    "i32",
+    "i64",
+    "f64",
+    "Box",
+    "with",
+    "and",
+    "or",
+    "not",
+    "the",
+    "end",
+    "begin",
+    "then",
+    "elif",
+    "except",
+    "try",
+    "catch",
+    "finally",
+    "throw",
+    "throws",
+    "raise",
+    "lambda",
+    "yield",
+    "case",
+    "switch",
+    "default",
+    "interface",
+    "extends",
+    "implements",
+    "module",
+    "require",
+    "export",
+];
+
+/// What ranking needs to know about one file, gathered while it is loaded.
+#[derive(Debug, Clone, Default)]
+pub struct FileIndex {
+    /// Names this file defines (by a definition keyword: fn, class, def, func, struct, ...).
+    pub definitions: Vec<String>,
+    /// Identifiers it uses, with counts (definitions included).
+    pub references: Vec<(String, u32)>,
+    /// Occurrences of each focus term (by position in [`Focus::terms`]).
+    pub focus_counts: Vec<u32>,
+    /// Number of sub-word terms in the file (BM25's document length).
+    pub length: u32,
+}
+
+/// The focus: what the user is about to work on.
+#[derive(Debug, Clone, Default)]
+pub struct Focus {
+    /// Lower-case sub-words, deduplicated.
+    pub terms: Vec<String>,
+    /// Identifiers and paths as written (for exact matches with definitions and file names).
+    pub identifiers: HashSet<String>,
+    pub raw: String,
+}
+
+fn identifier_pattern() -> &'static Regex {
+    static PATTERN: OnceLock<Regex> = OnceLock::new();
+    PATTERN.get_or_init(|| Regex::new(r"[A-Za-z_][A-Za-z0-9_]*").expect("a valid pattern"))
+}
+
+fn definition_pattern() -> &'static Regex {
+    static PATTERN: OnceLock<Regex> = OnceLock::new();
+    PATTERN.get_or_init(|| {
+        Regex::new(
+            r"(?m)\b(?:fn|struct|enum|trait|union|type|mod|class|def|function|func|interface|module|namespace|macro_rules!|record|object)\s+([A-Za-z_][A-Za-z0-9_]*)|\bfunc\s*\([^)]*\)\s*([A-Za-z_][A-Za-z0-9_]*)",
+        )
+        .expect("a valid pattern")
+    })
+}
+
+/// Splits an identifier or word into lower-case sub-words: `parseHTTPRequest_v2` → parse, http,
+/// request, v2.
+pub fn sub_words(word: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    for chunk in word.split(|c: char| !c.is_alphanumeric()) {
+        let chars: Vec<char> = chunk.chars().collect();
+        let mut start = 0;
+        for i in 1..chars.len() {
+            let (prev, cur) = (chars[i - 1], chars[i]);
+            let next_lower = chars.get(i + 1).is_some_and(|c| c.is_lowercase());
+            let boundary = (prev.is_lowercase() && cur.is_uppercase())
+                || (prev.is_uppercase() && cur.is_uppercase() && next_lower);
+            if boundary {
+                parts.push(chars[start..i].iter().collect::<String>());
+                start = i;
+            }
+        }
+        if start < chars.len() {
+            parts.push(chars[start..].iter().collect::<String>());
+        }
+    }
+    parts
+        .into_iter()
+        .map(|p| p.to_lowercase())
+        .filter(|p| p.len() >= 2)
+        .collect()
+}
+
+impl Focus {
+    /// Builds a focus from texts (file contents or free text).
+    pub fn new(texts: &[String]) -> Focus {
+        let raw = texts.join("\n");
+        let mut terms = Vec::new();
+        let mut seen = HashSet::new();
+        let mut identifiers = HashSet::new();
+        for word in raw.split(|c: char| c.is_whitespace() || "`'\"(),;:<>[]{}".contains(c)) {
+            let word = word.trim_matches(|c: char| c == '.' || c == '!' || c == '?');
+            if word.len() >= 3 {
+                identifiers.insert(word.to_string());
+                for part in word.split("::").flat_map(|p| p.split('.')) {
+                    if part.len() >= 3 {
+                        identifiers.insert(part.to_string());
+                    }
+                }
+            }
+            for term in sub_words(word) {
+                if term.len() >= 3 && !is_stop_word(&term) && seen.insert(term.clone()) {
+                    terms.push(term);
+                }
+            }
+        }
+        Focus {
+            terms,
+            identifiers,
+            raw,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+}
+
+fn is_stop_word(term: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "the", "and", "for", "with", "that", "this", "from", "into", "when", "are", "was", "not",
+        "but", "all", "can", "has", "have", "use", "via", "its", "out", "add", "fix", "new", "get",
+        "set", "should", "will", "make", "more", "also", "than", "then", "which",
+    ];
+    WORDS.contains(&term)
+}
+
+/// Indexes one file's text for ranking.
+pub fn index(text: &str, focus: &Focus) -> FileIndex {
+    let mut counts: HashMap<&str, u32> = HashMap::new();
+    let mut length = 0u32;
+    let mut focus_counts = vec![0u32; focus.terms.len()];
+    let term_slot: HashMap<&str, usize> = focus
+        .terms
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.as_str(), i))
+        .collect();
+    for found in identifier_pattern().find_iter(text) {
+        let word = found.as_str();
+        *counts.entry(word).or_default() += 1;
+    }
+    for (word, count) in &counts {
+        let parts = sub_words(word);
+        length += parts.len() as u32 * count;
+        if !term_slot.is_empty() {
+            for part in parts {
+                if let Some(&slot) = term_slot.get(part.as_str()) {
+                    focus_counts[slot] += count;
+                }
+            }
+        }
+    }
+    let mut definitions: Vec<String> = definition_pattern()
+        .captures_iter(text)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+        .map(|m| m.as_str().to_string())
+        .collect();
+    definitions.sort_unstable();
+    definitions.dedup();
+    let mut references: Vec<(String, u32)> = counts
+        .into_iter()
+        .filter(|(w, _)| w.len() >= 3 && !STOP_IDENTIFIERS.contains(w))
+        .map(|(w, c)| (w.to_string(), c))
+        .collect();
+    references.sort_unstable();
+    FileIndex {
+        definitions,
+        references,
+        focus_counts,
+        length,
+    }
+}
+
+/// A multiplier from the path alone: READMEs, manifests and entry points up; tests, examples,
+/// fixtures, generated, vendored, minified and lock files down.
+pub fn path_prior(path: &str) -> f64 {
+    let lower = path.to_ascii_lowercase();
+    let name = lower.rsplit('/').next().unwrap_or(&lower);
+    let segments: Vec<&str> = lower.split('/').collect();
+    let dirs = &segments[..segments.len() - 1];
+    let in_dir = |names: &[&str]| dirs.iter().any(|d| names.contains(d));
+
+    const LOCKS: &[&str] = &[
+        "cargo.lock",
+        "package-lock.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "poetry.lock",
+        "composer.lock",
+        "gemfile.lock",
+        "go.sum",
+        "pipfile.lock",
+        "uv.lock",
+        "bun.lockb",
+    ];
+    if LOCKS.contains(&name) || name.ends_with(".lock") {
+        return 0.05;
+    }
+    if name.contains(".min.") || name.ends_with(".map") {
+        return 0.05;
+    }
+    if in_dir(&[
+        "vendor",
+        "third_party",
+        "third-party",
+        "node_modules",
+        "external",
+    ]) {
+        return 0.1;
+    }
+    let mut prior = 1.0;
+    if lower.contains("generated") || name.contains(".pb.") || name.ends_with("_pb2.py") {
+        prior *= 0.2;
+    }
+    if in_dir(&[
+        "fixtures",
+        "fixture",
+        "testdata",
+        "test_data",
+        "__snapshots__",
+        "snapshots",
+    ]) {
+        prior *= 0.2;
+    } else if in_dir(&[
+        "tests",
+        "test",
+        "spec",
+        "__tests__",
+        "benches",
+        "bench",
+        "e2e",
+    ]) || name.starts_with("test_")
+        || name.ends_with("_test.go")
+        || name.ends_with("_test.py")
+        || name.contains(".test.")
+        || name.contains(".spec.")
+        || name.ends_with("_spec.rb")
+        || name.ends_with("tests.rs")
+    {
+        prior *= 0.35;
+    }
+    if in_dir(&["examples", "example", "samples", "demo", "docs"]) {
+        prior *= 0.5;
+    }
+    const MANIFESTS: &[&str] = &[
+        "cargo.toml",
+        "package.json",
+        "pyproject.toml",
+        "setup.py",
+        "setup.cfg",
+        "go.mod",
+        "pom.xml",
+        "build.gradle",
+        "build.gradle.kts",
+        "gemfile",
+        "composer.json",
+        "makefile",
+        "cmakelists.txt",
+        "dockerfile",
+        "requirements.txt",
+        "tsconfig.json",
+    ];
+    const ENTRY_POINTS: &[&str] = &[
+        "main.rs",
+        "lib.rs",
+        "main.py",
+        "__main__.py",
+        "__init__.py",
+        "app.py",
+        "main.go",
+        "index.js",
+        "index.ts",
+        "main.js",
+        "main.ts",
+        "app.js",
+        "app.ts",
+        "main.c",
+        "main.cpp",
+        "program.cs",
+        "main.java",
+        "application.java",
+    ];
+    if name.starts_with("readme") {
+        prior *= if dirs.is_empty() { 4.0 } else { 1.5 };
+    } else if MANIFESTS.contains(&name) {
+        prior *= if dirs.is_empty() { 2.5 } else { 1.5 };
+    } else if ENTRY_POINTS.contains(&name) {
+        prior *= 1.5;
+    }
+    prior
+}
+
+/// Per-file git activity: commits that touched the file, and the newest commit's time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GitActivity {
+    pub commits: u32,
+    pub newest: i64,
+}
+
+/// Reads recent history cheaply (`git log` of the last 1,000 commits, names only). Paths are
+/// relative to `root`. None when `root` is not in a git work tree or git is not installed.
+pub fn git_activity(root: &Path) -> Option<HashMap<String, GitActivity>> {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args([
+            "log",
+            "-n",
+            "1000",
+            "--no-renames",
+            "--relative",
+            "--name-only",
+            "--format=@%ct",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut activity: HashMap<String, GitActivity> = HashMap::new();
+    let mut time = 0i64;
+    for line in text.lines() {
+        if let Some(stamp) = line.strip_prefix('@') {
+            time = stamp.trim().parse().unwrap_or(0);
+        } else if !line.is_empty() {
+            let entry = activity.entry(line.to_string()).or_default();
+            entry.commits += 1;
+            entry.newest = entry.newest.max(time);
+        }
+    }
+    Some(activity)
+}
+
+/// Everything ranking combines, per file.
+pub struct RankInput<'a> {
+    pub path: &'a str,
+    pub index: &'a FileIndex,
+    pub git: Option<GitActivity>,
+}
+
+/// Scores, one per input, in (0, 1], the best file at 1.
+pub fn rank(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
+    let n = files.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let bm25 = bm25(files, focus);
+    let graph = graph_rank(files, focus, &bm25);
+    let git = git_scores(files);
+    let scores = files
+        .iter()
+        .enumerate()
+        .map(|(i, file)| {
+            let relevance = if focus.is_empty() {
+                graph[i]
+            } else {
+                0.5 * graph[i] + 0.5 * bm25[i]
+            };
+            let mentioned = focus.identifiers.contains(file.path)
+                || file
+                    .path
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|name| focus.identifiers.contains(name));
+            let boost = if mentioned { 2.0 } else { 1.0 };
+            path_prior(file.path) * boost * (0.05 + relevance + 0.15 * git[i])
+        })
+        .collect();
+    normalize(scores)
+}
+
+fn normalize(values: Vec<f64>) -> Vec<f64> {
+    let max = values.iter().cloned().fold(0.0, f64::max);
+    if max <= 0.0 {
+        return vec![1.0; values.len()];
+    }
+    values.into_iter().map(|v| (v / max).max(1e-9)).collect()
+}
+
+/// BM25 (k1 = 1.2, b = 0.75) of the focus terms, normalised to [0, 1].
+fn bm25(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
+    let n = files.len() as f64;
+    if focus.is_empty() {
+        return vec![0.0; files.len()];
+    }
+    let average = files.iter().map(|f| f.index.length as f64).sum::<f64>() / n;
+    let idf: Vec<f64> = (0..focus.terms.len())
+        .map(|t| {
+            let df = files
+                .iter()
+                .filter(|f| f.index.focus_counts.get(t).is_some_and(|&c| c > 0))
+                .count() as f64;
+            ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
+        })
+        .collect();
+    let scores: Vec<f64> = files
+        .iter()
+        .map(|f| {
+            let length = f.index.length as f64;
+            let norm = 1.2 * (0.25 + 0.75 * length / average.max(1.0));
+            f.index
+                .focus_counts
+                .iter()
+                .zip(&idf)
+                .map(|(&tf, idf)| {
+                    let tf = tf as f64;
+                    idf * tf * 2.2 / (tf + norm)
+                })
+                .sum()
+        })
+        .collect();
+    let max = scores.iter().cloned().fold(0.0, f64::max);
+    if max <= 0.0 {
+        return scores;
+    }
+    scores.into_iter().map(|s| s / max).collect()
+}
+
+/// PageRank over "file A uses a name file B defines", personalised towards the focus: the random
+/// surfer restarts at files in proportion to their BM25 score (or uniformly without a focus).
+fn graph_rank(files: &[RankInput<'_>], focus: &Focus, bm25: &[f64]) -> Vec<f64> {
+    let n = files.len();
+    let mut definers: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, file) in files.iter().enumerate() {
+        for name in &file.index.definitions {
+            definers.entry(name.as_str()).or_default().push(i);
+        }
+    }
+    // Weighted edges from user to definer.
+    let mut edges: Vec<HashMap<usize, f64>> = vec![HashMap::new(); n];
+    for (i, file) in files.iter().enumerate() {
+        for (name, count) in &file.index.references {
+            let Some(owners) = definers.get(name.as_str()) else {
+                continue;
+            };
+            // Names defined everywhere (new, run, get) say little about who depends on whom.
+            if owners.len() > 8 {
+                continue;
+            }
+            let mut weight = (*count as f64).sqrt() / owners.len() as f64;
+            if focus.identifiers.contains(name.as_str()) {
+                weight *= 10.0;
+            }
+            if name.len() >= 8 && (name.contains('_') || name.chars().any(|c| c.is_uppercase())) {
+                weight *= 2.0;
+            }
+            for &owner in owners {
+                if owner != i {
+                    *edges[i].entry(owner).or_default() += weight;
+                }
+            }
+        }
+    }
+    let restart: Vec<f64> = if bm25.iter().any(|&s| s > 0.0) {
+        let sum: f64 = bm25.iter().sum();
+        bm25.iter().map(|s| s / sum).collect()
+    } else {
+        vec![1.0 / n as f64; n]
+    };
+    let out_weight: Vec<f64> = edges.iter().map(|e| e.values().sum()).collect();
+    let mut rank = restart.clone();
+    const DAMPING: f64 = 0.85;
+    for _ in 0..40 {
+        let mut next: Vec<f64> = restart.iter().map(|r| (1.0 - DAMPING) * r).collect();
+        let mut dangling = 0.0;
+        for i in 0..n {
+            if out_weight[i] == 0.0 {
+                dangling += rank[i];
+                continue;
+            }
+            for (&j, &w) in &edges[i] {
+                next[j] += DAMPING * rank[i] * w / out_weight[i];
+            }
+        }
+        for (value, r) in next.iter_mut().zip(&restart) {
+            *value += DAMPING * dangling * r;
+        }
+        rank = next;
+    }
+    let max = rank.iter().cloned().fold(0.0, f64::max);
+    rank.into_iter()
+        .map(|r| r / max.max(f64::MIN_POSITIVE))
+        .collect()
+}
+
+fn git_scores(files: &[RankInput<'_>]) -> Vec<f64> {
+    let newest = files
+        .iter()
+        .filter_map(|f| f.git.map(|g| g.newest))
+        .max()
+        .unwrap_or(0);
+    let raw: Vec<f64> = files
+        .iter()
+        .map(|f| match f.git {
+            Some(g) if g.commits > 0 => {
+                let age_days = (newest - g.newest).max(0) as f64 / 86_400.0;
+                (1.0 + g.commits as f64).ln() * (-age_days / 180.0).exp()
+            }
+            _ => 0.0,
+        })
+        .collect();
+    let max = raw.iter().cloned().fold(0.0, f64::max);
+    if max <= 0.0 {
+        return raw;
+    }
+    raw.into_iter().map(|r| r / max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_words_split_case_and_separators() {
+        assert_eq!(
+            sub_words("parseHTTPRequest_v2"),
+            ["parse", "http", "request", "v2"]
+        );
+        assert_eq!(sub_words("retry-logic"), ["retry", "logic"]);
+        assert_eq!(sub_words("x"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn priors_favour_entry_points_over_tests_and_locks() {
+        assert!(path_prior("README.md") > path_prior("src/lib.rs"));
+        assert!(path_prior("src/lib.rs") > path_prior("src/util.rs"));
+        assert!(path_prior("src/util.rs") > path_prior("tests/util.rs"));
+        assert!(path_prior("tests/util.rs") > path_prior("Cargo.lock"));
+        assert!(path_prior("src/a.rs") > path_prior("vendor/a.rs"));
+    }
+
+    #[test]
+    fn the_file_defining_what_others_use_ranks_first() {
+        let focus = Focus::default();
+        let core = index("pub struct RetryPolicy;\nfn backoff_delay() {}\n", &focus);
+        let user1 = index(
+            "use RetryPolicy; fn a() { backoff_delay(); RetryPolicy }",
+            &focus,
+        );
+        let user2 = index("fn b() { RetryPolicy::new() }", &focus);
+        let lonely = index("fn unrelated_thing() {}", &focus);
+        let files = [
+            RankInput {
+                path: "src/a.rs",
+                index: &user1,
+                git: None,
+            },
+            RankInput {
+                path: "src/policy.rs",
+                index: &core,
+                git: None,
+            },
+            RankInput {
+                path: "src/b.rs",
+                index: &user2,
+                git: None,
+            },
+            RankInput {
+                path: "src/c.rs",
+                index: &lonely,
+                git: None,
+            },
+        ];
+        let scores = rank(&files, &focus);
+        let best = (0..4)
+            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+            .unwrap();
+        assert_eq!(files[best].path, "src/policy.rs");
+    }
+
+    #[test]
+    fn the_focus_pulls_matching_files_up() {
+        let focus = Focus::new(&["retry logic in the http client".to_string()]);
+        let http = index(
+            "fn send_request() { retry(); }\nfn retry() {}\n// http client",
+            &focus,
+        );
+        let other = index("fn render_page() { draw(); }", &focus);
+        let files = [
+            RankInput {
+                path: "src/render.rs",
+                index: &other,
+                git: None,
+            },
+            RankInput {
+                path: "src/http.rs",
+                index: &http,
+                git: None,
+            },
+        ];
+        let scores = rank(&files, &focus);
+        assert!(scores[1] > scores[0] * 2.0, "{scores:?}");
+    }
+}
