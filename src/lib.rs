@@ -10,6 +10,7 @@ pub mod load;
 pub mod output;
 pub mod pack;
 pub mod render;
+pub mod secrets;
 pub mod tokens;
 pub mod walk;
 
