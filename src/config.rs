@@ -5,7 +5,8 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::cli::PackArgs;
+use crate::cli::{PackArgs, SecretsChoice};
+use crate::secrets;
 use crate::tokens::Encoding;
 use crate::walk::{WalkInputs, WalkOptions};
 
@@ -38,6 +39,7 @@ pub struct PackConfig {
     pub output: Option<PathBuf>,
     pub quiet: bool,
     pub threads: usize,
+    pub secrets: secrets::Mode,
     /// Things the user should know (printed on stderr unless --quiet).
     pub notes: Vec<String>,
 }
@@ -119,6 +121,12 @@ impl PackConfig {
             output,
             quiet: args.quiet,
             threads,
+            secrets: match args.secrets {
+                SecretsChoice::Redact => secrets::Mode::Redact,
+                SecretsChoice::OmitFile => secrets::Mode::OmitFile,
+                SecretsChoice::Fail => secrets::Mode::Fail,
+                SecretsChoice::Off => secrets::Mode::Off,
+            },
             notes,
         })
     }

@@ -1,5 +1,6 @@
 //! The `pack` command: walk → load → tokens → render, streamed in path order with exact counts.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::ops::Range;
@@ -14,6 +15,7 @@ use crate::output::{Sink, Spool};
 use crate::render::report::{self, PackReport};
 use crate::render::xml;
 use crate::render::{FileElement, Summary, TreeItem};
+use crate::secrets::{self, Finding, Located, Redacted, ScanSummary, Scanner, SecretsFound};
 use crate::tokens::{SplitCount, Tiktoken, TokenCounter};
 use crate::walk::{self, Entry, OmitReason, Status};
 
@@ -24,6 +26,8 @@ const QUEUE_LENGTH: usize = 256;
 struct Record {
     entry: Entry,
     outcome: Outcome,
+    /// What secret scanning found in the file (also when it was then left out).
+    findings: Vec<Finding>,
 }
 
 enum Outcome {
@@ -39,6 +43,7 @@ enum Outcome {
 struct Stored {
     entry: Entry,
     packed: Option<Packed>,
+    findings: Vec<Finding>,
 }
 
 struct Packed {
@@ -76,14 +81,18 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
                 let visit = |entry: Entry| {
                     let sender = sender.clone();
                     tasks.spawn(move |_| {
-                        let outcome = match entry.status {
-                            Status::Load => process(&entry, config.max_file_size, counter),
+                        let (outcome, findings) = match entry.status {
+                            Status::Load => process(&entry, config, counter),
                             Status::Omitted(reason, ref detail) => {
-                                Outcome::Omitted(reason, detail.clone())
+                                (Outcome::Omitted(reason, detail.clone()), Vec::new())
                             }
                         };
                         // The writer only hangs up after an error, which it reports itself.
-                        let _ = sender.send(Record { entry, outcome });
+                        let _ = sender.send(Record {
+                            entry,
+                            outcome,
+                            findings,
+                        });
                     });
                 };
                 walk::walk(&config.inputs, &config.walk, &visit)
@@ -109,6 +118,7 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
                     stored.push(Stored {
                         entry,
                         packed: None,
+                        findings: record.findings,
                     });
                     continue;
                 }
@@ -116,6 +126,7 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
             stored.push(Stored {
                 entry: record.entry,
                 packed,
+                findings: record.findings,
             });
         }
         let walked = walker
@@ -138,7 +149,14 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
         }
     }
 
-    let summary = summarize(config, &stored);
+    let scan = scan_summary(config.secrets, &stored);
+    if config.secrets == secrets::Mode::Fail && !scan.secrets.is_empty() {
+        return Err(SecretsFound {
+            secrets: scan.secrets,
+        }
+        .into());
+    }
+    let summary = summarize(config, &stored, scan);
     let tree: Vec<TreeItem<'_>> = stored
         .iter()
         .map(|s| TreeItem {
@@ -197,6 +215,7 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
                 .map(|n| n.to_string_lossy().into_owned()),
             top_files: top,
             omitted: summary.omitted.clone(),
+            secrets: summary.secrets.clone(),
         };
         report::print_summary(err, &report)?;
     }
@@ -217,7 +236,34 @@ fn omit_reason(entry: &Entry) -> Option<OmitReason> {
     }
 }
 
-fn summarize(config: &PackConfig, stored: &[Stored]) -> Summary {
+/// Every finding with its path, in path order (the order of `stored`) and then line order.
+fn scan_summary(mode: secrets::Mode, stored: &[Stored]) -> ScanSummary {
+    let mut scan = ScanSummary {
+        mode,
+        ..ScanSummary::default()
+    };
+    for item in stored.iter().filter(|s| !s.findings.is_empty()) {
+        let path = item.entry.rel.display();
+        let mut has_secret = false;
+        for finding in &item.findings {
+            let located = Located {
+                path: path.clone(),
+                line: finding.line,
+                rule: finding.rule,
+            };
+            if finding.is_secret() {
+                has_secret = true;
+                scan.secrets.push(located);
+            } else {
+                scan.examples.push(located);
+            }
+        }
+        scan.files += usize::from(has_secret);
+    }
+    scan
+}
+
+fn summarize(config: &PackConfig, stored: &[Stored], secrets: ScanSummary) -> Summary {
     let mut omitted: BTreeMap<OmitReason, usize> = BTreeMap::new();
     for reason in stored.iter().filter_map(|s| omit_reason(&s.entry)) {
         *omitted.entry(reason).or_default() += 1;
@@ -229,17 +275,41 @@ fn summarize(config: &PackConfig, stored: &[Stored]) -> Summary {
         files_full: packed.len(),
         file_tokens: packed.iter().map(|p| p.tokens).sum(),
         omitted: omitted.into_iter().collect(),
+        secrets,
     }
 }
 
-fn process(entry: &Entry, max_size: u64, counter: &dyn TokenCounter) -> Outcome {
-    let file = match load::load(&entry.abs, max_size) {
+fn process(
+    entry: &Entry,
+    config: &PackConfig,
+    counter: &dyn TokenCounter,
+) -> (Outcome, Vec<Finding>) {
+    let mut file = match load::load(&entry.abs, config.max_file_size) {
         Loaded::Text(file) => file,
-        Loaded::Omitted(reason, detail) => return Outcome::Omitted(reason, detail),
+        Loaded::Omitted(reason, detail) => return (Outcome::Omitted(reason, detail), Vec::new()),
     };
+    let path = entry.rel.display();
+    // Secrets go before anything else sees the text, so counts and budgets hold for what is
+    // emitted.
+    let findings = if config.secrets == secrets::Mode::Off {
+        Vec::new()
+    } else {
+        let Redacted { text, findings } = Scanner::get().redact(&path, &file.text);
+        let replaced = match text {
+            Cow::Owned(text) => Some(text),
+            Cow::Borrowed(_) => None,
+        };
+        if let Some(text) = replaced {
+            file.text = text;
+        }
+        findings
+    };
+    let redactions = findings.iter().filter(|f| f.is_secret()).count();
+    if redactions > 0 && config.secrets == secrets::Mode::OmitFile {
+        return (Outcome::Omitted(OmitReason::Secrets, None), findings);
+    }
     let split = SplitCount::new(counter, &file.text);
     let tokens = split.total();
-    let path = entry.rel.display();
     let language = lang::detect(&entry.abs, &file.text);
     let element = FileElement {
         path: &path,
@@ -251,11 +321,13 @@ fn process(entry: &Entry, max_size: u64, counter: &dyn TokenCounter) -> Outcome 
         lossy: file.lossy,
         sanitized: file.sanitized,
         eol: (file.line_ends != LineEnds::Lf).then(|| file.line_ends.name()),
+        redactions,
     };
     let rendered = xml::render_file(&element, counter);
-    Outcome::Packed {
+    let outcome = Outcome::Packed {
         bytes: rendered.bytes,
         tokens,
         document_tokens: rendered.document_tokens,
-    }
+    };
+    (outcome, findings)
 }

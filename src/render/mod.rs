@@ -4,6 +4,7 @@ pub mod report;
 pub mod xml;
 
 use crate::lang::Fidelity;
+use crate::secrets::ScanSummary;
 use crate::tokens::SplitCount;
 use crate::walk::OmitReason;
 
@@ -21,6 +22,8 @@ pub struct FileElement<'a> {
     pub sanitized: bool,
     /// The original line-end style, when it was not LF (the text itself always uses LF).
     pub eol: Option<&'static str>,
+    /// How many secrets in `text` were replaced with `[REDACTED:<rule>]`.
+    pub redactions: usize,
 }
 
 /// A `<file>` element, rendered, with the tokens it adds to the whole document.
@@ -46,4 +49,5 @@ pub struct Summary {
     pub file_tokens: usize,
     /// Omitted counts per reason, in a stable order.
     pub omitted: Vec<(OmitReason, usize)>,
+    pub secrets: ScanSummary,
 }
