@@ -80,14 +80,18 @@ fn print_secrets(err: &mut dyn Write, scan: &ScanSummary) -> std::io::Result<()>
             files(scan.files)
         )?,
     }
-    print_places(err, &scan.secrets)?;
+    print_places(
+        err,
+        &scan.secrets,
+        "the document's summary lists every secret",
+    )?;
     if !scan.examples.is_empty() {
         writeln!(
             err,
             "  examples left in place (known example or placeholder values): {}",
             human(scan.examples.len())
         )?;
-        print_places(err, &scan.examples)?;
+        print_places(err, &scan.examples, "the document's summary lists more")?;
     }
     Ok(())
 }
@@ -100,14 +104,14 @@ fn files(n: usize) -> String {
     }
 }
 
-fn print_places(err: &mut dyn Write, places: &[Located]) -> std::io::Result<()> {
+fn print_places(err: &mut dyn Write, places: &[Located], more: &str) -> std::io::Result<()> {
     for place in places.iter().take(LISTED_ON_STDERR) {
         writeln!(err, "    {place}")?;
     }
     if places.len() > LISTED_ON_STDERR {
         writeln!(
             err,
-            "    ... and {} more (the document's summary lists every secret)",
+            "    ... and {} more ({more})",
             human(places.len() - LISTED_ON_STDERR)
         )?;
     }

@@ -344,6 +344,12 @@ fn judge(check: Check, key: Option<&str>, value: &str) -> Verdict {
     if check == Check::EnvValue {
         return Verdict::Secret;
     }
+    // Names and values that are never secrets are not findings, not even examples.
+    if matches!(check, Check::Assignment { .. })
+        && (key.is_some_and(name_is_not_secret) || value_is_not_secret(value))
+    {
+        return Verdict::NotFound;
+    }
     match classify_value(value, matches!(check, Check::Assignment { .. })) {
         ValueClass::Reference => return Verdict::NotFound,
         ValueClass::Example => return Verdict::Example,
@@ -373,9 +379,6 @@ fn judge(check: Check, key: Option<&str>, value: &str) -> Verdict {
             _ => Verdict::Secret,
         },
         Check::Assignment { min_len, min_bits } => {
-            if key.is_some_and(name_is_not_secret) || value_is_not_secret(value) {
-                return Verdict::NotFound;
-            }
             accept(value.len() >= min_len && shannon_entropy(value) >= min_bits)
         }
     }
@@ -416,31 +419,23 @@ enum ValueClass {
 /// assigned to a secret-like name, which people choose, unlike machine-made tokens.
 fn classify_value(value: &str, human: bool) -> ValueClass {
     let lower = value.to_ascii_lowercase();
+    // Anchored tests, so that a random password holding `%s` is not mistaken for a format.
     let is_reference = value.starts_with('$')
-        || value.starts_with("%env(")
+        || ["%env(", "%(", "{%", "<%", "#{", "@{"]
+            .iter()
+            .any(|m| value.starts_with(m))
         || (value.len() > 2 && value.starts_with('%') && value.ends_with('%'))
-        || [
-            "${", "{{", "{%", "<%", "#{", "%s", "%d", "%(", "{0}", "{}", "$(",
-        ]
-        .iter()
-        .any(|m| value.contains(m))
-        || (value.starts_with('{') && value.ends_with('}'));
+        || (value.starts_with('{') && value.ends_with('}'))
+        || ["%s", "%d", "%v", "?"].contains(&value)
+        || ["${", "{{", "$("].iter().any(|m| value.contains(m));
     if is_reference {
         return ValueClass::Reference;
     }
     if KNOWN_EXAMPLES.iter().any(|e| value.contains(e))
         || lower.contains("example")
-        || [
-            "xxxxx",
-            "*****",
-            "***",
-            "...",
-            "\u{2026}",
-            "123456789",
-            "abcdefghij",
-        ]
-        .iter()
-        .any(|m| lower.contains(m))
+        || ["xxxxx", "...", "\u{2026}", "123456789", "abcdefghij"]
+            .iter()
+            .any(|m| lower.contains(m))
         || (value.contains('<') && value.contains('>'))
         || has_low_diversity(value)
     {

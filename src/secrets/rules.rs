@@ -288,6 +288,18 @@ pub const RULES: &[Rule] = &[
                 `guest:guest`) are not flagged or are examples.",
     },
     Rule {
+        id: "env-file",
+        description: "Every value in a .env file",
+        scope: Scope::EnvFile,
+        keywords: &[],
+        // `KEY=value`, `export KEY=value`, `KEY="multi\nline"`, `KEY='value'`; an unquoted
+        // value ends before ` #comment` and trailing blanks.
+        pattern: r#"(?m)^[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_.\-]*[ \t]*=[ \t]*(?:"((?:[^"\\]|\\[\s\S])*)"|'([^']*)'|([^\s"'](?:[^\n]*?[^\s])??)[ \t]*(?:[ \t]#[^\n]*)?$)"#,
+        check: Check::EnvValue,
+        notes: "`.env.example`, `.env.sample`, `.env.template` and `.env.dist` are templates: \
+                only the other rules apply to them. Empty values stay.",
+    },
+    Rule {
         id: "generic-secret",
         description: "A high-entropy value assigned to a name like password, secret, token or \
                       api_key",
@@ -321,17 +333,5 @@ pub const RULES: &[Rule] = &[
                 `hunter2hunter2`) are not flagged: a person-chosen password cannot be told \
                 from a word. UUIDs, paths, URLs, plain words and password hashes are not \
                 flagged; see `Check::Assignment`.",
-    },
-    Rule {
-        id: "env-file",
-        description: "Every value in a .env file",
-        scope: Scope::EnvFile,
-        keywords: &[],
-        // `KEY=value`, `export KEY=value`, `KEY="multi\nline"`, `KEY='value'`; an unquoted
-        // value ends before ` #comment` and trailing blanks.
-        pattern: r#"(?m)^[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_.\-]*[ \t]*=[ \t]*(?:"((?:[^"\\]|\\[\s\S])*)"|'([^']*)'|([^\s"'](?:[^\n]*?[^\s])??)[ \t]*(?:[ \t]#[^\n]*)?$)"#,
-        check: Check::EnvValue,
-        notes: "`.env.example`, `.env.sample`, `.env.template` and `.env.dist` are templates: \
-                only the other rules apply to them. Empty values stay.",
     },
 ];

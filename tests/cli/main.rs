@@ -2,4 +2,5 @@
 //! independent XML parser (roxmltree) and compared with the bytes on disk.
 
 mod pack;
+mod secrets;
 mod support;
