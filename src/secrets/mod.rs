@@ -8,6 +8,7 @@ pub mod rules;
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
@@ -48,11 +49,13 @@ pub enum Kind {
 }
 
 /// One match: which rule, on which line (1-based, of the loaded text). Never the value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     pub rule: &'static str,
     pub line: usize,
     pub kind: Kind,
+    /// Where the value lies in the scanned text (bytes), for tools that show it masked.
+    pub range: Range<usize>,
 }
 
 impl Finding {
@@ -272,6 +275,7 @@ impl Scanner {
                 rule,
                 line,
                 kind: span.kind,
+                range: span.start..span.end,
             });
             if span.kind == Kind::Secret {
                 if out.is_empty() {
@@ -427,7 +431,10 @@ fn classify_value(value: &str, human: bool) -> ValueClass {
         || (value.len() > 2 && value.starts_with('%') && value.ends_with('%'))
         || (value.starts_with('{') && value.ends_with('}'))
         || ["%s", "%d", "%v", "?"].contains(&value)
-        || ["${", "{{", "$("].iter().any(|m| value.contains(m));
+        || ["${", "{{", "$("].iter().any(|m| value.contains(m))
+        || has_named_placeholder(value)
+        // Our own marker, so that packing a packed document changes nothing.
+        || value.contains("[REDACTED:");
     if is_reference {
         return ValueClass::Reference;
     }
@@ -465,6 +472,17 @@ fn classify_value(value: &str, human: bool) -> ValueClass {
         return ValueClass::Example;
     }
     ValueClass::Plausible
+}
+
+/// A `{name}` template placeholder anywhere in the value (format strings, f-strings).
+fn has_named_placeholder(value: &str) -> bool {
+    value.match_indices('{').any(|(at, _)| {
+        let rest = &value[at + 1..];
+        let name_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+            .unwrap_or(rest.len());
+        name_len > 0 && rest[name_len..].starts_with('}')
+    })
 }
 
 /// Words that mark a placeholder when they stand apart.

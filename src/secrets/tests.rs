@@ -265,6 +265,9 @@ fn references_and_format_strings_are_not_findings() {
         "password = $DB_PASSWORD_FROM_ENVIRONMENT\n",
         "//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n",
         "token = \"{{ secrets.DEPLOY_TOKEN_VALUE }}\"\n",
+        "line = f\"//registry.npmjs.org/:_authToken={npm_token}\\n\"\n",
+        "url = \"postgres://app:[REDACTED:database-url]@db:5432/app\"\n",
+        "api_key = \"[REDACTED:generic-secret]\"\n",
     ] {
         let (out, findings) = redact("config.yaml", text);
         assert!(findings.is_empty(), "{text:?}: {findings:?}");

@@ -1,0 +1,249 @@
+//! What secret scanning costs in a full pack, and what it finds in a real tree.
+//!
+//! `cargo bench --bench secrets [-- CORPUS_DIR]` alternates full packs with `--secrets off` and
+//! `--secrets redact` (the default) and reports the median of the per-pair ratios, plus the
+//! scanner alone over the same texts on all cores, as a share of a pack. Without a directory (or
+//! `CTXPACK_BENCH_CORPUS`), the generated tree of `benches/corpus.rs` is used.
+//!
+//! `cargo bench --bench secrets -- CORPUS_DIR --findings` instead lists every finding as
+//! `path:line: rule (kind)` with its line, the value masked as `⟪rule: N chars, classes⟫`, and
+//! counts per rule and per 10,000 files: the material for judging false positives by hand.
+
+mod corpus;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Parser;
+use rayon::prelude::*;
+
+use ctxpack::cli::{Cli, Command};
+use ctxpack::config::PackConfig;
+use ctxpack::load::{load, Loaded};
+use ctxpack::secrets::{Finding, Kind, Scanner};
+use ctxpack::walk::{self, Status};
+
+const RUNS: usize = 5;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let findings_mode = args.iter().any(|a| a == "--findings");
+    let arg = args
+        .iter()
+        .find(|a| !a.starts_with('-'))
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("CTXPACK_BENCH_CORPUS").map(PathBuf::from));
+    let generated;
+    let corpus = match arg {
+        Some(dir) => dir,
+        None => {
+            generated = tempfile::tempdir().expect("temporary directory");
+            let stats = corpus::generate(generated.path(), 10_500, 52 << 20);
+            eprintln!(
+                "generated {} files, {:.1} MB",
+                stats.files,
+                stats.bytes as f64 / 1e6
+            );
+            generated.path().to_path_buf()
+        }
+    };
+    let out_dir = tempfile::tempdir().expect("temporary directory");
+    let out = out_dir.path().join("context.xml");
+    let off = pack_config(&corpus, &out, "off");
+    let redact = pack_config(&corpus, &out, "redact");
+
+    // The texts a pack includes, read once, for the scanner-alone measurement and the listing.
+    let found = std::sync::Mutex::new(Vec::new());
+    walk::walk(&redact.inputs, &redact.walk, &|entry| {
+        found.lock().unwrap().push(entry)
+    })
+    .expect("walk");
+    let mut files: Vec<(String, String)> = found
+        .into_inner()
+        .unwrap()
+        .par_iter()
+        .filter(|e| matches!(e.status, Status::Load))
+        .filter_map(|e| match load(&e.abs, redact.max_file_size) {
+            Loaded::Text(t) => Some((e.rel.display(), t.text)),
+            Loaded::Omitted(..) => None,
+        })
+        .collect();
+    files.sort();
+    let bytes: usize = files.iter().map(|(_, t)| t.len()).sum();
+
+    if findings_mode {
+        list_findings(&files);
+        return;
+    }
+
+    let scanner = Scanner::get();
+    let mut off_secs = Vec::new();
+    let mut redact_secs = Vec::new();
+    let mut scan_secs = Vec::new();
+    for run in 0..=RUNS {
+        let start = Instant::now();
+        ctxpack::pack::run(&off, &mut std::io::sink()).expect("pack --secrets off");
+        let t_off = start.elapsed().as_secs_f64();
+
+        let start = Instant::now();
+        ctxpack::pack::run(&redact, &mut std::io::sink()).expect("pack --secrets redact");
+        let t_redact = start.elapsed().as_secs_f64();
+
+        let start = Instant::now();
+        let found: usize = files
+            .par_iter()
+            .map(|(path, text)| scanner.redact(path, text).findings.len())
+            .sum();
+        let t_scan = start.elapsed().as_secs_f64();
+        std::hint::black_box(found);
+        if run > 0 {
+            // Run 0 warms the page cache, the tokenizer and the rules.
+            off_secs.push(t_off);
+            redact_secs.push(t_redact);
+            scan_secs.push(t_scan);
+        }
+    }
+    let ratios: Vec<f64> = redact_secs
+        .iter()
+        .zip(&off_secs)
+        .map(|(r, o)| r / o)
+        .collect();
+    let mb = bytes as f64 / 1e6;
+    println!(
+        "corpus: {} files, {mb:.1} MB of text, {} threads",
+        files.len(),
+        rayon::current_num_threads()
+    );
+    println!("pack --secrets off:    median {:.3} s", median(&off_secs));
+    println!(
+        "pack --secrets redact: median {:.3} s",
+        median(&redact_secs)
+    );
+    println!(
+        "redact / off: median {:.3} (min {:.3}, max {:.3}) over {RUNS} pairs",
+        median(&ratios),
+        ratios.iter().cloned().fold(f64::INFINITY, f64::min),
+        ratios.iter().cloned().fold(0.0, f64::max)
+    );
+    println!(
+        "scanner alone, all cores: median {:.3} s ({:.0} MB/s), {:.1} % of a pack with --secrets off",
+        median(&scan_secs),
+        mb / median(&scan_secs),
+        100.0 * median(&scan_secs) / median(&off_secs)
+    );
+}
+
+fn list_findings(files: &[(String, String)]) {
+    let scanner = Scanner::get();
+    let results: Vec<(&str, &str, Vec<Finding>)> = files
+        .par_iter()
+        .map(|(path, text)| {
+            let found = scanner.redact(path, text).findings;
+            (path.as_str(), text.as_str(), found)
+        })
+        .collect();
+    let mut per_rule: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut files_with = 0;
+    for (path, text, found) in &results {
+        files_with += usize::from(!found.is_empty());
+        for finding in found {
+            let kind = match finding.kind {
+                Kind::Secret => "secret",
+                Kind::Example => "example",
+            };
+            *per_rule.entry((finding.rule, kind)).or_default() += 1;
+            println!(
+                "{path}:{}: {} ({kind}) | {}",
+                finding.line,
+                finding.rule,
+                masked_line(text, finding)
+            );
+        }
+    }
+    let n = files.len() as f64;
+    println!(
+        "\n{} files scanned, {files_with} with findings",
+        files.len()
+    );
+    println!("rule                      kind      count  per 10,000 files");
+    for ((rule, kind), count) in &per_rule {
+        println!(
+            "{rule:<25} {kind:<8} {count:>6}  {:>8.1}",
+            *count as f64 * 10_000.0 / n
+        );
+    }
+    let secrets: usize = per_rule
+        .iter()
+        .filter(|((_, k), _)| *k == "secret")
+        .map(|(_, c)| c)
+        .sum();
+    let examples: usize = per_rule
+        .iter()
+        .filter(|((_, k), _)| *k == "example")
+        .map(|(_, c)| c)
+        .sum();
+    println!(
+        "total: {secrets} secrets ({:.1} per 10,000 files), {examples} examples ({:.1} per 10,000 files)",
+        secrets as f64 * 10_000.0 / n,
+        examples as f64 * 10_000.0 / n
+    );
+}
+
+/// The finding's first line, with the value replaced by its length and character classes.
+fn masked_line(text: &str, finding: &Finding) -> String {
+    let value = &text[finding.range.clone()];
+    let line_start = text[..finding.range.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[finding.range.start..]
+        .find('\n')
+        .map_or(text.len(), |i| finding.range.start + i);
+    let after = finding.range.end.min(line_end).max(finding.range.start);
+    let classes: String = [
+        (value.bytes().any(|b| b.is_ascii_uppercase()), 'A'),
+        (value.bytes().any(|b| b.is_ascii_lowercase()), 'a'),
+        (value.bytes().any(|b| b.is_ascii_digit()), '9'),
+        (
+            value
+                .bytes()
+                .any(|b| !b.is_ascii_alphanumeric() && b != b'\n'),
+            '#',
+        ),
+    ]
+    .iter()
+    .filter(|(present, _)| *present)
+    .map(|(_, c)| *c)
+    .collect();
+    let line = format!(
+        "{}⟪{}: {} chars, {classes}⟫{}",
+        &text[line_start..finding.range.start],
+        finding.rule,
+        value.chars().count(),
+        if finding.range.end > line_end {
+            ""
+        } else {
+            &text[after..line_end]
+        }
+    );
+    line.trim().chars().take(220).collect()
+}
+
+fn pack_config(corpus: &Path, out: &Path, secrets: &str) -> PackConfig {
+    let cli = Cli::parse_from([
+        "ctxpack".as_ref(),
+        "pack".as_ref(),
+        corpus.as_os_str(),
+        "-q".as_ref(),
+        "--secrets".as_ref(),
+        secrets.as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    let Command::Pack(args) = cli.command;
+    PackConfig::from_args(args, &mut std::io::empty()).expect("config")
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    sorted[sorted.len() / 2]
+}
