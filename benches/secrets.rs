@@ -5,6 +5,8 @@
 //! scanner alone over the same texts on all cores, as a share of a pack. Without a directory (or
 //! `CTXPACK_BENCH_CORPUS`), the generated tree of `benches/corpus.rs` is used.
 //!
+//! `--hidden` and `--no-ignore` are passed on to the packs.
+//!
 //! `cargo bench --bench secrets -- CORPUS_DIR --findings` instead lists every finding as
 //! `path:line: rule (kind)` with its line, the value masked as `⟪rule: N chars, classes⟫`, and
 //! counts per rule and per 10,000 files: the material for judging false positives by hand.
@@ -50,8 +52,14 @@ fn main() {
     };
     let out_dir = tempfile::tempdir().expect("temporary directory");
     let out = out_dir.path().join("context.xml");
-    let off = pack_config(&corpus, &out, "off");
-    let redact = pack_config(&corpus, &out, "redact");
+    // Walk flags to pass on to the packs (`--hidden`, `--no-ignore`).
+    let walk_flags: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| ["--hidden", "--no-ignore"].contains(a))
+        .collect();
+    let off = pack_config(&corpus, &out, "off", &walk_flags);
+    let redact = pack_config(&corpus, &out, "redact", &walk_flags);
 
     // The texts a pack includes, read once, for the scanner-alone measurement and the listing.
     let found = std::sync::Mutex::new(Vec::new());
@@ -227,8 +235,8 @@ fn masked_line(text: &str, finding: &Finding) -> String {
     line.trim().chars().take(220).collect()
 }
 
-fn pack_config(corpus: &Path, out: &Path, secrets: &str) -> PackConfig {
-    let cli = Cli::parse_from([
+fn pack_config(corpus: &Path, out: &Path, secrets: &str, flags: &[&str]) -> PackConfig {
+    let mut argv: Vec<&std::ffi::OsStr> = vec![
         "ctxpack".as_ref(),
         "pack".as_ref(),
         corpus.as_os_str(),
@@ -237,7 +245,9 @@ fn pack_config(corpus: &Path, out: &Path, secrets: &str) -> PackConfig {
         secrets.as_ref(),
         "-o".as_ref(),
         out.as_os_str(),
-    ]);
+    ];
+    argv.extend(flags.iter().map(|f| std::ffi::OsStr::new(*f)));
+    let cli = Cli::parse_from(argv);
     let Command::Pack(args) = cli.command;
     PackConfig::from_args(args, &mut std::io::empty()).expect("config")
 }

@@ -141,6 +141,8 @@ struct CompiledRule {
     regex: Regex,
     /// Index of the capture group named `key`, if the pattern has one.
     key_group: Option<usize>,
+    /// Index of the capture group named `bare` (an unquoted value), if any; also a value group.
+    bare_group: Option<usize>,
     /// Indices of the unnamed capture groups: the first that took part holds the secret.
     value_groups: Vec<usize>,
 }
@@ -177,10 +179,15 @@ impl Scanner {
             // The patterns are constants of this crate; a unit test compiles every one.
             let regex = Regex::new(rule.pattern).expect("built-in secret rules compile");
             let mut key_group = None;
+            let mut bare_group = None;
             let mut value_groups = Vec::new();
             for (group, name) in regex.capture_names().enumerate().skip(1) {
                 match name {
                     Some("key") => key_group = Some(group),
+                    Some("bare") => {
+                        bare_group = Some(group);
+                        value_groups.push(group);
+                    }
                     Some(_) => {}
                     None => value_groups.push(group),
                 }
@@ -189,6 +196,7 @@ impl Scanner {
                 rule,
                 regex,
                 key_group,
+                bare_group,
                 value_groups,
             });
         }
@@ -229,11 +237,13 @@ impl Scanner {
                 continue;
             }
             for caps in compiled.regex.captures_iter(text) {
-                let value = compiled
+                let group = compiled
                     .value_groups
                     .iter()
-                    .find_map(|&g| caps.get(g))
-                    .or_else(|| caps.get(0));
+                    .copied()
+                    .find(|&g| caps.get(g).is_some());
+                let bare = group.is_some() && group == compiled.bare_group;
+                let value = group.and_then(|g| caps.get(g)).or_else(|| caps.get(0));
                 let Some(value) = value.filter(|v| !v.is_empty()) else {
                     continue;
                 };
@@ -241,7 +251,7 @@ impl Scanner {
                     .key_group
                     .and_then(|g| caps.get(g))
                     .map(|m| m.as_str());
-                let kind = match judge(compiled.rule.check, key, value.as_str()) {
+                let kind = match judge(compiled.rule.check, key, value.as_str(), bare) {
                     Verdict::Secret => Kind::Secret,
                     Verdict::Example => Kind::Example,
                     Verdict::NotFound => continue,
@@ -343,16 +353,24 @@ enum Verdict {
     NotFound,
 }
 
-/// Whether a matched value is a secret, per the rule's check.
-fn judge(check: Check, key: Option<&str>, value: &str) -> Verdict {
+/// Whether a matched value is a secret, per the rule's check. `bare`: the value was unquoted.
+fn judge(check: Check, key: Option<&str>, value: &str, bare: bool) -> Verdict {
     if check == Check::EnvValue {
         return Verdict::Secret;
     }
-    // Names and values that are never secrets are not findings, not even examples.
-    if matches!(check, Check::Assignment { .. })
-        && (key.is_some_and(name_is_not_secret) || value_is_not_secret(value))
-    {
-        return Verdict::NotFound;
+    // Names and values that are never secrets, and short values, are not findings, not even
+    // examples.
+    if let Check::Assignment { min_len, .. } = check {
+        let unquoted_word = bare
+            && !(value.bytes().any(|b| b.is_ascii_alphabetic())
+                && value.bytes().any(|b| b.is_ascii_digit()));
+        if value.len() < min_len
+            || unquoted_word
+            || key.is_some_and(|k| name_is_not_secret(k) || is_password_digest(k, value))
+            || value_is_not_secret(value)
+        {
+            return Verdict::NotFound;
+        }
     }
     match classify_value(value, matches!(check, Check::Assignment { .. })) {
         ValueClass::Reference => return Verdict::NotFound,
@@ -372,16 +390,17 @@ fn judge(check: Check, key: Option<&str>, value: &str) -> Verdict {
         Check::Entropy { min_len, min_bits } => {
             accept(value.len() >= min_len && shannon_entropy(value) >= min_bits)
         }
-        Check::UrlPassword => match key {
-            Some(user) if user.eq_ignore_ascii_case(value) => Verdict::Example,
-            _ if PLACEHOLDER_PASSWORDS
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(value)) =>
-            {
+        Check::UrlPassword => {
+            let lower = value.to_ascii_lowercase();
+            let placeholder = key.is_some_and(|user| user.eq_ignore_ascii_case(value))
+                || PLACEHOLDER_PASSWORDS.contains(&lower.as_str())
+                || ["pass", "pwd", "secret"].iter().any(|w| lower.contains(w));
+            if placeholder {
                 Verdict::Example
+            } else {
+                Verdict::Secret
             }
-            _ => Verdict::Secret,
-        },
+        }
         Check::Assignment { min_len, min_bits } => {
             accept(value.len() >= min_len && shannon_entropy(value) >= min_bits)
         }
@@ -613,6 +632,14 @@ const NOT_SECRET_NAME_ENDINGS: &[&str] = &[
     "request",
 ];
 
+/// A hex digest assigned to a password name: a stored hash (`sha1("password")`), not a password.
+fn is_password_digest(name: &str, value: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    (name.contains("passw") || name.contains("pwd"))
+        && [32, 40, 64, 128].contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 fn name_is_not_secret(name: &str) -> bool {
     last_word(name).is_some_and(|w| NOT_SECRET_NAME_ENDINGS.contains(&w.as_str()))
 }
@@ -692,18 +719,28 @@ fn longest_base64_run(value: &str) -> usize {
 }
 
 /// `.env`, `.env.local`, `.env.production`, `prod.env`, `.envrc`; not the templates
-/// `.env.example`, `.env.sample`, `.env.template`, `.env.dist` (see `rules::RULES`).
+/// `.env.example`, `.env.sample`, `.env.template`, `.env.dist` (see `rules::RULES`), nor code
+/// such as `.env.local.php`.
 pub fn is_env_file(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     let env = name == ".env"
         || name == ".envrc"
         || name.starts_with(".env.")
         || (name.ends_with(".env") && name.len() > 4);
-    env && !name.split('.').any(|part| {
+    let template = name.split('.').any(|part| {
         ["example", "sample", "template", "dist", "tpl"]
             .iter()
             .any(|t| part.eq_ignore_ascii_case(t))
-    })
+    });
+    // `.env.local.php` (Symfony's compiled dotenv) and the like are code, read by other rules.
+    let code = name.rsplit('.').next().is_some_and(|ext| {
+        [
+            "php", "js", "mjs", "cjs", "ts", "json", "yaml", "yml", "py", "rb", "go", "rs", "md",
+        ]
+        .iter()
+        .any(|e| ext.eq_ignore_ascii_case(e))
+    });
+    env && !template && !code
 }
 
 #[cfg(test)]

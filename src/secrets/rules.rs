@@ -6,7 +6,9 @@
 //!    occurs in it (ASCII case-insensitive). A row without keywords always runs in its scope.
 //! 2. `pattern` is a `regex` crate pattern (linear time, no backtracking). The secret is the first
 //!    unnamed capture group that took part in the match, or the whole match when there is none;
-//!    only that part is replaced. A group named `key` captures the assigned name, for `check`.
+//!    only that part is replaced. A group named `key` captures the assigned name, for `check`; a
+//!    group named `bare` holds an unquoted value, which [`Check::Assignment`] judges more
+//!    strictly, since unquoted text after `name:` is mostly code (`token: SyntaxToken,`).
 //! 3. `check` decides, from the matched value, whether it is a secret, a known example (reported
 //!    as an example, left in place), or not a finding at all. Every check except
 //!    [`Check::EnvValue`] first applies the shared placeholder tests in `secrets::classify_value`:
@@ -47,11 +49,13 @@ pub enum Check {
     /// A value assigned to a secret-like name: the name must not end in a word that marks a
     /// non-secret (`password_hash`, `token_type`, `secret_name`, `api_key_id`, `token_url`...);
     /// the value must not be a UUID, a path, a URL or a plain word, and must reach the entropy
-    /// bound.
+    /// bound. An unquoted value must also hold both a letter and a digit. A hex digest (32, 40,
+    /// 64 or 128 hex digits) assigned to a password name is a password hash, not a password.
     Assignment { min_len: usize, min_bits: f64 },
     /// The password of a URL (captured with the user as `key`): a well-known placeholder
-    /// (`password`, `pass`, `secret`, `!ChangeMe!`) or a password equal to the user name
-    /// (`guest:guest`, `root:root`: local defaults) is an example.
+    /// (`password`, `pass`, `secret`, `!ChangeMe!`, anything holding `pass`, `pwd` or `secret`)
+    /// or a password equal to the user name (`guest:guest`, `root:root`: local defaults) is an
+    /// example.
     UrlPassword,
     /// A value in a `.env` file: every non-empty value is redacted, example or not.
     EnvValue,
@@ -280,7 +284,7 @@ pub const RULES: &[Rule] = &[
             "neo4j",
             "memcached",
         ],
-        pattern: r"(?i)\b(?:postgres(?:ql)?|pgsql|pdo[_\-](?:pgsql|mysql)|mysql[i2]?|mariadb|mongodb(?:\+srv)?|rediss?|valkey|amqps?|mssql|sqlserver|sqlsrv|oracle|oci8|cockroachdb|clickhouse|couchdb|neo4j(?:\+s)?|memcached)://(?P<key>[^\s:/@`'\x22<>]{0,64}):([^\s/@`'\x22<>]{1,128})@[^\s/`'\x22<>]",
+        pattern: r"(?i)\b(?:postgres(?:ql)?|pgsql|pdo[_\-](?:pgsql|mysql)|mysql[i2]?|mariadb|mongodb(?:\+srv)?|rediss?|valkey|amqps?|mssql|sqlserver|sqlsrv|oracle|oci8|cockroachdb|clickhouse|couchdb|neo4j(?:\+s)?|memcached)://(?P<key>[^\s:/@`'\x22<>]{0,64}):([^\s/@?#`'\x22<>]{1,128})@[^\s/`'\x22<>]",
         check: Check::UrlPassword,
         notes: "Only the password is replaced. Format placeholders (`%s`, `{password}`), \
                 references (`${DB_PASSWORD}`, `%env(...)%`) and placeholder passwords \
@@ -324,7 +328,7 @@ pub const RULES: &[Rule] = &[
         // name, optional closing quote or bracket (JSON keys, PHP arrays), an assignment
         // operator on the same line, then a quoted value, or an unquoted one that ends the
         // statement. Comparisons (`==`) are not assignments.
-        pattern: r#"(?im)(?P<key>[A-Za-z0-9_.\-]*(?:passw(?:or)?d|pwd|secret|token|api[_.\-]?key|access[_.\-]?key|auth[_.\-]?key|private[_.\-]?key|credentials?)[A-Za-z0-9_.\-]*)["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*(?:"([^"\s\\]{8,200})"|'([^'\s\\]{8,200})'|`([^`\s\\]{8,200})`|([A-Za-z0-9+/=_.~!@#$%^&*\-]{8,200})[ \t]*(?:[,;]|$))"#,
+        pattern: r#"(?im)(?P<key>[A-Za-z0-9_.\-]*(?:passw(?:or)?d|pwd|secret|token|api[_.\-]?key|access[_.\-]?key|auth[_.\-]?key|private[_.\-]?key|credentials?)[A-Za-z0-9_.\-]*)["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*(?:"([^"\s\\]{8,200})"|'([^'\s\\]{8,200})'|`([^`\s\\]{8,200})`|(?P<bare>[A-Za-z0-9+/=_.~!@#$%^*\-]{8,200})[ \t]*(?:[,;]|$))"#,
         check: Check::Assignment {
             min_len: 12,
             min_bits: 3.3,

@@ -373,6 +373,8 @@ fn env_file_names() {
         ".env.template",
         ".env.dist",
         "x/.env.local.example",
+        ".env.local.php",
+        "config/.env.js",
         "environment.rs",
         ".environment",
         "env",
