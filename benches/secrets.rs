@@ -1,8 +1,9 @@
 //! What secret scanning costs in a full pack, and what it finds in a real tree.
 //!
 //! `cargo bench --bench secrets [-- CORPUS_DIR]` alternates full packs with `--secrets off` and
-//! `--secrets redact` (the default) and reports the median of the per-pair ratios, plus the
-//! scanner alone over the same texts on all cores, as a share of a pack. Without a directory (or
+//! `--secrets redact` (the default, in ABBA order) and reports the median of the per-pair ratios,
+//! in wall-clock and in CPU time, plus the scanner alone over the same texts on all cores, as a
+//! share of a pack. Without a directory (or
 //! `CTXPACK_BENCH_CORPUS`), the generated tree of `benches/corpus.rs` is used.
 //!
 //! `--hidden` and `--no-ignore` are passed on to the packs.
@@ -26,7 +27,7 @@ use ctxpack::load::{load, Loaded};
 use ctxpack::secrets::{Finding, Kind, Scanner};
 use ctxpack::walk::{self, Status};
 
-const RUNS: usize = 5;
+const RUNS: usize = 8;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -58,7 +59,7 @@ fn main() {
         .map(String::as_str)
         .filter(|a| ["--hidden", "--no-ignore"].contains(a))
         .collect();
-    let off = pack_config(&corpus, &out, "off", &walk_flags);
+    let off_config = pack_config(&corpus, &out, "off", &walk_flags);
     let redact = pack_config(&corpus, &out, "redact", &walk_flags);
 
     // The texts a pack includes, read once, for the scanner-alone measurement and the listing.
@@ -86,60 +87,100 @@ fn main() {
     }
 
     let scanner = Scanner::get();
-    let mut off_secs = Vec::new();
-    let mut redact_secs = Vec::new();
-    let mut scan_secs = Vec::new();
+    let mut off = Timings::default();
+    let mut redact_t = Timings::default();
+    let mut scan = Timings::default();
     for run in 0..=RUNS {
-        let start = Instant::now();
-        ctxpack::pack::run(&off, &mut std::io::sink()).expect("pack --secrets off");
-        let t_off = start.elapsed().as_secs_f64();
-
-        let start = Instant::now();
-        ctxpack::pack::run(&redact, &mut std::io::sink()).expect("pack --secrets redact");
-        let t_redact = start.elapsed().as_secs_f64();
-
-        let start = Instant::now();
-        let found: usize = files
-            .par_iter()
-            .map(|(path, text)| scanner.redact(path, text).findings.len())
-            .sum();
-        let t_scan = start.elapsed().as_secs_f64();
-        std::hint::black_box(found);
+        // Alternate which mode goes first (ABBA), so that drift hits both alike.
+        let order: [bool; 2] = if run % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        let mut pair = [(0.0, 0.0); 2];
+        for scanning in order {
+            let config = if scanning { &redact } else { &off_config };
+            let sample = measure(|| {
+                ctxpack::pack::run(config, &mut std::io::sink()).expect("pack");
+            });
+            pair[usize::from(scanning)] = sample;
+        }
+        let scan_sample = measure(|| {
+            let found: usize = files
+                .par_iter()
+                .map(|(path, text)| scanner.redact(path, text).findings.len())
+                .sum();
+            std::hint::black_box(found);
+        });
         if run > 0 {
             // Run 0 warms the page cache, the tokenizer and the rules.
-            off_secs.push(t_off);
-            redact_secs.push(t_redact);
-            scan_secs.push(t_scan);
+            off.push(pair[0]);
+            redact_t.push(pair[1]);
+            scan.push(scan_sample);
         }
     }
-    let ratios: Vec<f64> = redact_secs
-        .iter()
-        .zip(&off_secs)
-        .map(|(r, o)| r / o)
-        .collect();
     let mb = bytes as f64 / 1e6;
     println!(
-        "corpus: {} files, {mb:.1} MB of text, {} threads",
+        "corpus: {} files, {mb:.1} MB of text, {} threads, {RUNS} pairs",
         files.len(),
         rayon::current_num_threads()
     );
-    println!("pack --secrets off:    median {:.3} s", median(&off_secs));
-    println!(
-        "pack --secrets redact: median {:.3} s",
-        median(&redact_secs)
-    );
-    println!(
-        "redact / off: median {:.3} (min {:.3}, max {:.3}) over {RUNS} pairs",
-        median(&ratios),
-        ratios.iter().cloned().fold(f64::INFINITY, f64::min),
-        ratios.iter().cloned().fold(0.0, f64::max)
-    );
-    println!(
-        "scanner alone, all cores: median {:.3} s ({:.0} MB/s), {:.1} % of a pack with --secrets off",
-        median(&scan_secs),
-        mb / median(&scan_secs),
-        100.0 * median(&scan_secs) / median(&off_secs)
-    );
+    for (what, pick) in [("wall", 0usize), ("cpu", 1usize)] {
+        let get = |t: &Timings| {
+            if pick == 0 {
+                t.wall.clone()
+            } else {
+                t.cpu.clone()
+            }
+        };
+        let (o, r, s) = (get(&off), get(&redact_t), get(&scan));
+        let ratios: Vec<f64> = r.iter().zip(&o).map(|(r, o)| r / o).collect();
+        println!(
+            "{what:>4}: pack --secrets off median {:.3} s, redact median {:.3} s; redact / off \
+             median {:.3} (min {:.3}, max {:.3}); scanner alone median {:.3} s = {:.1} % of a \
+             pack with --secrets off",
+            median(&o),
+            median(&r),
+            median(&ratios),
+            ratios.iter().cloned().fold(f64::INFINITY, f64::min),
+            ratios.iter().cloned().fold(0.0, f64::max),
+            median(&s),
+            100.0 * median(&s) / median(&o),
+        );
+    }
+}
+
+/// Wall-clock and CPU seconds (user + system, all threads of this process) per run.
+#[derive(Default)]
+struct Timings {
+    wall: Vec<f64>,
+    cpu: Vec<f64>,
+}
+
+impl Timings {
+    fn push(&mut self, (wall, cpu): (f64, f64)) {
+        self.wall.push(wall);
+        self.cpu.push(cpu);
+    }
+}
+
+/// Runs `f` and returns its wall-clock and CPU seconds. CPU time is the steadier figure on a
+/// shared machine: other processes' load stretches wall time, not the work this one does.
+fn measure(f: impl FnOnce()) -> (f64, f64) {
+    let cpu_before = cpu_seconds();
+    let start = Instant::now();
+    f();
+    (start.elapsed().as_secs_f64(), cpu_seconds() - cpu_before)
+}
+
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes into the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer has no other preconditions.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    assert_eq!(rc, 0, "getrusage");
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 fn list_findings(files: &[(String, String)]) {

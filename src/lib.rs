@@ -1,7 +1,7 @@
 //! ctxpack packs a codebase into a token-budget-fitted context for large language models.
 //!
-//! The pipeline runs one way: walk → load → analyze (lang) → tokens → render, with `pack`
-//! driving it for the `pack` command.
+//! The pipeline runs one way: walk → load → secrets (redaction) → analyze (lang) → tokens → render,
+//! with `pack` driving it for the `pack` command.
 
 pub mod cli;
 pub mod config;
