@@ -128,7 +128,9 @@ pub const RULES: &[Rule] = &[
         keywords: &["AIza"],
         pattern: r"\b(AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)",
         check: Check::Shape,
-        notes: "",
+        notes:
+            "Browser keys are often public by design (restricted by referrer), but are flagged: \
+                the scanner cannot see the restriction.",
     },
     Rule {
         id: "aws-access-key-id",
@@ -159,7 +161,7 @@ pub const RULES: &[Rule] = &[
         keywords: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
         pattern: r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{82,})\b",
         check: Check::Shape,
-        notes: "",
+        notes: "`ghp_` followed by 36 `x` (or any one repeated character) is an example.",
     },
     Rule {
         id: "gitlab-token",
@@ -170,7 +172,7 @@ pub const RULES: &[Rule] = &[
         ],
         pattern: r"\b((?:glpat|gldt|glrt|glptt|glft|glcbt|glimt|glsoat)-[A-Za-z0-9_\-]{20,})",
         check: Check::Shape,
-        notes: "",
+        notes: "`glpat-xxxxxxxxxxxxxxxxxxxx` style placeholders are examples.",
     },
     Rule {
         id: "slack-token",
@@ -190,7 +192,7 @@ pub const RULES: &[Rule] = &[
         keywords: &["hooks.slack.com"],
         pattern: r"hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9+/_\-]{20,})",
         check: Check::Shape,
-        notes: "",
+        notes: "The path is the secret: the host alone is not flagged.",
     },
     Rule {
         id: "stripe-key",
@@ -209,7 +211,8 @@ pub const RULES: &[Rule] = &[
         keywords: &["sk-ant-"],
         pattern: r"\b(sk-ant-(?:api|admin|oat|ort)[0-9]{2}-[A-Za-z0-9_\-]{80,})",
         check: Check::Shape,
-        notes: "",
+        notes: "`sk-ant-api03-...` placeholders do not match (too short); repeated characters are \
+                examples.",
     },
     Rule {
         id: "openai-key",
@@ -227,7 +230,8 @@ pub const RULES: &[Rule] = &[
         keywords: &["npm_"],
         pattern: r"\b(npm_[A-Za-z0-9]{36})\b",
         check: Check::Shape,
-        notes: "",
+        notes:
+            "`npm_` variable names (`npm_config_cache`) do not match: the token part has no `_`.",
     },
     Rule {
         id: "npm-token",
@@ -289,7 +293,8 @@ pub const RULES: &[Rule] = &[
         notes: "Only the password is replaced. Format placeholders (`%s`, `{password}`), \
                 references (`${DB_PASSWORD}`, `%env(...)%`) and placeholder passwords \
                 (`password`, `pass`, `secret`, `!ChangeMe!`, or the user name again, as in \
-                `guest:guest`) are not flagged or are examples.",
+                `guest:guest`) are not flagged or are examples. Known false positive: URL-parsing \
+                test inputs such as `mongodb://user:&collection=a@localhost`.",
     },
     Rule {
         id: "env-file",
@@ -336,6 +341,8 @@ pub const RULES: &[Rule] = &[
         notes: "Short values (under 12 bytes) and low-entropy ones (`password = \"password\"`, \
                 `hunter2hunter2`) are not flagged: a person-chosen password cannot be told \
                 from a word. UUIDs, paths, URLs, plain words and password hashes are not \
-                flagged; see `Check::Assignment`.",
+                flagged; see `Check::Assignment`. Known false positive, measured on symfony: \
+                random non-credential values under such names, such as the per-event `token` \
+                in Mailgun webhook payloads (test fixtures).",
     },
 ];
