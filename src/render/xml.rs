@@ -185,18 +185,22 @@ fn secrets_text(scan: &ScanSummary) -> String {
         ),
         _ if found == 0 => text.push_str("the file text was scanned; no credentials were found."),
         Mode::OmitFile => text.push_str(&format!(
-            "{} holding {} that look like credentials {} left out (reason secrets). Found at:",
+            "{} holding {} {} left out (reason secrets). Found at:",
             plural(scan.files, "file"),
-            plural(found, "value"),
+            credentials(found),
             if scan.files == 1 { "was" } else { "were" },
         )),
         Mode::Redact | Mode::Fail => text.push_str(&format!(
-            "{} that look like credentials {} replaced with [REDACTED:<rule>] markers in {}; \
-             those file elements have a redactions attribute, and the rest of their text is \
-             unchanged. Redacted at:",
-            plural(found, "value"),
+            "{} {} replaced with [REDACTED:<rule>] markers in {}; {} a redactions \
+             attribute, and the rest of the text is unchanged. Redacted at:",
+            credentials(found),
             if found == 1 { "was" } else { "were" },
             plural(scan.files, "file"),
+            if scan.files == 1 {
+                "that file element has"
+            } else {
+                "those file elements have"
+            },
         )),
     }
     push_places(&mut text, &scan.secrets, usize::MAX);
@@ -229,6 +233,14 @@ fn secrets_text(scan: &ScanSummary) -> String {
         push_places(&mut text, &scan.examples, LISTED_EXAMPLES);
     }
     text
+}
+
+fn credentials(n: usize) -> String {
+    if n == 1 {
+        "1 value that looks like a credential".to_string()
+    } else {
+        format!("{} values that look like credentials", human(n))
+    }
 }
 
 fn push_places(text: &mut String, places: &[Located], limit: usize) {
