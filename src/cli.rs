@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::lang::Fidelity;
 
@@ -145,6 +145,16 @@ pub struct PackArgs {
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
 
+    /// What to do with credentials found in the text of packed files.
+    ///
+    /// Detected: private keys, AWS, GCP, GitHub, GitLab, Slack, Stripe, OpenAI, Anthropic, npm
+    /// and PyPI tokens, JWTs, passwords in database URLs, high-entropy values assigned to names
+    /// like password, secret, token or api_key, and every value in .env files. Known example
+    /// values (AKIAIOSFODNN7EXAMPLE, your-api-key, ...) are reported and left in place. Secret
+    /// values are never printed.
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = SecretsChoice::Redact)]
+    pub secrets: SecretsChoice,
+
     /// Do not print the summary (and progress) on stderr. Errors and warnings are still printed.
     #[arg(short, long)]
     pub quiet: bool,
@@ -170,6 +180,20 @@ pub struct SymbolsArgs {
 
 fn parse_fidelity(raw: &str) -> Result<Fidelity, String> {
     raw.parse()
+}
+
+/// `--secrets` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecretsChoice {
+    /// Replace each secret with [REDACTED:<rule>] before tokens are counted, and list the
+    /// redactions (path, line, rule) in the <summary> and on stderr.
+    Redact,
+    /// Leave out every file that holds a secret: it is listed in <omitted> with reason "secrets".
+    OmitFile,
+    /// Write no document; exit 1 and list path:line: rule for every secret (for CI gates).
+    Fail,
+    /// Do not scan. The <summary> says that scanning was off.
+    Off,
 }
 
 /// Parses sizes such as `1048576`, `500k`, `1m`, `1.5M`, `2MiB` (k/m/g are binary multiples here:

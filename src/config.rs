@@ -5,8 +5,9 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::cli::{PackArgs, SourceArgs};
+use crate::cli::{PackArgs, SecretsChoice, SourceArgs};
 use crate::lang::Fidelity;
+use crate::secrets;
 use crate::tokens::Encoding;
 use crate::walk::{WalkInputs, WalkOptions};
 
@@ -99,6 +100,7 @@ pub struct PackConfig {
     pub encoding: Encoding,
     pub output: Option<PathBuf>,
     pub quiet: bool,
+    pub secrets: secrets::Mode,
     /// Things the user should know (printed on stderr unless --quiet).
     pub notes: Vec<String>,
 }
@@ -138,6 +140,12 @@ impl PackConfig {
             encoding,
             output,
             quiet: args.quiet,
+            secrets: match args.secrets {
+                SecretsChoice::Redact => secrets::Mode::Redact,
+                SecretsChoice::OmitFile => secrets::Mode::OmitFile,
+                SecretsChoice::Fail => secrets::Mode::Fail,
+                SecretsChoice::Off => secrets::Mode::Off,
+            },
             notes,
         })
     }

@@ -1,7 +1,7 @@
 //! ctxpack packs a codebase into a token-budget-fitted context for large language models.
 //!
-//! The pipeline runs one way: walk → load → analyze (lang) → tokens → render, with `pack`
-//! driving it for the `pack` command and `inspect` for `outline` and `symbols`.
+//! The pipeline runs one way: walk → load → secrets (redaction) → analyze (lang) → tokens →
+//! render, with `pack` driving it for the `pack` command and `inspect` for `outline` and `symbols`.
 
 pub mod cli;
 pub mod config;
@@ -13,6 +13,7 @@ pub mod output;
 pub mod pack;
 pub mod rank;
 pub mod render;
+pub mod secrets;
 pub mod tokens;
 pub mod walk;
 

@@ -14,6 +14,7 @@ use crate::output::{Sink, Spool};
 use crate::render::report::{self, PackReport};
 use crate::render::xml;
 use crate::render::{FileElement, Summary, TreeItem};
+use crate::secrets::{self, Finding, Located, Redacted, ScanSummary, Scanner, SecretsFound};
 use crate::tokens::{SplitCount, Tiktoken, TokenCounter};
 use crate::walk::{self, Entry, OmitReason, Status};
 
@@ -21,6 +22,8 @@ use crate::walk::{self, Entry, OmitReason, Status};
 struct Record {
     entry: Entry,
     outcome: Outcome,
+    /// What secret scanning found in the file (also when it was then left out).
+    findings: Vec<Finding>,
 }
 
 enum Outcome {
@@ -36,6 +39,7 @@ enum Outcome {
 struct Stored {
     entry: Entry,
     packed: Option<Packed>,
+    findings: Vec<Finding>,
 }
 
 struct Packed {
@@ -65,11 +69,17 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
     let mut stored: Vec<Stored> = Vec::new();
     let mut body_tokens = 0usize;
     let work = |entry: Entry| {
-        let outcome = match entry.status {
+        let (outcome, findings) = match entry.status {
             Status::Load => process(&entry, config, &counter),
-            Status::Omitted(reason, ref detail) => Outcome::Omitted(reason, detail.clone()),
+            Status::Omitted(reason, ref detail) => {
+                (Outcome::Omitted(reason, detail.clone()), Vec::new())
+            }
         };
-        Record { entry, outcome }
+        Record {
+            entry,
+            outcome,
+            findings,
+        }
     };
     let mut consume = |record: Record| -> std::io::Result<()> {
         progress.inc(1);
@@ -89,7 +99,11 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
                 None
             }
         };
-        stored.push(Stored { entry, packed });
+        stored.push(Stored {
+            entry,
+            packed,
+            findings: record.findings,
+        });
         Ok(())
     };
     let warnings = walk::walk_with(&source.inputs, &source.walk, &pool, &work, &mut consume)?;
@@ -108,7 +122,14 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
         }
     }
 
-    let summary = summarize(config, &stored);
+    let scan = scan_summary(config.secrets, &stored);
+    if config.secrets == secrets::Mode::Fail && !scan.secrets.is_empty() {
+        return Err(SecretsFound {
+            secrets: scan.secrets,
+        }
+        .into());
+    }
+    let summary = summarize(config, &stored, scan);
     let tree: Vec<TreeItem<'_>> = stored
         .iter()
         .map(|s| TreeItem {
@@ -167,6 +188,7 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
                 .map(|n| n.to_string_lossy().into_owned()),
             top_files: top,
             omitted: summary.omitted.clone(),
+            secrets: summary.secrets.clone(),
         };
         report::print_summary(err, &report)?;
     }
@@ -187,7 +209,34 @@ fn omit_reason(entry: &Entry) -> Option<OmitReason> {
     }
 }
 
-fn summarize(config: &PackConfig, stored: &[Stored]) -> Summary {
+/// Every finding with its path, in path order (the order of `stored`) and then line order.
+fn scan_summary(mode: secrets::Mode, stored: &[Stored]) -> ScanSummary {
+    let mut scan = ScanSummary {
+        mode,
+        ..ScanSummary::default()
+    };
+    for item in stored.iter().filter(|s| !s.findings.is_empty()) {
+        let path = item.entry.rel.display();
+        let mut has_secret = false;
+        for finding in &item.findings {
+            let located = Located {
+                path: path.clone(),
+                line: finding.line,
+                rule: finding.rule,
+            };
+            if finding.is_secret() {
+                has_secret = true;
+                scan.secrets.push(located);
+            } else {
+                scan.examples.push(located);
+            }
+        }
+        scan.files += usize::from(has_secret);
+    }
+    scan
+}
+
+fn summarize(config: &PackConfig, stored: &[Stored], secrets: ScanSummary) -> Summary {
     let mut omitted: BTreeMap<OmitReason, usize> = BTreeMap::new();
     for reason in stored.iter().filter_map(|s| omit_reason(&s.entry)) {
         *omitted.entry(reason).or_default() += 1;
@@ -199,14 +248,39 @@ fn summarize(config: &PackConfig, stored: &[Stored]) -> Summary {
         files_full: packed.len(),
         file_tokens: packed.iter().map(|p| p.tokens).sum(),
         omitted: omitted.into_iter().collect(),
+        secrets,
     }
 }
 
-fn process(entry: &Entry, config: &PackConfig, counter: &dyn TokenCounter) -> Outcome {
-    let file = match load::load(&entry.abs, config.source.max_file_size) {
+fn process(
+    entry: &Entry,
+    config: &PackConfig,
+    counter: &dyn TokenCounter,
+) -> (Outcome, Vec<Finding>) {
+    let mut file = match load::load(&entry.abs, config.source.max_file_size) {
         Loaded::Text(file) => file,
-        Loaded::Omitted(reason, detail) => return Outcome::Omitted(reason, detail),
+        Loaded::Omitted(reason, detail) => return (Outcome::Omitted(reason, detail), Vec::new()),
     };
+    let path = entry.rel.display();
+    // Secrets go before anything else sees the text, so views, counts and budgets hold for what
+    // is emitted.
+    let findings = if config.secrets == secrets::Mode::Off {
+        Vec::new()
+    } else {
+        let Redacted { text, findings } = Scanner::get().redact(&path, &file.text);
+        let replaced = match text {
+            Cow::Owned(text) => Some(text),
+            Cow::Borrowed(_) => None,
+        };
+        if let Some(text) = replaced {
+            file.text = text;
+        }
+        findings
+    };
+    let redactions = findings.iter().filter(|f| f.is_secret()).count();
+    if redactions > 0 && config.secrets == secrets::Mode::OmitFile {
+        return (Outcome::Omitted(OmitReason::Secrets, None), findings);
+    }
     let language = lang::detect(&entry.abs, &file.text);
     let (text, degraded) = match config.fidelity {
         Fidelity::Full => (Cow::Borrowed(file.text.as_str()), None),
@@ -217,7 +291,6 @@ fn process(entry: &Entry, config: &PackConfig, counter: &dyn TokenCounter) -> Ou
     };
     let split = SplitCount::new(counter, &text);
     let tokens = split.total();
-    let path = entry.rel.display();
     let element = FileElement {
         path: &path,
         lang: language.name(),
@@ -229,11 +302,13 @@ fn process(entry: &Entry, config: &PackConfig, counter: &dyn TokenCounter) -> Ou
         lossy: file.lossy,
         sanitized: file.sanitized,
         eol: (file.line_ends != LineEnds::Lf).then(|| file.line_ends.name()),
+        redactions,
     };
     let rendered = xml::render_file(&element, counter);
-    Outcome::Packed {
+    let outcome = Outcome::Packed {
         bytes: rendered.bytes,
         tokens,
         document_tokens: rendered.document_tokens,
-    }
+    };
+    (outcome, findings)
 }

@@ -26,6 +26,8 @@ pub enum OmitReason {
     OutsideRoot,
     /// A FIFO, socket or device: never opened.
     SpecialFile,
+    /// Holds a secret, and `--secrets omit-file` was given.
+    Secrets,
 }
 
 impl OmitReason {
@@ -38,6 +40,7 @@ impl OmitReason {
             OmitReason::SymlinkLoop => "symlink-loop",
             OmitReason::OutsideRoot => "outside-root",
             OmitReason::SpecialFile => "special-file",
+            OmitReason::Secrets => "secrets",
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod report;
 pub mod xml;
 
 use crate::lang::Fidelity;
+use crate::secrets::ScanSummary;
 use crate::tokens::SplitCount;
 use crate::walk::OmitReason;
 
@@ -23,6 +24,8 @@ pub struct FileElement<'a> {
     pub eol: Option<&'static str>,
     /// Why the view fell back (head of file, empty outline), when it did.
     pub degraded: Option<&'static str>,
+    /// How many secrets in `text` were replaced with `[REDACTED:<rule>]`.
+    pub redactions: usize,
 }
 
 /// A `<file>` element, rendered, with the tokens it adds to the whole document.
@@ -48,4 +51,5 @@ pub struct Summary {
     pub file_tokens: usize,
     /// Omitted counts per reason, in a stable order.
     pub omitted: Vec<(OmitReason, usize)>,
+    pub secrets: ScanSummary,
 }

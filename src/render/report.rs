@@ -4,6 +4,7 @@ use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::secrets::{Located, Mode, ScanSummary};
 use crate::tokens::human;
 use crate::walk::OmitReason;
 
@@ -17,7 +18,12 @@ pub struct PackReport {
     /// The largest files by tokens, largest first.
     pub top_files: Vec<(String, usize)>,
     pub omitted: Vec<(OmitReason, usize)>,
+    pub secrets: ScanSummary,
 }
+
+/// How many findings of each kind stderr lists by place; the document's summary lists all
+/// secrets.
+const LISTED_ON_STDERR: usize = 20;
 
 pub fn print_summary(err: &mut dyn Write, report: &PackReport) -> std::io::Result<()> {
     let destination = match &report.destination {
@@ -52,6 +58,62 @@ pub fn print_summary(err: &mut dyn Write, report: &PackReport) -> std::io::Resul
             .map(|(reason, n)| format!("{} {reason}", human(*n)))
             .collect();
         writeln!(err, "  omitted: {}", parts.join(", "))?;
+    }
+    print_secrets(err, &report.secrets)
+}
+
+fn print_secrets(err: &mut dyn Write, scan: &ScanSummary) -> std::io::Result<()> {
+    let found = scan.secrets.len();
+    match scan.mode {
+        Mode::Off => writeln!(err, "  secrets: not scanned (--secrets off)")?,
+        _ if found == 0 => writeln!(err, "  secrets: none found")?,
+        Mode::OmitFile => writeln!(
+            err,
+            "  secrets: {} found; {} left out:",
+            human(found),
+            files(scan.files)
+        )?,
+        Mode::Redact | Mode::Fail => writeln!(
+            err,
+            "  secrets: {} redacted in {}:",
+            human(found),
+            files(scan.files)
+        )?,
+    }
+    print_places(
+        err,
+        &scan.secrets,
+        "the document's summary lists every secret",
+    )?;
+    if !scan.examples.is_empty() {
+        writeln!(
+            err,
+            "  examples left in place (known example or placeholder values): {}",
+            human(scan.examples.len())
+        )?;
+        print_places(err, &scan.examples, "the document's summary lists more")?;
+    }
+    Ok(())
+}
+
+fn files(n: usize) -> String {
+    if n == 1 {
+        "1 file".to_string()
+    } else {
+        format!("{} files", human(n))
+    }
+}
+
+fn print_places(err: &mut dyn Write, places: &[Located], more: &str) -> std::io::Result<()> {
+    for place in places.iter().take(LISTED_ON_STDERR) {
+        writeln!(err, "    {place}")?;
+    }
+    if places.len() > LISTED_ON_STDERR {
+        writeln!(
+            err,
+            "    ... and {} more ({more})",
+            human(places.len() - LISTED_ON_STDERR)
+        )?;
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use quick_xml::Writer;
 
 use super::{FileElement, RenderedFile, Summary, TreeItem};
 use crate::load::xml_allows;
+use crate::secrets::{Located, Mode, ScanSummary};
 use crate::tokens::{human, TokenCounter};
 use crate::walk::OmitReason;
 
@@ -61,6 +62,10 @@ pub fn render_file(file: &FileElement<'_>, counter: &dyn TokenCounter) -> Render
     }
     if let Some(reason) = file.degraded {
         start.push_attribute(("degraded", reason));
+    }
+    let redactions = file.redactions.to_string();
+    if file.redactions > 0 {
+        start.push_attribute(("redactions", redactions.as_str()));
     }
 
     let mut bytes = Vec::with_capacity(file.text.len() + 200);
@@ -157,6 +162,7 @@ fn summary_text(s: &Summary) -> String {
             reasons.join(", ")
         ));
     }
+    text.push_str(&secrets_text(&s.secrets));
     text.push_str(
         "\nLayout: the tree element shows every file considered, omitted ones marked. The files \
          element holds one file element per included file, in path order: its text is the \
@@ -165,6 +171,93 @@ fn summary_text(s: &Summary) -> String {
          left-out file is missing.\n",
     );
     text
+}
+
+/// How many examples the summary lists by place; the count is always given.
+const LISTED_EXAMPLES: usize = 50;
+
+/// What secret scanning did, for the summary: every secret by place (path:line: rule), never its
+/// value.
+fn secrets_text(scan: &ScanSummary) -> String {
+    let mut text = String::from("\nSecrets: ");
+    let found = scan.secrets.len();
+    match scan.mode {
+        Mode::Off => text.push_str(
+            "scanning was off (--secrets off): the file text was not checked for credentials \
+             and may contain some.",
+        ),
+        _ if found == 0 => text.push_str("the file text was scanned; no credentials were found."),
+        Mode::OmitFile => text.push_str(&format!(
+            "{} holding {} {} left out (reason secrets). Found at:",
+            plural(scan.files, "file"),
+            credentials(found),
+            if scan.files == 1 { "was" } else { "were" },
+        )),
+        Mode::Redact | Mode::Fail => text.push_str(&format!(
+            "{} {} replaced with [REDACTED:<rule>] markers in {}; {} a redactions \
+             attribute, and the rest of the text is unchanged. Redacted at:",
+            credentials(found),
+            if found == 1 { "was" } else { "were" },
+            plural(scan.files, "file"),
+            if scan.files == 1 {
+                "that file element has"
+            } else {
+                "those file elements have"
+            },
+        )),
+    }
+    push_places(&mut text, &scan.secrets, usize::MAX);
+    if !scan.examples.is_empty() {
+        text.push_str(&format!(
+            "\n{} matched a secret rule but {} known example or placeholder {} (such as \
+             AKIAIOSFODNN7EXAMPLE) and {} left as {}:",
+            plural(scan.examples.len(), "value"),
+            if scan.examples.len() == 1 {
+                "is a"
+            } else {
+                "are"
+            },
+            if scan.examples.len() == 1 {
+                "value"
+            } else {
+                "values"
+            },
+            if scan.examples.len() == 1 {
+                "was"
+            } else {
+                "were"
+            },
+            if scan.examples.len() == 1 {
+                "it is"
+            } else {
+                "they are"
+            },
+        ));
+        push_places(&mut text, &scan.examples, LISTED_EXAMPLES);
+    }
+    text
+}
+
+fn credentials(n: usize) -> String {
+    if n == 1 {
+        "1 value that looks like a credential".to_string()
+    } else {
+        format!("{} values that look like credentials", human(n))
+    }
+}
+
+fn push_places(text: &mut String, places: &[Located], limit: usize) {
+    for place in places.iter().take(limit) {
+        text.push_str(&format!(
+            "\n  {}:{}: {}",
+            tree_name(&place.path),
+            place.line,
+            place.rule
+        ));
+    }
+    if places.len() > limit {
+        text.push_str(&format!("\n  ... and {} more", human(places.len() - limit)));
+    }
 }
 
 fn plural(n: usize, noun: &str) -> String {
@@ -269,6 +362,7 @@ mod tests {
             sanitized: false,
             eol: None,
             degraded: None,
+            redactions: 0,
         }
     }
 

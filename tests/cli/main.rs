@@ -3,4 +3,5 @@
 
 mod lang;
 mod pack;
+mod secrets;
 mod support;

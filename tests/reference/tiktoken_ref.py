@@ -318,7 +318,7 @@ def cmd_check_pack(args) -> int:
     omitted_els = list(omitted_el.findall("file")) if omitted_el is not None else []
 
     seen: set[str] = set()
-    n_full = n_other = n_content_skipped = 0
+    n_full = n_other = n_content_skipped = n_redacted = 0
     for el in file_els:
         path = el.get("path")
         if not path:
@@ -359,7 +359,21 @@ def cmd_check_pack(args) -> int:
         except UnicodeDecodeError as exc:
             mismatches.append(f"{path}: file on disk is not UTF-8 but not marked lossy ({exc})")
             continue
-        if disk_text != text:
+        redactions = parse_int(el.get("redactions"))
+        if redactions:
+            # Each [REDACTED:<rule>] marker stands for a secret on disk; everything around the
+            # markers must be the file itself.
+            markers = re.findall(r"\[REDACTED:[a-z0-9-]+\]", text)
+            if len(markers) < redactions:
+                mismatches.append(
+                    f"{path}: redactions={redactions} but the text has {len(markers)} markers"
+                )
+            pieces = re.split(r"\[REDACTED:[a-z0-9-]+\]", text)
+            pattern = "(?s:.+?)".join(re.escape(piece) for piece in pieces)
+            if not re.fullmatch(pattern, disk_text, flags=re.DOTALL):
+                mismatches.append(f"{path}: redacted text does not match the file on disk")
+            n_redacted += 1
+        elif disk_text != text:
             mismatches.append(f"{path}: text differs from disk; {first_diff(text, disk_text)}")
 
     for el in omitted_els:
@@ -372,7 +386,7 @@ def cmd_check_pack(args) -> int:
     print(f"check-pack: {len(file_els)} files, {len(mismatches)} mismatches")
     print(
         f"  encoding={encoding} document_tokens={whole} full={n_full} "
-        f"non_full={n_other} content_check_skipped={n_content_skipped} "
+        f"non_full={n_other} content_check_skipped={n_content_skipped} redacted={n_redacted} "
         f"omitted={len(omitted_els)}",
         file=sys.stderr,
     )

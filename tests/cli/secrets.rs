@@ -1,0 +1,325 @@
+//! `ctxpack pack --secrets`: planted secrets never reach the output, known non-secrets survive,
+//! and each mode (redact, omit-file, fail, off) does what it says.
+
+use std::fs;
+use std::path::Path;
+
+use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
+use serde_json::Value;
+
+use crate::support::{expected_text, parse, run, run_ok, Doc, TestEnv};
+
+struct Planted {
+    path: String,
+    rule: String,
+    value: String,
+    line: u64,
+}
+
+struct Kept {
+    path: String,
+    value: String,
+}
+
+fn fixture_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/secrets")
+}
+
+fn manifest() -> (Vec<Planted>, Vec<Kept>) {
+    let raw = fs::read(fixture_dir().join("manifest.json")).unwrap();
+    let json: Value = serde_json::from_slice(&raw).unwrap();
+    let text = |v: &Value, k: &str| v[k].as_str().unwrap().to_string();
+    let planted = json["planted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| Planted {
+            path: text(p, "path"),
+            rule: text(p, "rule"),
+            value: text(p, "value"),
+            line: p["line"].as_u64().unwrap(),
+        })
+        .collect();
+    let kept = json["kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| Kept {
+            path: text(k, "path"),
+            value: text(k, "value"),
+        })
+        .collect();
+    (planted, kept)
+}
+
+/// The corpus without its manifest (which names every value), in a temporary tree.
+fn corpus() -> TestEnv {
+    let env = TestEnv::new();
+    let base = fixture_dir();
+    let mut stack = vec![base.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(&base).unwrap();
+            if path.is_dir() {
+                stack.push(path.clone());
+            } else if rel != Path::new("manifest.json") && rel != Path::new("README.md") {
+                env.write(rel, fs::read(&path).unwrap());
+            }
+        }
+    }
+    env
+}
+
+/// `--hidden` for `.env` and `.npmrc`; `--no-ignore` so that no global git excludes on the test
+/// machine (which often list `.env`) hide a fixture.
+fn pack_corpus(env: &TestEnv, args: &[&str]) -> Doc {
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "--hidden", "--no-ignore"])
+        .args(args);
+    parse(&run_ok(cmd).stdout)
+}
+
+fn assert_counts_are_exact(doc: &Doc) {
+    let counter = Tiktoken::new(doc.encoding.parse::<Encoding>().unwrap());
+    assert_eq!(doc.tokens, counter.count(&doc.raw), "root tokens");
+    for (path, file) in &doc.files {
+        assert_eq!(file.tokens, counter.count(&file.text), "{path} tokens");
+    }
+}
+
+fn disk_text(env: &TestEnv, path: &str) -> String {
+    expected_text(&fs::read(env.path(path)).unwrap())
+}
+
+#[test]
+fn every_planted_secret_is_redacted_and_every_non_secret_survives() {
+    let (planted, kept) = manifest();
+    assert!(planted.len() >= 30, "the corpus is present");
+    let env = corpus();
+    let doc = pack_corpus(&env, &[]);
+    assert_counts_are_exact(&doc);
+
+    for secret in &planted {
+        assert!(
+            !doc.raw.contains(&secret.value),
+            "{} ({}): the value reached the output",
+            secret.path,
+            secret.rule
+        );
+        let file = doc
+            .files
+            .get(&secret.path)
+            .unwrap_or_else(|| panic!("{} is not packed", secret.path));
+        let marker = format!("[REDACTED:{}]", secret.rule);
+        assert!(file.text.contains(&marker), "{}: no {marker}", secret.path);
+        let place = format!("{}:{}: {}", secret.path, secret.line, secret.rule);
+        assert!(doc.summary.contains(&place), "summary lacks {place}");
+    }
+    for (path, file) in doc.files.iter().filter(|(p, _)| p.starts_with("planted/")) {
+        let markers = file.text.matches("[REDACTED:").count();
+        assert_eq!(
+            file.attrs.get("redactions"),
+            Some(&markers.to_string()),
+            "{path}: redactions attribute"
+        );
+    }
+    // What is left of a file around its markers is the file itself.
+    let settings = &doc.files["planted/src/settings.py"].text;
+    assert!(settings.contains(
+        "DATABASE_URL = \"postgres://ctxpack_app:[REDACTED:database-url]@db.internal:5432/app\""
+    ));
+    let pem = &doc.files["planted/certs/server.pem"].text;
+    assert!(pem.ends_with(
+        "-----BEGIN RSA PRIVATE KEY-----\n[REDACTED:private-key]\n-----END RSA PRIVATE KEY-----\n"
+    ));
+
+    for value in &kept {
+        let file = doc
+            .files
+            .get(&value.path)
+            .unwrap_or_else(|| panic!("{} is not packed", value.path));
+        assert!(
+            file.text.contains(&value.value),
+            "{}: {:?} did not survive",
+            value.path,
+            value.value
+        );
+    }
+    let clean: Vec<&String> = doc
+        .files
+        .keys()
+        .filter(|p| p.starts_with("clean/"))
+        .collect();
+    assert!(clean.len() >= 10, "{clean:?}");
+    for path in clean {
+        let file = &doc.files[path];
+        assert_eq!(file.text, disk_text(&env, path), "{path} changed");
+        assert!(!file.attrs.contains_key("redactions"), "{path}");
+    }
+    // Published examples are reported as such, by place.
+    for place in [
+        "clean/docs/aws.md:7: aws-access-key-id",
+        "clean/docs/aws.md:8: aws-secret-access-key",
+        "clean/docs/aws.md:11: jwt",
+        "clean/config/example.yaml:6: github-token",
+    ] {
+        assert!(doc.summary.contains(place), "examples lack {place}");
+    }
+    assert!(doc
+        .summary
+        .contains("Secrets: 40 values that look like credentials were replaced"));
+}
+
+#[test]
+fn output_with_secrets_is_identical_for_every_thread_count() {
+    let env = corpus();
+    let outputs: Vec<String> = ["1", "3"]
+        .iter()
+        .map(|threads| pack_corpus(&env, &["-j", threads]).raw)
+        .collect();
+    assert_eq!(outputs[0], outputs[1]);
+}
+
+#[test]
+fn omit_file_leaves_out_every_file_with_a_secret() {
+    let (planted, _) = manifest();
+    let env = corpus();
+    let doc = pack_corpus(&env, &["--secrets", "omit-file"]);
+    assert_counts_are_exact(&doc);
+    for secret in &planted {
+        assert!(!doc.raw.contains(&secret.value), "{}", secret.path);
+        assert_eq!(
+            doc.omitted.get(&secret.path).map(String::as_str),
+            Some("secrets"),
+            "{}",
+            secret.path
+        );
+        let place = format!("{}:{}: {}", secret.path, secret.line, secret.rule);
+        assert!(doc.summary.contains(&place), "summary lacks {place}");
+    }
+    assert!(doc.tree.contains("server.pem  [omitted: secrets]"));
+    assert!(
+        !doc.raw.contains("[REDACTED:"),
+        "nothing is redacted in place"
+    );
+    assert!(doc.files.keys().all(|p| p.starts_with("clean/")));
+    assert!(doc.files.len() >= 10);
+    assert!(doc
+        .summary
+        .contains("18 files holding 40 values that look like credentials were left out"));
+}
+
+#[test]
+fn fail_exits_1_lists_every_secret_by_place_and_writes_nothing() {
+    let (planted, _) = manifest();
+    let env = corpus();
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--hidden", "--no-ignore", "--secrets", "fail"])
+        .args(["-o", "context.xml"]);
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(!env.path("context.xml").exists(), "no document is written");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("found 40 secrets (--secrets fail)"),
+        "{stderr}"
+    );
+    for secret in &planted {
+        let place = format!("{}:{}: {}", secret.path, secret.line, secret.rule);
+        assert!(stderr.contains(&place), "stderr lacks {place}");
+        assert!(!stderr.contains(&secret.value), "a value is on stderr");
+    }
+
+    // Known examples and placeholders do not fail a gate.
+    let mut cmd = env.ctxpack();
+    cmd.args([
+        "pack",
+        "-q",
+        "--hidden",
+        "--no-ignore",
+        "--secrets",
+        "fail",
+        "clean",
+    ]);
+    let doc = parse(&run_ok(cmd).stdout);
+    assert!(doc.summary.contains("no credentials were found"));
+}
+
+#[test]
+fn off_packs_the_text_unscanned_and_says_so() {
+    let (planted, _) = manifest();
+    let env = corpus();
+    let doc = pack_corpus(&env, &["--secrets", "off"]);
+    assert_counts_are_exact(&doc);
+    for secret in &planted {
+        assert!(doc.raw.contains(&secret.value), "{}", secret.path);
+    }
+    for (path, file) in &doc.files {
+        assert_eq!(file.text, disk_text(&env, path), "{path}");
+        assert!(!file.attrs.contains_key("redactions"));
+    }
+    assert!(
+        doc.summary.contains("scanning was off (--secrets off)"),
+        "{}",
+        doc.summary
+    );
+}
+
+#[test]
+fn redact_is_the_default_and_stderr_lists_places_not_values() {
+    let (planted, _) = manifest();
+    let env = corpus();
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--hidden", "--no-ignore"]);
+    let out = run_ok(cmd);
+    let doc = parse(&out.stdout);
+    assert!(doc.files["planted/.npmrc"]
+        .text
+        .contains("[REDACTED:npm-token]"));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("secrets: 40 redacted in 18 files:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("planted/.env:2: env-file"), "{stderr}");
+    assert!(stderr.contains("... and 20 more"), "{stderr}");
+    assert!(stderr.contains("examples left in place"), "{stderr}");
+    for secret in &planted {
+        assert!(!stderr.contains(&secret.value), "a value is on stderr");
+    }
+}
+
+#[test]
+fn a_tree_without_secrets_says_it_was_scanned() {
+    let env = TestEnv::new();
+    env.write("main.rs", "fn main() {}\n");
+    let mut cmd = env.ctxpack();
+    cmd.arg("pack");
+    let out = run_ok(cmd);
+    let doc = parse(&out.stdout);
+    assert!(doc.summary.contains("scanned; no credentials were found"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("secrets: none found"));
+}
+
+#[test]
+fn help_explains_the_secrets_modes() {
+    let env = TestEnv::new();
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--help"]);
+    let help = String::from_utf8(run_ok(cmd).stdout).unwrap();
+    for text in [
+        "--secrets",
+        "redact",
+        "omit-file",
+        "fail",
+        "off",
+        "[REDACTED:<rule>]",
+    ] {
+        assert!(help.contains(text), "pack --help lacks {text}");
+    }
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--secrets", "maybe"]);
+    assert_eq!(run(cmd).status.code(), Some(2));
+}
