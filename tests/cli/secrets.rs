@@ -323,3 +323,21 @@ fn help_explains_the_secrets_modes() {
     cmd.args(["pack", "--secrets", "maybe"]);
     assert_eq!(run(cmd).status.code(), Some(2));
 }
+
+#[test]
+fn compressed_and_outline_views_are_made_from_redacted_text() {
+    let (planted, _) = manifest();
+    let env = corpus();
+    for fidelity in ["compressed", "outline"] {
+        let doc = pack_corpus(&env, &["--fidelity", fidelity]);
+        assert_counts_are_exact(&doc);
+        for secret in &planted {
+            assert!(
+                !doc.raw.contains(&secret.value),
+                "{fidelity}: the {} value planted in {} reached the output",
+                secret.rule,
+                secret.path
+            );
+        }
+    }
+}
