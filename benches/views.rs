@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use ctxpack::lang::{self, grammar, symbols, syntax, views, Language};
+use ctxpack::lang::{self, grammar, syntax, Fidelity, Language};
 use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
 
 const RUNS: usize = 5;
@@ -71,18 +71,34 @@ fn main() {
     measure("parse", &|l, t| {
         syntax::parse(l, t).map_or(0, |p| p.tree.root_node().child_count() as usize)
     });
-    measure(
-        "parse + compressed view",
-        &|l, t| match syntax::parse_clean(l, t) {
-            Ok(p) => views::compressed(&p, t).len(),
-            Err(_) => views::head(l, t).len(),
-        },
-    );
-    measure(
-        "parse + symbols + outline",
-        &|l, t| match syntax::parse_clean(l, t) {
-            Ok(p) => views::outline(&p, t, &symbols::extract(&p, t)).len(),
-            Err(_) => 0,
-        },
+    measure("parse + compressed view", &|l, t| {
+        lang::view(l, Fidelity::Compressed, t).text.len()
+    });
+    measure("parse + symbols + outline", &|l, t| {
+        lang::view(l, Fidelity::Outline, t).text.len()
+    });
+
+    // View sizes: file-text tokens at each fidelity, summed (the README's size table).
+    let sums: Vec<(usize, usize, usize, bool)> = texts
+        .par_iter()
+        .map(|(l, t)| {
+            let compressed = lang::view(*l, Fidelity::Compressed, t);
+            let outline = lang::view(*l, Fidelity::Outline, t);
+            (
+                counter.count(t),
+                counter.count(&compressed.text),
+                counter.count(&outline.text),
+                compressed.degraded.is_some(),
+            )
+        })
+        .collect();
+    let full: usize = sums.iter().map(|s| s.0).sum();
+    let compressed: usize = sums.iter().map(|s| s.1).sum();
+    let outline: usize = sums.iter().map(|s| s.2).sum();
+    let degraded = sums.iter().filter(|s| s.3).count();
+    println!(
+        "tokens: full {full}, compressed {compressed} ({:.1} %), outline {outline} ({:.1} %); {degraded} files degraded",
+        100.0 * compressed as f64 / full as f64,
+        100.0 * outline as f64 / full as f64
     );
 }

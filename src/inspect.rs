@@ -127,16 +127,27 @@ fn file_symbols(entry: &Entry, max_size: u64) -> Option<FileEntry> {
         return None;
     };
     let language: Language = lang::detect(&entry.abs, &file.text);
-    let parsed = syntax::parse(language, &file.text).ok()?;
-    let note = parsed
-        .tree
-        .root_node()
-        .has_error()
-        .then_some(syntax::NoTree::SyntaxErrors.name());
+    syntax::grammar_for(language)?;
+    // A file that cannot be parsed, or needs more work than its bound, is listed with a note
+    // rather than dropped.
+    let (symbols, note) = match syntax::parse(language, &file.text) {
+        Ok(parsed) => match symbols::extract(&parsed, &file.text) {
+            Ok(found) => {
+                let note = parsed
+                    .tree
+                    .root_node()
+                    .has_error()
+                    .then_some(syntax::NoTree::SyntaxErrors.name());
+                (found, note)
+            }
+            Err(reason) => (FileSymbols::default(), Some(reason.name())),
+        },
+        Err(reason) => (FileSymbols::default(), Some(reason.name())),
+    };
     Some(FileEntry {
         path: entry.rel.display(),
         lang: language.name(),
         note,
-        symbols: symbols::extract(&parsed, &file.text),
+        symbols,
     })
 }

@@ -39,3 +39,7 @@
 (call_expression function: (qualified_identifier name: (identifier) @name)) @reference.call
 (type_identifier) @name @reference.type
 (namespace_identifier) @name @reference.namespace
+(function_definition
+  declarator: (function_declarator declarator: (operator_name) @name)) @definition.method
+(field_declaration
+  declarator: (function_declarator declarator: (operator_name) @name)) @definition.method

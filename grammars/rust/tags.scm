@@ -8,3 +8,5 @@
 (use_list (identifier) @name) @reference.import
 ; An impl block is listed as a definition of kind `impl` so that its methods get the type as scope.
 (impl_item type: (_) @name) @definition.impl
+; Required trait methods and foreign functions: signatures without a body.
+(function_signature_item name: (identifier) @name) @definition.method

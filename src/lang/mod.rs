@@ -112,7 +112,29 @@ impl Language {
 /// Detects the language of `path`; `text` is consulted only for a shebang when the name says
 /// nothing.
 pub fn detect(path: &Path, text: &str) -> Language {
-    by_name(path).unwrap_or_else(|| by_shebang(text).unwrap_or(Language::Text))
+    match by_name(path) {
+        // `.h` is shared by C and C++: C++-only syntax decides.
+        Some(Language::C) if path.extension().is_some_and(|e| e == "h") && looks_like_cpp(text) => {
+            Language::Cpp
+        }
+        Some(language) => language,
+        None => by_shebang(text).unwrap_or(Language::Text),
+    }
+}
+
+fn looks_like_cpp(text: &str) -> bool {
+    [
+        "class ",
+        "namespace ",
+        "template<",
+        "template <",
+        "public:",
+        "private:",
+        "::",
+        "#include <string>",
+    ]
+    .iter()
+    .any(|marker| text.contains(marker))
 }
 
 fn by_name(path: &Path) -> Option<Language> {
@@ -196,27 +218,6 @@ fn by_shebang(text: &str) -> Option<Language> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_extensions_and_shebangs() {
-        assert_eq!(detect(Path::new("src/main.rs"), ""), Language::Rust);
-        assert_eq!(detect(Path::new("a/Dockerfile"), ""), Language::Dockerfile);
-        assert_eq!(detect(Path::new("x.TSX"), ""), Language::Tsx);
-        assert_eq!(
-            detect(Path::new("bin/run"), "#!/usr/bin/env python3\n"),
-            Language::Python
-        );
-        assert_eq!(
-            detect(Path::new("bin/run"), "#!/bin/bash -e\n"),
-            Language::Bash
-        );
-        assert_eq!(detect(Path::new("notes"), "hello"), Language::Text);
-    }
-}
-
 /// How much of a file the document shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Fidelity {
@@ -259,8 +260,13 @@ pub struct View {
     pub degraded: Option<NoTree>,
 }
 
-/// Renders `text` (in `language`) at `fidelity`. Never fails: files that cannot be parsed cleanly
-/// get the head of the file (compressed) or an empty outline.
+/// Renders `text` (in `language`) at `fidelity`. Never fails: a file that cannot be shown at that
+/// fidelity gets the head of the file (compressed) or an empty outline, and `degraded` says why.
+///
+/// A file with syntax errors is still compressed when that saves at least a third of it and the
+/// compressed view has no more errors than the file (an error inside an elided body disappears
+/// with it): one odd macro should not reduce a large file to its first lines. Its outline stays
+/// empty, since definitions next to an error are guesses.
 pub fn view(language: Language, fidelity: Fidelity, text: &str) -> View {
     if fidelity == Fidelity::Full {
         return View {
@@ -268,20 +274,36 @@ pub fn view(language: Language, fidelity: Fidelity, text: &str) -> View {
             degraded: None,
         };
     }
-    match syntax::parse_clean(language, text) {
-        Ok(parsed) => {
-            let text = match fidelity {
-                Fidelity::Compressed if parsed.grammar.compress.is_some() => {
-                    views::compressed(&parsed, text)
+    let shown = syntax::parse(language, text).and_then(|parsed| {
+        let errors = syntax::error_count(&parsed.tree);
+        match fidelity {
+            Fidelity::Compressed if parsed.grammar.compress.is_none() => {
+                Ok(views::head(language, text))
+            }
+            Fidelity::Compressed => {
+                let view = views::compressed(&parsed, text)?;
+                if errors > 0 {
+                    let reparsed = syntax::parse(language, &view)?;
+                    if view.len() * 3 > text.len() * 2
+                        || syntax::error_count(&reparsed.tree) > errors
+                    {
+                        return Err(NoTree::SyntaxErrors);
+                    }
                 }
-                Fidelity::Compressed => views::head(language, text),
-                _ => views::outline(&parsed, text, &symbols::extract(&parsed, text)),
-            };
-            View {
-                text,
-                degraded: None,
+                Ok(view)
+            }
+            _ if errors > 0 => Err(NoTree::SyntaxErrors),
+            _ => {
+                let symbols = symbols::extract(&parsed, text)?;
+                views::outline(&parsed, text, &symbols)
             }
         }
+    });
+    match shown {
+        Ok(text) => View {
+            text,
+            degraded: None,
+        },
         Err(reason) => View {
             text: match fidelity {
                 Fidelity::Compressed => views::head(language, text),
@@ -289,5 +311,31 @@ pub fn view(language: Language, fidelity: Fidelity, text: &str) -> View {
             },
             degraded: Some(reason),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_extensions_and_shebangs() {
+        assert_eq!(detect(Path::new("src/main.rs"), ""), Language::Rust);
+        assert_eq!(detect(Path::new("a/Dockerfile"), ""), Language::Dockerfile);
+        assert_eq!(detect(Path::new("x.TSX"), ""), Language::Tsx);
+        assert_eq!(
+            detect(Path::new("bin/run"), "#!/usr/bin/env python3\n"),
+            Language::Python
+        );
+        assert_eq!(
+            detect(Path::new("bin/run"), "#!/bin/bash -e\n"),
+            Language::Bash
+        );
+        assert_eq!(detect(Path::new("notes"), "hello"), Language::Text);
+        assert_eq!(detect(Path::new("a.h"), "int f(void);"), Language::C);
+        assert_eq!(
+            detect(Path::new("w.h"), "namespace w { class X {}; }"),
+            Language::Cpp
+        );
     }
 }

@@ -3,9 +3,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
-use tree_sitter::{Node, QueryCursor, StreamingIterator};
+use tree_sitter::{Node, QueryCursor, QueryCursorOptions, QueryCursorState, StreamingIterator};
 
-use super::syntax::Parsed;
+use super::syntax::{NoTree, Parsed, WorkLimit};
 
 /// A named definition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,6 +25,9 @@ pub struct Definition {
     /// Byte range of the whole definition.
     #[serde(skip)]
     pub bytes: std::ops::Range<usize>,
+    /// Byte offset of its name.
+    #[serde(skip)]
+    pub name_start: usize,
 }
 
 /// An identifier used in the file.
@@ -53,18 +56,25 @@ fn specificity(kind: &str) -> u8 {
     }
 }
 
-/// Extracts definitions and references with the grammar's tags query.
-pub fn extract(parsed: &Parsed, text: &str) -> FileSymbols {
+/// Extracts definitions and references with the grammar's tags query. Err when the query needed
+/// more work than its bound (pathological input).
+pub fn extract(parsed: &Parsed, text: &str) -> Result<FileSymbols, NoTree> {
     let query = &parsed.grammar.tags;
     let names = query.capture_names();
     let bytes = text.as_bytes();
     let mut cursor = QueryCursor::new();
-    // Bounds the work a pathological file can cause inside the query engine.
     cursor.set_match_limit(1 << 16);
+    let mut work = WorkLimit::for_query(text.len());
+    let mut progress = |_: &QueryCursorState| work.tick();
 
     let mut definitions: HashMap<usize, (Definition, u8)> = HashMap::new();
     let mut references: BTreeSet<(String, String, usize)> = BTreeSet::new();
-    let mut matches = cursor.matches(query, parsed.tree.root_node(), bytes);
+    let mut matches = cursor.matches_with_options(
+        query,
+        parsed.tree.root_node(),
+        bytes,
+        QueryCursorOptions::new().progress_callback(&mut progress),
+    );
     while let Some(found) = matches.next() {
         let mut name: Option<Node<'_>> = None;
         let mut role: Option<(Node<'_>, bool, &str)> = None;
@@ -89,14 +99,23 @@ pub fn extract(parsed: &Parsed, text: &str) -> FileSymbols {
             continue;
         }
         if is_definition {
+            // A node that ends at the start of a line (`#define` takes its newline) ends on the
+            // line before.
+            let end = node.end_position();
+            let end_row = if end.column == 0 && end.row > node.start_position().row {
+                end.row - 1
+            } else {
+                end.row
+            };
             let definition = Definition {
                 name: name_text.to_string(),
                 kind: kind.to_string(),
                 start_line: node.start_position().row + 1,
-                end_line: node.end_position().row + 1,
+                end_line: end_row + 1,
                 scope: declared_scope(node, name, bytes),
                 depth: 0,
                 bytes: node.byte_range(),
+                name_start: name.start_byte(),
             };
             let rank = specificity(kind);
             match definitions.get(&node.id()) {
@@ -114,6 +133,10 @@ pub fn extract(parsed: &Parsed, text: &str) -> FileSymbols {
         }
     }
 
+    drop(matches);
+    if work.exceeded() || cursor.did_exceed_match_limit() {
+        return Err(NoTree::TimedOut);
+    }
     let mut definitions: Vec<Definition> = definitions.into_values().map(|(d, _)| d).collect();
     // Outer definitions first at equal starts, so that the scope stack sees them first.
     definitions.sort_by(|a, b| {
@@ -136,19 +159,42 @@ pub fn extract(parsed: &Parsed, text: &str) -> FileSymbols {
         .map(|((name, kind), line)| Reference { name, kind, line })
         .collect();
     references.sort_by(|a, b| (a.line, &a.name, &a.kind).cmp(&(b.line, &b.name, &b.kind)));
-    FileSymbols {
+    Ok(FileSymbols {
         definitions,
         references,
-    }
+    })
 }
 
 /// Names as a reader would write them: Rust impl targets lose their generics
 /// (`Client<T>` → `Client`), qualified names keep their last segment.
 fn clean_name(raw: &str) -> &str {
-    let raw = raw.trim();
-    let raw = raw.split('<').next().unwrap_or(raw);
-    let raw = raw.rsplit("::").next().unwrap_or(raw);
-    raw.trim_start_matches(['&', '*']).trim()
+    let mut name = raw.trim();
+    name = name.split('<').next().unwrap_or(name);
+    // References, pointers, lifetimes and qualifiers in front of an impl target:
+    // `&'a mut Bar`, `*const Raw`, `dyn Trait`.
+    loop {
+        let before = name;
+        name = name.trim_start_matches(['&', '*']).trim_start();
+        if let Some(rest) = name.strip_prefix('\'') {
+            name = rest
+                .split_once(char::is_whitespace)
+                .map_or("", |(_, r)| r)
+                .trim_start();
+        }
+        for qualifier in ["mut ", "const ", "dyn ", "impl "] {
+            if let Some(rest) = name.strip_prefix(qualifier) {
+                name = rest.trim_start();
+            }
+        }
+        if name == before {
+            break;
+        }
+    }
+    let name = name
+        .split(|c: char| c.is_whitespace() || c == '+')
+        .next()
+        .unwrap_or(name);
+    name.rsplit("::").next().unwrap_or(name)
 }
 
 /// A scope the definition declares itself, outside any nesting: a Go method's receiver type
@@ -198,7 +244,7 @@ mod tests {
     fn rust_methods_get_their_impl_as_scope() {
         let text = "struct Client;\nimpl Client {\n    pub fn new() -> Self { Client }\n}\nfn main() { Client::new(); }\n";
         let parsed = parse(Language::Rust, text).unwrap();
-        let symbols = extract(&parsed, text);
+        let symbols = extract(&parsed, text).unwrap();
         let new = symbols
             .definitions
             .iter()
@@ -208,5 +254,15 @@ mod tests {
         assert_eq!(new.scope.as_deref(), Some("Client"));
         assert_eq!((new.start_line, new.end_line), (3, 3));
         assert!(symbols.references.iter().any(|r| r.name == "new"));
+    }
+
+    #[test]
+    fn impl_targets_lose_references_lifetimes_and_qualifiers() {
+        assert_eq!(clean_name("&'a Bar"), "Bar");
+        assert_eq!(clean_name("&mut Mut"), "Mut");
+        assert_eq!(clean_name("*const Raw"), "Raw");
+        assert_eq!(clean_name("Client<T>"), "Client");
+        assert_eq!(clean_name("dyn Trait + 'static"), "Trait");
+        assert_eq!(clean_name("a::b::Thing"), "Thing");
     }
 }

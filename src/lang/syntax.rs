@@ -3,7 +3,6 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
-use std::time::{Duration, Instant};
 
 use tree_sitter::{ParseOptions, ParseState, Parser, Tree};
 
@@ -15,13 +14,10 @@ use super::Language;
 pub enum NoTree {
     /// ctxpack has no grammar for the language.
     Unsupported,
-    /// Parsing took longer than its budget (minified or pathological input).
+    /// Parsing or a query needed more work than its bound (pathological input).
     TimedOut,
     /// The tree has syntax errors.
     SyntaxErrors,
-    /// Minified or generated code: lines far longer than anyone writes by hand. Its views would
-    /// be as large as the file and useless to a reader.
-    Minified,
 }
 
 impl NoTree {
@@ -29,9 +25,8 @@ impl NoTree {
     pub fn name(self) -> &'static str {
         match self {
             NoTree::Unsupported => "unsupported-language",
-            NoTree::TimedOut => "parse-timeout",
+            NoTree::TimedOut => "too-complex",
             NoTree::SyntaxErrors => "syntax-errors",
-            NoTree::Minified => "minified",
         }
     }
 }
@@ -46,17 +41,65 @@ thread_local! {
     static PARSERS: RefCell<HashMap<Language, Parser>> = RefCell::new(HashMap::new());
 }
 
-/// How long parsing `len` bytes may take: generous for ordinary files (tree-sitter parses several
-/// MB/s), but bounded for pathological ones.
-pub fn parse_budget(len: usize) -> Duration {
-    Duration::from_millis(500 + (len as u64 / 2000))
+/// A bound on the work tree-sitter may do for one file, counted in its progress callbacks
+/// rather than in seconds, so that the same input always gives the same result whatever the
+/// machine's load or the thread count.
+pub struct WorkLimit {
+    calls: u64,
+    limit: u64,
+    exceeded: bool,
+}
+
+impl WorkLimit {
+    /// Parsing calls back about every hundred parser operations; ordinary code needs around one
+    /// callback per 40 bytes, so this leaves a wide margin and stops only pathological input.
+    pub fn for_parse(len: usize) -> WorkLimit {
+        WorkLimit::new(20_000 + len as u64 / 2)
+    }
+
+    /// Query cursors call back as they advance through the tree.
+    pub fn for_query(len: usize) -> WorkLimit {
+        WorkLimit::new(50_000 + len as u64 * 2)
+    }
+
+    fn new(limit: u64) -> WorkLimit {
+        WorkLimit {
+            calls: 0,
+            limit,
+            exceeded: false,
+        }
+    }
+
+    /// Counts one callback; says to stop once the limit is passed.
+    pub fn tick(&mut self) -> ControlFlow<()> {
+        self.calls += 1;
+        if self.calls > self.limit {
+            self.exceeded = true;
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    pub fn exceeded(&self) -> bool {
+        self.exceeded
+    }
+
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+}
+
+/// The grammar ctxpack parses `language` with, if any.
+pub fn grammar_for(language: Language) -> Option<&'static Grammar> {
+    grammar(language)
 }
 
 /// Parses `text`. A tree with syntax errors is returned as such (`Err(SyntaxErrors)` only comes
 /// from [`parse_clean`]).
 pub fn parse(language: Language, text: &str) -> Result<Parsed, NoTree> {
     let grammar = grammar(language).ok_or(NoTree::Unsupported)?;
-    let deadline = Instant::now() + parse_budget(text.len());
+    let mut work = WorkLimit::for_parse(text.len());
     PARSERS.with(|parsers| {
         let mut parsers = parsers.borrow_mut();
         let parser = match parsers.entry(language) {
@@ -71,17 +114,7 @@ pub fn parse(language: Language, text: &str) -> Result<Parsed, NoTree> {
             }
         };
         let bytes = text.as_bytes();
-        // tree-sitter calls back every hundred or so parser operations; reading the clock on
-        // every call would cost a measurable share of the parse, so read it every 64th.
-        let mut calls = 0u32;
-        let mut progress = |_: &ParseState| {
-            calls = calls.wrapping_add(1);
-            if calls.is_multiple_of(64) && Instant::now() >= deadline {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        };
+        let mut progress = |_: &ParseState| work.tick();
         let tree = parser.parse_with_options(
             &mut |offset, _| bytes.get(offset..).unwrap_or_default(),
             None,
@@ -98,17 +131,8 @@ pub fn parse(language: Language, text: &str) -> Result<Parsed, NoTree> {
     })
 }
 
-/// Whether `text` looks minified: over 10 KB with an average line above 300 bytes.
-pub fn looks_minified(text: &str) -> bool {
-    let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
-    text.len() > 10_000 && text.len() / lines > 300
-}
-
-/// Parses `text` and insists on a tree without syntax errors, from a file that is not minified.
+/// Parses `text` and insists on a tree without syntax errors.
 pub fn parse_clean(language: Language, text: &str) -> Result<Parsed, NoTree> {
-    if looks_minified(text) {
-        return Err(NoTree::Minified);
-    }
     let parsed = parse(language, text)?;
     if parsed.tree.root_node().has_error() {
         return Err(NoTree::SyntaxErrors);
@@ -163,13 +187,46 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_neither_overflows_nor_hangs() {
+    fn deep_nesting_parses_and_counts_without_overflowing() {
         let depth = 50_000;
         let text = format!("x = {}1{}\n", "[".repeat(depth), "]".repeat(depth));
-        let started = Instant::now();
-        if let Ok(parsed) = parse(Language::Python, &text) {
-            error_count(&parsed.tree);
+        let parsed = parse(Language::Python, &text).expect("deeply nested lists parse");
+        assert_eq!(error_count(&parsed.tree), 0);
+        let broken = format!("x = {}1\n", "[".repeat(depth));
+        if let Ok(parsed) = parse(Language::Python, &broken) {
+            assert!(error_count(&parsed.tree) > 0);
         }
-        assert!(started.elapsed() < parse_budget(text.len()) + Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_work_limit_stops_a_parse_deterministically() {
+        let text = "fn f() { let x = [1, 2, 3]; }\n".repeat(2_000);
+        let mut counted = WorkLimit::new(u64::MAX);
+        let grammar = grammar(Language::Rust).unwrap();
+        let mut parser = Parser::new();
+        parser.set_language(&grammar.language).unwrap();
+        let bytes = text.as_bytes();
+        let mut progress = |_: &ParseState| counted.tick();
+        parser.parse_with_options(
+            &mut |offset, _| bytes.get(offset..).unwrap_or_default(),
+            None,
+            Some(ParseOptions::new().progress_callback(&mut progress)),
+        );
+        let calls = counted.calls();
+        assert!(calls > 10, "tree-sitter called back {calls} times");
+        assert!(
+            calls < WorkLimit::for_parse(text.len()).limit / 5,
+            "ordinary code stays far below its bound: {calls} calls"
+        );
+        let mut small = WorkLimit::new(calls / 2);
+        let mut progress = |_: &ParseState| small.tick();
+        let mut parser = Parser::new();
+        parser.set_language(&grammar.language).unwrap();
+        let tree = parser.parse_with_options(
+            &mut |offset, _| bytes.get(offset..).unwrap_or_default(),
+            None,
+            Some(ParseOptions::new().progress_callback(&mut progress)),
+        );
+        assert!(tree.is_none() && small.exceeded());
     }
 }

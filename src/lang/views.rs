@@ -1,10 +1,10 @@
 //! The compressed and outline views of a file, and the head-of-file fallback.
 
-use tree_sitter::{QueryCursor, StreamingIterator};
+use tree_sitter::{QueryCursor, QueryCursorOptions, QueryCursorState, StreamingIterator};
 
 use super::grammar::BodyStyle;
 use super::symbols::{Definition, FileSymbols};
-use super::syntax::Parsed;
+use super::syntax::{NoTree, Parsed, WorkLimit};
 use super::Language;
 
 /// A function body the compressed view elides.
@@ -17,16 +17,24 @@ struct Body {
 }
 
 /// The outermost bodies, in order (nested functions disappear with their parent's body). Short
-/// one-line bodies are left out unless `all`: they cost less than a placeholder.
-fn bodies(parsed: &Parsed, text: &str, all: bool) -> Vec<Body> {
+/// one-line bodies are left out unless `all`: they cost less than a placeholder. Err when the query
+/// needed more work than its bound.
+fn bodies(parsed: &Parsed, text: &str, all: bool) -> Result<Vec<Body>, NoTree> {
     let Some(query) = &parsed.grammar.compress else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let mut cursor = QueryCursor::new();
     cursor.set_match_limit(1 << 16);
+    let mut work = WorkLimit::for_query(text.len());
+    let mut progress = |_: &QueryCursorState| work.tick();
     let mut found = Vec::new();
     // Unordered matches are cheaper than ordered captures; the bodies are sorted below.
-    let mut matches = cursor.matches(query, parsed.tree.root_node(), text.as_bytes());
+    let mut matches = cursor.matches_with_options(
+        query,
+        parsed.tree.root_node(),
+        text.as_bytes(),
+        QueryCursorOptions::new().progress_callback(&mut progress),
+    );
     while let Some(matched) = matches.next() {
         let Some(capture) = matched.captures().first() else {
             continue;
@@ -41,7 +49,13 @@ fn bodies(parsed: &Parsed, text: &str, all: bool) -> Vec<Body> {
             .named_child(0)
             .filter(|first| {
                 first.kind() == "expression_statement"
-                    && first.named_child(0).is_some_and(|s| s.kind() == "string")
+                    && first.named_child(0).is_some_and(|s| {
+                        // A plain or raw string, not an f-string or bytes literal.
+                        s.kind() == "string"
+                            && text[s.byte_range()]
+                                .trim_start_matches(['r', 'R', 'u', 'U'])
+                                .starts_with(['"', '\''])
+                    })
             })
             .map(|first| first.byte_range());
         found.push(Body {
@@ -50,6 +64,10 @@ fn bodies(parsed: &Parsed, text: &str, all: bool) -> Vec<Body> {
             end_row,
             docstring,
         });
+    }
+    drop(matches);
+    if work.exceeded() || cursor.did_exceed_match_limit() {
+        return Err(NoTree::TimedOut);
     }
     found.sort_by_key(|b| (b.bytes.start, std::cmp::Reverse(b.bytes.end)));
     let mut outermost: Vec<Body> = Vec::with_capacity(found.len());
@@ -62,84 +80,116 @@ fn bodies(parsed: &Parsed, text: &str, all: bool) -> Vec<Body> {
         }
         outermost.push(body);
     }
-    outermost
+    Ok(outermost)
+}
+
+fn lines(n: usize) -> String {
+    if n == 1 {
+        "1 line".to_string()
+    } else {
+        format!("{n} lines")
+    }
 }
 
 /// The compressed view: everything but function bodies, which become a placeholder that stays
 /// valid in the language and says how many lines it stands for.
-pub fn compressed(parsed: &Parsed, text: &str) -> String {
+pub fn compressed(parsed: &Parsed, text: &str) -> Result<String, NoTree> {
     let mut out = String::with_capacity(text.len() / 3);
     let mut copied = 0;
-    for body in bodies(parsed, text, false) {
-        out.push_str(&text[copied..body.bytes.start]);
-        let lines = match body.end_row - body.start_row + 1 {
-            1 => "1 line".to_string(),
-            n => format!("{n} lines"),
-        };
-        match parsed.grammar.body_style {
-            BodyStyle::Braces => out.push_str(&format!("{{ /* … {lines} */ }}")),
-            BodyStyle::Bash => out.push_str(&format!("{{ : '… {lines}'; }}")),
-            BodyStyle::Ruby => out.push_str(&format!("# … {lines}")),
+    for body in bodies(parsed, text, false)? {
+        let count = body.end_row - body.start_row + 1;
+        let placeholder = match parsed.grammar.body_style {
+            BodyStyle::Braces => format!("{{ /* … {} */ }}", lines(count)),
+            BodyStyle::Bash => format!("{{ : '… {}'; }}", lines(count)),
+            BodyStyle::Ruby => {
+                // A comment runs to the end of its line: end the line so that code after the body
+                // (`; end`, ` end`) is not swallowed.
+                let newline = if text[body.bytes.end..].starts_with(['\n', '\r']) {
+                    ""
+                } else {
+                    "\n"
+                };
+                format!("# … {}{newline}", lines(count))
+            }
             BodyStyle::Python => {
                 let line_start = text[..body.bytes.start].rfind('\n').map_or(0, |i| i + 1);
                 let indent = &text[line_start..body.bytes.start];
                 match &body.docstring {
+                    Some(doc) if doc.end >= body.bytes.end => continue, // only a docstring
                     Some(doc) if indent.chars().all(char::is_whitespace) => {
                         let doc_lines = text[doc.clone()].lines().count().max(1);
-                        out.push_str(&text[doc.clone()]);
-                        out.push('\n');
-                        out.push_str(indent);
-                        let rest = (body.end_row - body.start_row + 1).saturating_sub(doc_lines);
-                        out.push_str(&format!("...  # … {rest} lines"));
+                        format!(
+                            "{}\n{indent}...  # … {}",
+                            &text[doc.clone()],
+                            lines(count.saturating_sub(doc_lines))
+                        )
                     }
-                    _ => out.push_str(&format!("...  # … {lines}")),
+                    _ => format!("...  # … {}", lines(count)),
                 }
             }
-        }
+        };
+        out.push_str(&text[copied..body.bytes.start]);
+        out.push_str(&placeholder);
         copied = body.bytes.end;
     }
     out.push_str(&text[copied..]);
-    out
+    Ok(out)
 }
 
-/// The outline view: one line per definition (its signature, or kind and name) with its line
+/// Nesting deeper than this is shown at this depth: indentation must not outgrow the file.
+const MAX_INDENT: usize = 8;
+/// At most this many definitions per file; a note counts the rest.
+const MAX_DEFINITIONS: usize = 2_000;
+
+/// The outline view: one line per definition (its signature, or kind and name) led by its line
 /// range, indented by nesting. Markdown gets its headings.
-pub fn outline(parsed: &Parsed, text: &str, symbols: &FileSymbols) -> String {
+pub fn outline(parsed: &Parsed, text: &str, symbols: &FileSymbols) -> Result<String, NoTree> {
     if parsed.grammar.headings.is_some() {
-        return headings(parsed, text);
+        return Ok(headings(parsed, text));
     }
-    let bodies = bodies(parsed, text, true);
+    let bodies = bodies(parsed, text, true)?;
+    let definitions = &symbols.definitions;
     let mut out = String::new();
-    for (i, definition) in symbols.definitions.iter().enumerate() {
+    for (i, definition) in definitions.iter().enumerate().take(MAX_DEFINITIONS) {
         let range = &definition.bytes;
         // A body belongs to this definition only if no nested definition starts before it.
-        let nested_start = symbols.definitions[i + 1..]
-            .iter()
+        let nested_start = definitions
+            .get(i + 1)
             .map(|d| d.bytes.start)
-            .find(|&start| start < range.end)
+            .filter(|&start| start < range.end)
             .unwrap_or(range.end);
+        let first_body = bodies.partition_point(|b| b.bytes.start < range.start);
         let body_start = bodies
-            .iter()
-            .find(|b| b.bytes.start >= range.start && b.bytes.start < nested_start)
-            .map(|b| b.bytes.start);
-        let first_line_end = text[range.clone()]
+            .get(first_body)
+            .map(|b| b.bytes.start)
+            .filter(|&start| start <= nested_start && start < range.end);
+        // The signature starts on the line of the name: annotations and attributes above it
+        // (`@Override`, `#[test]`, `[HttpGet]`) are not part of it.
+        let name_line_start = text[..definition.name_start.max(range.start)]
+            .rfind('\n')
+            .map_or(0, |i| i + 1)
+            .max(range.start);
+        let first_line_end = text[name_line_start..range.end]
             .find('\n')
-            .map_or(range.end, |i| range.start + i);
+            .map_or(range.end, |i| name_line_start + i);
         // The header ends where the body starts, but only runs past its first line when the
         // first line leaves a parenthesis open (parameters over several lines).
-        let first_line = &text[range.start..first_line_end];
+        let first_line = &text[name_line_start..first_line_end];
         let open_parens = first_line.matches('(').count() > first_line.matches(')').count();
         let end = match body_start {
-            Some(start) if start <= first_line_end || open_parens => start,
+            Some(start) if start >= name_line_start && (start <= first_line_end || open_parens) => {
+                start
+            }
             _ => first_line_end,
         };
-        let signature = compact_signature(&text[range.start..end], definition);
-        let label = if signature.contains(definition.name.as_str()) && !signature.is_empty() {
+        let signature = compact_signature(&text[name_line_start..end], definition);
+        // A name on a closing line (`} buffer;` ends a C typedef) is not a signature.
+        let label = if signature.contains(definition.name.as_str()) && !signature.starts_with('}') {
             signature
         } else {
             format!("{} {}", definition.kind, definition.name)
         };
-        for _ in 0..definition.depth {
+        for _ in 0..definition.depth.min(MAX_INDENT) {
             out.push_str("  ");
         }
         // The line range leads: `12-40 fn f(…)` costs three tokens fewer than a trailing
@@ -155,7 +205,13 @@ pub fn outline(parsed: &Parsed, text: &str, symbols: &FileSymbols) -> String {
         out.push_str(&label);
         out.push('\n');
     }
-    out
+    if definitions.len() > MAX_DEFINITIONS {
+        out.push_str(&format!(
+            "… {} more definitions\n",
+            definitions.len() - MAX_DEFINITIONS
+        ));
+    }
+    Ok(out)
 }
 
 /// Markdown headings as `12 ## Title`.
@@ -223,14 +279,20 @@ pub fn head(language: Language, text: &str) -> String {
         // One enormous first line (minified code): cut it at a character boundary.
         end = text.floor_char_boundary(HEAD_BYTES);
     }
-    let rest = text[end..].lines().count();
+    let rest = &text[end..];
     let (open, close) = comment_delimiters(language);
     let mut out = text[..end].to_string();
     if !out.ends_with('\n') {
         out.push('\n');
     }
+    let lines_left = rest.lines().count();
+    let what = if kept_lines == 0 || lines_left <= 1 {
+        format!("{} more bytes", rest.len())
+    } else {
+        format!("{lines_left} more lines")
+    };
     out.push_str(&format!(
-        "{open}… {rest} more lines not shown (compressed view){close}\n"
+        "{open}… {what} not shown (compressed view){close}\n"
     ));
     out
 }
@@ -279,7 +341,7 @@ fn compact_signature(header: &str, definition: &Definition) -> String {
         }
     }
     let signature = signature
-        .trim_end_matches(['{', ':', ' '])
+        .trim_end_matches(['{', ':', ' ', '(', ';'])
         .trim_end()
         .trim_end_matches("=>")
         .trim_end();
@@ -333,7 +395,7 @@ mod tests {
     fn rust_bodies_become_placeholders_that_parse() {
         let text = "/// Adds.\npub fn add(a: u32, b: u32) -> u32 {\n    let c = a + b;\n    c\n}\n\nfn one() -> u32 { 1 }\n";
         let parsed = parse_clean(Language::Rust, text).unwrap();
-        let view = compressed(&parsed, text);
+        let view = compressed(&parsed, text).unwrap();
         assert_eq!(
             view,
             "/// Adds.\npub fn add(a: u32, b: u32) -> u32 { /* … 4 lines */ }\n\nfn one() -> u32 { 1 }\n"
@@ -345,15 +407,15 @@ mod tests {
     fn python_keeps_the_docstring() {
         let text = "class A:\n    def f(self, x):\n        \"\"\"Doubles x.\"\"\"\n        y = x * 2\n        return y\n";
         let parsed = parse_clean(Language::Python, text).unwrap();
-        let view = compressed(&parsed, text);
+        let view = compressed(&parsed, text).unwrap();
         assert_eq!(
             view,
             "class A:\n    def f(self, x):\n        \"\"\"Doubles x.\"\"\"\n        ...  # … 2 lines\n"
         );
         assert!(parse_clean(Language::Python, &view).is_ok());
-        let symbols = extract(&parsed, text);
+        let symbols = extract(&parsed, text).unwrap();
         assert_eq!(
-            outline(&parsed, text, &symbols),
+            outline(&parsed, text, &symbols).unwrap(),
             "1-5 class A\n  2-5 def f(self, x)\n"
         );
     }
@@ -365,7 +427,12 @@ mod tests {
         assert!(view.starts_with("line 1\nline 2\n"));
         assert!(view.ends_with("# … 70 more lines not shown (compressed view)\n"));
         let minified = "x".repeat(10_000);
-        assert!(head(Language::JavaScript, &minified).len() < 2100);
+        let view = head(Language::JavaScript, &minified);
+        assert!(view.len() < 2200);
+        assert!(
+            view.ends_with("// … 7952 more bytes not shown (compressed view)\n"),
+            "{view}"
+        );
         assert_eq!(head(Language::Text, "short\n"), "short\n");
     }
 
@@ -373,9 +440,9 @@ mod tests {
     fn markdown_outline_lists_headings() {
         let text = "# Title\n\nText.\n\n## Part one ##\n\n```\n# not a heading\n```\n\nSub\n---\n";
         let parsed = parse(Language::Markdown, text).unwrap();
-        let symbols = extract(&parsed, text);
+        let symbols = extract(&parsed, text).unwrap();
         assert_eq!(
-            outline(&parsed, text, &symbols),
+            outline(&parsed, text, &symbols).unwrap(),
             "1 # Title\n5 ## Part one\n11 ## Sub\n"
         );
     }

@@ -39,7 +39,7 @@ const SAMPLES: [(&str, Language); 14] = [
 
 fn symbols_text(language: Language, text: &str) -> String {
     let parsed = parse(language, text).unwrap();
-    let symbols = extract(&parsed, text);
+    let symbols = extract(&parsed, text).unwrap();
     let mut out = String::new();
     for d in &symbols.definitions {
         let scope = d
