@@ -4,7 +4,7 @@ use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::tokens::human;
+use super::human;
 use crate::walk::OmitReason;
 
 /// What the stderr summary reports.

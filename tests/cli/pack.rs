@@ -568,7 +568,7 @@ fn stderr_summary_lists_totals_top_files_and_omissions_unless_quiet() {
 }
 
 fn human(n: usize) -> String {
-    ctxpack::tokens::human(n)
+    ctxpack::render::human(n)
 }
 
 #[test]
