@@ -72,7 +72,7 @@ impl SourceConfig {
         };
         let root_name = root
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(crate::walk::shown_name)
             .unwrap_or_else(|| "/".to_string());
         Ok(SourceConfig {
             inputs: WalkInputs { root, paths },

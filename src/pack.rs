@@ -164,7 +164,7 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
                 .output
                 .as_ref()
                 .and_then(|p| p.file_name())
-                .map(|n| n.to_string_lossy().into_owned()),
+                .map(walk::shown_name),
             top_files: top,
             omitted: summary.omitted.clone(),
         };

@@ -8,9 +8,9 @@ use std::borrow::Cow;
 use quick_xml::events::{BytesCData, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
+use super::human;
 use super::{FileElement, RenderedFile, Summary, TreeItem};
 use crate::load::sanitize_for_xml;
-use super::human;
 use crate::tokens::TokenCounter;
 use crate::walk::OmitReason;
 

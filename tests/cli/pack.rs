@@ -213,6 +213,25 @@ fn output_is_identical_for_every_thread_count() {
             format!("fn f{i}() {{}}\n").repeat(i + 1),
         );
     }
+    // Names that decode to the same text when invalid UTF-8 and control characters are replaced
+    // with U+FFFD: each must still be packed, once, under a name of its own.
+    #[cfg(unix)]
+    let colliding = {
+        use std::os::unix::ffi::OsStrExt;
+        let names: [(&[u8], &str); 4] = [
+            (b"lossy/d\xff.txt", "lossy/d\\xFF.txt"),
+            (b"lossy/d\xfe.txt", "lossy/d\\xFE.txt"),
+            (b"c\x01.txt", "c\\x01.txt"),
+            (b"c\x02.txt", "c\\x02.txt"),
+        ];
+        for (raw, shown) in names {
+            env.write(
+                std::ffi::OsStr::from_bytes(raw),
+                format!("content of {shown}\n"),
+            );
+        }
+        names.map(|(_, shown)| shown)
+    };
     let outputs: Vec<Vec<u8>> = ["1", "2", "3", "8"]
         .iter()
         .map(|threads| {
@@ -228,6 +247,18 @@ fn output_is_identical_for_every_thread_count() {
     let mut sorted = doc.order.clone();
     sorted.sort_by(|a, b| a.split('/').cmp(b.split('/')));
     assert_eq!(doc.order, sorted, "files are in path order");
+    #[cfg(unix)]
+    for shown in colliding {
+        let file = doc
+            .files
+            .get(shown)
+            .unwrap_or_else(|| panic!("{shown} missing: {:?}", doc.files.keys()));
+        assert_eq!(file.text, format!("content of {shown}\n"));
+        assert_eq!(
+            doc.tree.matches(shown.rsplit('/').next().unwrap()).count(),
+            1
+        );
+    }
 }
 
 #[test]
