@@ -36,6 +36,8 @@ enum Outcome {
 struct Stored {
     entry: Entry,
     packed: Option<Packed>,
+    /// Why reading the file failed, for a warning.
+    failure: Option<String>,
 }
 
 struct Packed {
@@ -67,13 +69,14 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
     let work = |entry: Entry| {
         let outcome = match entry.status {
             Status::Load => process(&entry, config, &counter),
-            Status::Omitted(reason, ref detail) => Outcome::Omitted(reason, detail.clone()),
+            Status::Omitted(reason) => Outcome::Omitted(reason, None),
         };
         Record { entry, outcome }
     };
     let mut consume = |record: Record| -> std::io::Result<()> {
         progress.inc(1);
         let mut entry = record.entry;
+        let mut failure = None;
         let packed = match record.outcome {
             Outcome::Packed {
                 bytes,
@@ -85,11 +88,16 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
                 Some(Packed { range, tokens })
             }
             Outcome::Omitted(reason, detail) => {
-                entry.status = Status::Omitted(reason, detail);
+                entry.status = Status::Omitted(reason);
+                failure = detail;
                 None
             }
         };
-        stored.push(Stored { entry, packed });
+        stored.push(Stored {
+            entry,
+            packed,
+            failure,
+        });
         Ok(())
     };
     let warnings = walk::walk_with(&source.inputs, &source.walk, &pool, &work, &mut consume)?;
@@ -99,10 +107,10 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
     }
     stored.sort_unstable_by(|a, b| a.entry.rel.cmp(&b.entry.rel));
     for item in &stored {
-        if let Status::Omitted(OmitReason::Unreadable, Some(detail)) = &item.entry.status {
+        if let Some(failure) = &item.failure {
             writeln!(
                 err,
-                "ctxpack: warning: skipped {}: {detail}",
+                "ctxpack: warning: skipped {}: {failure}",
                 item.entry.rel.display()
             )?;
         }
@@ -183,7 +191,7 @@ fn output_context(config: &PackConfig, verb: &str) -> String {
 fn omit_reason(entry: &Entry) -> Option<OmitReason> {
     match entry.status {
         Status::Load => None,
-        Status::Omitted(reason, _) => Some(reason),
+        Status::Omitted(reason) => Some(reason),
     }
 }
 

@@ -143,8 +143,9 @@ pub fn shown_name(name: &OsStr) -> String {
 pub enum Status {
     /// A regular file to read.
     Load,
-    /// Listed in the tree, but not read.
-    Omitted(OmitReason, Option<String>),
+    /// Listed in the tree, but not read. Anything the user should hear about it (why a link or a
+    /// directory could not be read) the walk has already said in its warnings.
+    Omitted(OmitReason),
 }
 
 #[derive(Debug, Clone)]
@@ -152,8 +153,6 @@ pub struct Entry {
     pub rel: RelPath,
     pub abs: PathBuf,
     pub status: Status,
-    /// Size on disk as the walk saw it (0 for omitted entries it did not stat).
-    pub size: u64,
 }
 
 /// Flags that shape the walk.
@@ -378,21 +377,15 @@ pub fn walk(
     visit: &(dyn Fn(Entry) + Sync),
 ) -> Result<Vec<String>, WalkError> {
     let root = inputs.root.as_path();
-    let globs = Arc::new(Globs::new(root, opts)?);
-    let seen = Seen::default();
-    let emit = |abs: &Path, status: Status, size: u64| {
-        if let Some(rel) = seen.first_time(root, abs) {
-            visit(Entry {
-                rel,
-                abs: abs.to_path_buf(),
-                status,
-                size,
-            });
-        }
+    let walk = Walk {
+        root,
+        opts,
+        globs: Arc::new(Globs::new(root, opts)?),
+        seen: Seen::default(),
+        warnings: Mutex::new(Vec::new()),
+        visit,
     };
-    let warnings: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let mut dirs = Vec::new();
-    let mut files = Vec::new();
 
     for path in &inputs.paths {
         if path.components().any(|c| c.as_os_str() == ".git") {
@@ -407,36 +400,25 @@ pub fn walk(
             continue;
         }
         if !meta.file_type().is_symlink() {
-            files.push((path.clone(), meta));
+            walk.emit_file(path, classify(path, meta.file_type()));
             continue;
         }
         // A link named explicitly is followed, but only to a target inside the root.
-        match fs::canonicalize(path) {
-            Ok(target) if target.starts_with(root) => match fs::metadata(&target) {
-                Ok(m) if m.is_dir() => dirs.push(path.clone()),
-                Ok(m) => files.push((path.clone(), m)),
-                Err(_) => files.push((path.clone(), meta)),
-            },
-            Ok(_) => emit(path, omitted(OmitReason::OutsideRoot, None), 0),
-            Err(err) => emit(
-                path,
-                omitted(OmitReason::Unreadable, Some(err.to_string())),
-                0,
-            ),
-        }
-    }
-
-    for (abs, meta) in &files {
-        if globs.admits_file(abs) {
-            emit(abs, classify_file(abs, meta), meta.len());
+        match walk.follow(path) {
+            Ok(target) if target.is_dir() => dirs.push(path.clone()),
+            Ok(target) => walk.emit_file(path, classify(path, target.file_type())),
+            Err(reason) => walk.emit_file(path, Status::Omitted(reason)),
         }
     }
 
     if !dirs.is_empty() {
-        walk_dirs(root, &dirs, opts, &globs, &emit, &warnings);
+        walk.walk_dirs(&dirs);
     }
 
-    let mut warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut warnings = walk
+        .warnings
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
     warnings.sort();
     Ok(warnings)
 }
@@ -499,159 +481,183 @@ impl Seen {
     }
 }
 
-fn omitted(reason: OmitReason, detail: Option<String>) -> Status {
-    Status::Omitted(reason, detail)
-}
-
-fn classify_file(abs: &Path, meta: &fs::Metadata) -> Status {
-    let file_type = meta.file_type();
+/// What the walk knows of a file from its type and name alone.
+fn classify(path: &Path, file_type: fs::FileType) -> Status {
     if file_type.is_symlink() {
-        omitted(OmitReason::Symlink, None)
+        Status::Omitted(OmitReason::Symlink)
     } else if !file_type.is_file() {
-        omitted(OmitReason::SpecialFile, None)
-    } else if has_binary_extension(abs) {
-        omitted(OmitReason::Binary, None)
+        Status::Omitted(OmitReason::SpecialFile)
+    } else if has_binary_extension(path) {
+        Status::Omitted(OmitReason::Binary)
     } else {
         Status::Load
     }
 }
 
-fn walk_dirs(
-    root: &Path,
-    dirs: &[PathBuf],
-    opts: &WalkOptions,
-    globs: &Arc<Globs>,
-    emit: &(dyn Fn(&Path, Status, u64) + Sync),
-    warnings: &Mutex<Vec<String>>,
-) {
-    let mut builder = WalkBuilder::new(&dirs[0]);
-    for dir in &dirs[1..] {
-        builder.add(dir);
-    }
-    let use_ignores = !opts.no_ignore;
-    builder
-        .hidden(!opts.hidden)
-        .ignore(use_ignores)
-        .git_ignore(use_ignores)
-        .git_global(use_ignores)
-        .git_exclude(use_ignores)
-        .parents(use_ignores)
-        // People pack unpacked tarballs: .gitignore counts without a .git directory too.
-        .require_git(false)
-        .follow_links(opts.follow)
-        .threads(opts.threads.max(1));
-    if use_ignores {
-        builder.add_custom_ignore_filename(".ctxpackignore");
-    }
-    let filter_globs = Arc::clone(globs);
-    builder.filter_entry(move |entry| {
-        if is_git_dir(entry.path()) {
-            return false;
-        }
-        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-        !(is_dir && entry.depth() > 0 && filter_globs.excludes(entry.path(), true))
-    });
-
-    builder.build_parallel().run(|| {
-        let globs = Arc::clone(globs);
-        Box::new(move |result| {
-            match result {
-                Ok(entry) => return visit(root, &entry, opts, &globs, emit),
-                Err(err) => record_walk_error(root, err, emit, warnings),
-            }
-            WalkState::Continue
-        })
-    });
+/// One walk in progress: what every thread of it shares.
+struct Walk<'a> {
+    root: &'a Path,
+    opts: &'a WalkOptions,
+    globs: Arc<Globs>,
+    seen: Seen,
+    warnings: Mutex<Vec<String>>,
+    visit: &'a (dyn Fn(Entry) + Sync),
 }
 
-fn visit(
-    root: &Path,
-    entry: &DirEntry,
-    opts: &WalkOptions,
-    globs: &Globs,
-    emit: &(dyn Fn(&Path, Status, u64) + Sync),
-) -> WalkState {
-    let Some(file_type) = entry.file_type() else {
-        return WalkState::Continue;
-    };
-    let path = entry.path();
-    if opts.follow && entry.path_is_symlink() {
-        // Followed links must stay inside the root.
-        match fs::canonicalize(path) {
-            Ok(target) if target.starts_with(root) => {}
-            Ok(_) => {
-                if globs.admits_file(path) {
-                    emit(path, omitted(OmitReason::OutsideRoot, None), 0);
+impl Walk<'_> {
+    /// Lists `abs` with `status`, unless it was listed before.
+    fn emit(&self, abs: &Path, status: Status) {
+        if let Some(rel) = self.seen.first_time(self.root, abs) {
+            (self.visit)(Entry {
+                rel,
+                abs: abs.to_path_buf(),
+                status,
+            });
+        }
+    }
+
+    /// Lists a file (not a directory) if `--include`/`--exclude` admit it.
+    fn emit_file(&self, abs: &Path, status: Status) {
+        if self.globs.admits_file(abs) {
+            self.emit(abs, status);
+        }
+    }
+
+    fn warn(&self, message: String) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(message);
+    }
+
+    /// A path as the document shows it, for warnings.
+    fn shown(&self, abs: &Path) -> String {
+        match abs.strip_prefix(self.root) {
+            Ok(rel) if !rel.as_os_str().is_empty() => RelPath::from_relative(rel).display(),
+            _ => ".".to_string(),
+        }
+    }
+
+    /// Where the symbolic link `link` leads, if it may be followed: its target must lie inside
+    /// the root and exist. Warns about links that cannot be read.
+    fn follow(&self, link: &Path) -> Result<fs::Metadata, OmitReason> {
+        let unreadable = |err: std::io::Error| {
+            if is_loop(&err) {
+                return OmitReason::SymlinkLoop;
+            }
+            self.warn(format!("skipped {}: {err}", self.shown(link)));
+            OmitReason::Unreadable
+        };
+        let target = fs::canonicalize(link).map_err(unreadable)?;
+        if !target.starts_with(self.root) {
+            return Err(OmitReason::OutsideRoot);
+        }
+        fs::metadata(&target).map_err(unreadable)
+    }
+
+    fn walk_dirs(&self, dirs: &[PathBuf]) {
+        let opts = self.opts;
+        let mut builder = WalkBuilder::new(&dirs[0]);
+        for dir in &dirs[1..] {
+            builder.add(dir);
+        }
+        let use_ignores = !opts.no_ignore;
+        builder
+            .hidden(!opts.hidden)
+            .ignore(use_ignores)
+            .git_ignore(use_ignores)
+            .git_global(use_ignores)
+            .git_exclude(use_ignores)
+            .parents(use_ignores)
+            // People pack unpacked tarballs: .gitignore counts without a .git directory too.
+            .require_git(false)
+            .follow_links(opts.follow)
+            .threads(opts.threads.max(1));
+        if use_ignores {
+            builder.add_custom_ignore_filename(".ctxpackignore");
+        }
+        let filter_globs = Arc::clone(&self.globs);
+        builder.filter_entry(move |entry| {
+            if is_git_dir(entry.path()) {
+                return false;
+            }
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            !(is_dir && entry.depth() > 0 && filter_globs.excludes(entry.path(), true))
+        });
+
+        builder.build_parallel().run(|| {
+            Box::new(move |result| match result {
+                Ok(entry) => self.visit_entry(&entry),
+                Err(err) => {
+                    self.record_error(err);
+                    WalkState::Continue
                 }
-                return WalkState::Skip;
-            }
-            Err(err) => {
-                emit(
-                    path,
-                    omitted(OmitReason::Unreadable, Some(err.to_string())),
-                    0,
-                );
-                return WalkState::Skip;
-            }
-        }
+            })
+        });
     }
-    if file_type.is_dir() {
-        return WalkState::Continue;
-    }
-    if !globs.admits_file(path) {
-        return WalkState::Continue;
-    }
-    let (status, size) = if file_type.is_symlink() {
-        (omitted(OmitReason::Symlink, None), 0)
-    } else if !file_type.is_file() {
-        (omitted(OmitReason::SpecialFile, None), 0)
-    } else if has_binary_extension(path) {
-        (omitted(OmitReason::Binary, None), 0)
-    } else {
-        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-        (Status::Load, size)
-    };
-    emit(path, status, size);
-    WalkState::Continue
-}
 
-fn record_walk_error(
-    root: &Path,
-    err: ignore::Error,
-    emit: &(dyn Fn(&Path, Status, u64) + Sync),
-    warnings: &Mutex<Vec<String>>,
-) {
-    let (path, inner) = unwrap_error(&err);
-    match (path, inner) {
-        (_, ignore::Error::Loop { child, .. }) => {
-            emit(child, omitted(OmitReason::SymlinkLoop, None), 0);
+    fn visit_entry(&self, entry: &DirEntry) -> WalkState {
+        let Some(file_type) = entry.file_type() else {
+            return WalkState::Continue;
+        };
+        let path = entry.path();
+        if let Some(err) = entry.error() {
+            // The ignore files of this directory could not all be read.
+            self.warn(format!("ignore file in {}: {err}", self.shown(path)));
         }
-        (Some(path), inner) => {
-            let detail = inner.to_string();
-            let is_ignore_file = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.') && n.ends_with("ignore"));
-            if is_ignore_file {
-                warn(
-                    warnings,
-                    format!("ignore file {}: {detail}", path.display()),
-                );
-            } else {
-                let rel = path.strip_prefix(root).unwrap_or(path);
-                warn(warnings, format!("skipped {}: {detail}", rel.display()));
-                emit(path, omitted(OmitReason::Unreadable, Some(detail)), 0);
+        if self.opts.follow && entry.path_is_symlink() {
+            // The walker has followed the link; it must not lead out of the root.
+            if let Err(reason) = self.follow(path) {
+                self.emit_file(path, Status::Omitted(reason));
+                return WalkState::Skip;
             }
         }
-        (None, inner) => warn(warnings, inner.to_string()),
+        if !file_type.is_dir() {
+            self.emit_file(path, classify(path, file_type));
+        }
+        WalkState::Continue
+    }
+
+    /// Turns what the walker could not read into omitted entries and one warning each.
+    fn record_error(&self, err: ignore::Error) {
+        let (path, inner) = unwrap_error(&err);
+        match (path, inner) {
+            (_, ignore::Error::Loop { child, .. }) => {
+                self.emit(child, Status::Omitted(OmitReason::SymlinkLoop));
+            }
+            (Some(path), ignore::Error::Io(io)) if is_loop(io) => {
+                self.emit(path, Status::Omitted(OmitReason::SymlinkLoop));
+            }
+            (Some(path), inner) if is_ignore_file_name(path) => {
+                self.warn(format!("ignore file {}: {inner}", self.shown(path)));
+            }
+            (Some(path), inner) => {
+                self.warn(format!("skipped {}: {inner}", self.shown(path)));
+                self.emit(path, Status::Omitted(OmitReason::Unreadable));
+            }
+            (None, inner) => self.warn(inner.to_string()),
+        }
     }
 }
 
-fn warn(warnings: &Mutex<Vec<String>>, message: String) {
-    warnings
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(message);
+/// `.gitignore`, `.ignore`, `.ctxpackignore`, `info/exclude` and the like.
+fn is_ignore_file_name(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| (n.starts_with('.') && n.ends_with("ignore")) || n == "exclude")
+}
+
+/// Whether `err` says that symbolic links went round in a circle (`a -> b`, `b -> a`).
+fn is_loop(err: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        err.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = err;
+        false
+    }
 }
 
 /// Peels `WithPath`/`WithDepth`/`WithLineNumber` wrappers off an ignore error.

@@ -676,3 +676,52 @@ fn models_pick_their_encoding() {
     let out = run_ok(cmd);
     assert!(String::from_utf8_lossy(&out.stderr).contains("approximation"));
 }
+
+/// `a -> b`, `b -> a`: canonicalizing either fails with ELOOP, which used to be reported as
+/// `unreadable` (with a warning) instead of as the loop it is.
+#[cfg(unix)]
+#[test]
+fn mutual_symlink_loop_is_reported_as_symlink_loop_not_unreadable() {
+    let env = TestEnv::new();
+    env.write("ok.rs", "fn ok() {}\n")
+        .symlink("b", "a")
+        .symlink("a", "b");
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--follow"]);
+    let out = run_ok(cmd);
+    let doc = parse(&out.stdout);
+    for link in ["a", "b"] {
+        assert_eq!(
+            doc.omitted.get(link).map(String::as_str),
+            Some("symlink-loop"),
+            "{link}"
+        );
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+/// Errors met by the walker were warned about twice: once by the walk, and again by pack for
+/// every unreadable entry that carried a detail.
+#[cfg(unix)]
+#[test]
+fn walk_errors_are_warned_about_once() {
+    let env = TestEnv::new();
+    env.write("ok.rs", "fn ok() {}\n")
+        .symlink("nowhere", "dangling");
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--follow"]);
+    let out = run_ok(cmd);
+    let doc = parse(&out.stdout);
+    assert_eq!(
+        doc.omitted.get("dangling").map(String::as_str),
+        Some("unreadable")
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("warning").count(),
+        1,
+        "one warning for the broken link: {stderr}"
+    );
+    assert!(stderr.contains("dangling"), "{stderr}");
+}
