@@ -100,8 +100,9 @@ pub struct SourceArgs {
     #[arg(long)]
     pub no_ignore: bool,
 
-    /// Follow symbolic links. Links that lead outside the root, or into a loop, are never
-    /// followed; they are listed as omitted.
+    /// Follow symbolic links, including links given as PATH or listed with --stdin. Links that
+    /// lead outside the root, or into a loop, are never followed; they are listed as omitted.
+    /// Without --follow every link is listed as omitted ("symlink").
     #[arg(short = 'L', long)]
     pub follow: bool,
 

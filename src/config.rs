@@ -43,11 +43,13 @@ impl SourceConfig {
     pub fn from_args(args: &SourceArgs, stdin: &mut dyn Read) -> Result<SourceConfig, ConfigError> {
         let cwd = std::env::current_dir()
             .map_err(|e| ConfigError::Invalid(format!("cannot read the current directory: {e}")))?;
-        let root = choose_root(args, &cwd)?;
+        let (root, root_is_the_path) = choose_root(args, &cwd)?;
 
         let mut paths = Vec::new();
-        for path in &args.paths {
-            paths.push(resolve_inside(&root, &cwd.join(path), path)?);
+        if !root_is_the_path {
+            for path in &args.paths {
+                paths.push(resolve_inside(&root, &cwd.join(path), path)?);
+            }
         }
         if args.stdin {
             let mut raw = Vec::new();
@@ -143,7 +145,9 @@ impl PackConfig {
     }
 }
 
-fn choose_root(args: &SourceArgs, cwd: &Path) -> Result<PathBuf, ConfigError> {
+/// The root, and whether it is the one PATH given (which then needs no resolving: a link to a
+/// directory given as the only PATH is where the user asked to start, like `cd`).
+fn choose_root(args: &SourceArgs, cwd: &Path) -> Result<(PathBuf, bool), ConfigError> {
     if let Some(root) = &args.root {
         let abs = cwd.join(root);
         let shown = root.display().to_string();
@@ -153,15 +157,15 @@ fn choose_root(args: &SourceArgs, cwd: &Path) -> Result<PathBuf, ConfigError> {
         if !meta.is_dir() {
             return Err(ConfigError::RootNotDirectory { path: shown });
         }
-        return canonical(&abs, root);
+        return Ok((canonical(&abs, root)?, false));
     }
     if let [only] = args.paths.as_slice() {
         let abs = cwd.join(only);
         if fs::metadata(&abs).is_ok_and(|m| m.is_dir()) {
-            return canonical(&abs, only);
+            return Ok((canonical(&abs, only)?, true));
         }
     }
-    canonical(cwd, Path::new("."))
+    Ok((canonical(cwd, Path::new("."))?, false))
 }
 
 fn canonical(abs: &Path, shown: &Path) -> Result<PathBuf, ConfigError> {

@@ -403,9 +403,16 @@ pub fn walk(
             walk.emit_file(path, classify(path, meta.file_type()));
             continue;
         }
-        // A link named explicitly is followed, but only to a target inside the root.
+        // A link named explicitly (or listed by `git ls-files`) is still a link: followed with
+        // --follow only, like any other.
+        if !opts.follow {
+            walk.emit_file(path, Status::Omitted(OmitReason::Symlink));
+            continue;
+        }
         match walk.follow(path) {
-            Ok(target) if target.is_dir() => dirs.push(path.clone()),
+            // The walker reads a root path without following it; a trailing `/` makes the
+            // system resolve the link, while paths below it still start with the link's name.
+            Ok(target) if target.is_dir() => dirs.push(path.join("")),
             Ok(target) => walk.emit_file(path, classify(path, target.file_type())),
             Err(reason) => walk.emit_file(path, Status::Omitted(reason)),
         }

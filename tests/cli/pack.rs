@@ -376,6 +376,20 @@ fn several_paths_and_stdin_lists() {
         "{:?}",
         doc.files.keys()
     );
+
+    // So does a link to one, as `cd` would.
+    #[cfg(unix)]
+    {
+        env.symlink("src/net", "net_link");
+        let mut cmd = env.ctxpack();
+        cmd.args(["pack", "-q", "net_link"]);
+        let doc = parse(&run_ok(cmd).stdout);
+        assert!(
+            doc.files.contains_key("client.rs"),
+            "{:?}",
+            doc.files.keys()
+        );
+    }
 }
 
 #[test]
@@ -724,4 +738,63 @@ fn walk_errors_are_warned_about_once() {
         "one warning for the broken link: {stderr}"
     );
     assert!(stderr.contains("dangling"), "{stderr}");
+}
+
+/// A symbolic link named on the command line or listed on stdin (`git ls-files` lists tracked
+/// links) used to be followed even without --follow.
+#[cfg(unix)]
+#[test]
+fn explicit_and_stdin_symlinks_are_followed_only_with_follow() {
+    let outside = TestEnv::new();
+    outside.write("secret.txt", "outside the root\n");
+    let env = TestEnv::new();
+    env.write("real/lib.rs", "fn lib() {}\n")
+        .symlink("real", "alias")
+        .symlink("real/lib.rs", "lib_link.rs")
+        .symlink(outside.path("secret.txt"), "escape.txt")
+        .symlink("loop_b", "loop_c")
+        .symlink("loop_c", "loop_b");
+    let links = ["lib_link.rs", "alias", "escape.txt", "loop_b"];
+    let stdin_list = links.join("\n");
+    let run_both = |follow: bool| -> Vec<Doc> {
+        let mut from_args = env.ctxpack();
+        from_args.args(["pack", "-q"]).args(links);
+        let mut from_stdin = env.ctxpack();
+        from_stdin.args(["pack", "-q", "--stdin"]);
+        if follow {
+            from_args.arg("--follow");
+            from_stdin.arg("--follow");
+        }
+        let listed = run_with_stdin(from_stdin, stdin_list.as_bytes());
+        assert!(
+            listed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&listed.stderr)
+        );
+        vec![parse(&run_ok(from_args).stdout), parse(&listed.stdout)]
+    };
+
+    for doc in run_both(false) {
+        assert!(doc.files.is_empty(), "{:?}", doc.files.keys());
+        for link in links {
+            assert_eq!(
+                doc.omitted.get(link).map(String::as_str),
+                Some("symlink"),
+                "{link}"
+            );
+        }
+    }
+    for doc in run_both(true) {
+        let packed: Vec<&str> = doc.files.keys().map(String::as_str).collect();
+        assert_eq!(packed, ["alias/lib.rs", "lib_link.rs"]);
+        assert_eq!(
+            doc.omitted.get("escape.txt").map(String::as_str),
+            Some("outside-root")
+        );
+        assert_eq!(
+            doc.omitted.get("loop_b").map(String::as_str),
+            Some("symlink-loop")
+        );
+        assert!(!doc.raw.contains("outside the root\n"));
+    }
 }
