@@ -179,6 +179,12 @@ pub enum WalkError {
     Glob { glob: String, message: String },
     #[error(transparent)]
     Consumer(#[from] std::io::Error),
+    #[error(
+        "{}: not a regular file (a FIFO, socket or device) but named like an ignore file, which \
+         the walk would have to read and could block on; remove it, or pass --no-ignore",
+        path.display()
+    )]
+    SpecialIgnoreFile { path: PathBuf },
     #[error("a worker thread panicked")]
     Panicked,
 }
@@ -383,6 +389,7 @@ pub fn walk(
         globs: Arc::new(Globs::new(root, opts)?),
         seen: Seen::default(),
         warnings: Mutex::new(Vec::new()),
+        blocked: Arc::default(),
         visit,
     };
     let mut dirs = Vec::new();
@@ -418,8 +425,15 @@ pub fn walk(
         }
     }
 
+    if !opts.no_ignore {
+        dirs = walk.without_special_ignore_files(dirs)?;
+    }
     if !dirs.is_empty() {
         walk.walk_dirs(&dirs);
+    }
+    let blocked = std::mem::take(&mut *walk.blocked.lock().unwrap_or_else(|p| p.into_inner()));
+    for file in blocked {
+        walk.skipped_for_special_ignore_file(&file);
     }
 
     let mut warnings = walk
@@ -508,6 +522,8 @@ struct Walk<'a> {
     globs: Arc<Globs>,
     seen: Seen,
     warnings: Mutex<Vec<String>>,
+    /// Ignore files found to be FIFOs or devices: their directories were not walked.
+    blocked: Arc<Mutex<Vec<PathBuf>>>,
     visit: &'a (dyn Fn(Entry) + Sync),
 }
 
@@ -562,6 +578,48 @@ impl Walk<'_> {
         fs::metadata(&target).map_err(unreadable)
     }
 
+    /// Drops the directories whose ignore files (or whose ancestors' ignore files) the walker
+    /// could not read without blocking: it opens every `.gitignore`, `.ignore` and
+    /// `.ctxpackignore` from `/` down, whatever the file is. Inside the root, such a directory is
+    /// skipped with a warning; above it, nothing can be walked safely, which is an error.
+    fn without_special_ignore_files(&self, dirs: Vec<PathBuf>) -> Result<Vec<PathBuf>, WalkError> {
+        let mut kept = Vec::with_capacity(dirs.len());
+        'dirs: for dir in dirs {
+            for ancestor in dir.ancestors() {
+                if let Some(file) = special_ignore_file(ancestor) {
+                    if !ancestor.starts_with(self.root) {
+                        return Err(WalkError::SpecialIgnoreFile { path: file });
+                    }
+                    self.blocked
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(file);
+                    continue 'dirs;
+                }
+            }
+            kept.push(dir);
+        }
+        Ok(kept)
+    }
+
+    /// Lists `file`, an ignore file that is a FIFO or a device, and warns that its directory
+    /// was skipped.
+    fn skipped_for_special_ignore_file(&self, file: &Path) {
+        let dir = file.parent().unwrap_or(self.root);
+        let dir = if dir == self.root {
+            "the root directory".to_string()
+        } else {
+            format!("{}/", self.shown(dir))
+        };
+        let name = file.file_name().unwrap_or_default();
+        self.warn(format!(
+            "skipped {dir}: its {} is not a regular file (a FIFO, socket or device) and reading \
+             it would block; remove it, or pass --no-ignore",
+            shown_name(name)
+        ));
+        self.emit(file, Status::Omitted(OmitReason::SpecialFile));
+    }
+
     fn walk_dirs(&self, dirs: &[PathBuf]) {
         let opts = self.opts;
         let mut builder = WalkBuilder::new(&dirs[0]);
@@ -584,12 +642,24 @@ impl Walk<'_> {
             builder.add_custom_ignore_filename(".ctxpackignore");
         }
         let filter_globs = Arc::clone(&self.globs);
+        let blocked = Arc::clone(&self.blocked);
+        // Runs before the walker opens a directory's ignore files.
         builder.filter_entry(move |entry| {
-            if is_git_dir(entry.path()) {
+            let path = entry.path();
+            if is_git_dir(path) {
                 return false;
             }
-            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-            !(is_dir && entry.depth() > 0 && filter_globs.excludes(entry.path(), true))
+            if !entry.file_type().is_some_and(|t| t.is_dir()) || entry.depth() == 0 {
+                return true;
+            }
+            if filter_globs.excludes(path, true) {
+                return false;
+            }
+            if let Some(file) = use_ignores.then(|| special_ignore_file(path)).flatten() {
+                blocked.lock().unwrap_or_else(|p| p.into_inner()).push(file);
+                return false;
+            }
+            true
         });
 
         builder.build_parallel().run(|| {
@@ -645,6 +715,46 @@ impl Walk<'_> {
             (None, inner) => self.warn(inner.to_string()),
         }
     }
+}
+
+/// The ignore files the walker reads in every directory, when ignore rules are on.
+const IGNORE_FILE_NAMES: [&str; 3] = [".gitignore", ".ignore", ".ctxpackignore"];
+
+/// An ignore file of `dir` that exists but is neither a regular file nor a directory: a FIFO
+/// (opening it blocks until a writer comes), a socket or a device (`/dev/zero` never ends).
+fn special_ignore_file(dir: &Path) -> Option<PathBuf> {
+    IGNORE_FILE_NAMES
+        .iter()
+        .map(|name| dir.join(name))
+        .chain(git_exclude_file(dir))
+        .find(|file| fs::metadata(file).is_ok_and(|m| !m.is_file() && !m.is_dir()))
+}
+
+/// The `info/exclude` file of the repository whose `.git` is in `dir`, if `dir` has one. In a
+/// worktree or submodule `.git` is a file, `gitdir: PATH`, and the exclude file is in the common
+/// directory that `PATH/commondir` names (or in `PATH` itself).
+fn git_exclude_file(dir: &Path) -> Option<PathBuf> {
+    let dot_git = dir.join(".git");
+    let meta = fs::metadata(&dot_git).ok()?;
+    if meta.is_dir() {
+        return Some(dot_git.join("info").join("exclude"));
+    }
+    let line = first_line(&dot_git)?;
+    let git_dir = dir.join(line.strip_prefix("gitdir:")?.trim());
+    let common = match first_line(&git_dir.join("commondir")) {
+        Some(common) => git_dir.join(common.trim()),
+        None => git_dir,
+    };
+    Some(common.join("info").join("exclude"))
+}
+
+/// The first line of a small regular file; `None` for anything else.
+fn first_line(path: &Path) -> Option<String> {
+    if !fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
+    let text = fs::read_to_string(path).ok()?;
+    text.lines().next().map(str::to_string)
 }
 
 /// `.gitignore`, `.ignore`, `.ctxpackignore`, `info/exclude` and the like.

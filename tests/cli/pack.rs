@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
 
+#[cfg(unix)]
+use crate::support::run_with_timeout;
 use crate::support::{expected_text, parse, run, run_ok, run_with_stdin, Doc, TestEnv};
 
 fn fixture(name: &str) -> std::path::PathBuf {
@@ -797,4 +799,66 @@ fn explicit_and_stdin_symlinks_are_followed_only_with_follow() {
         );
         assert!(!doc.raw.contains("outside the root\n"));
     }
+}
+
+/// The ignore crate opens every .gitignore, .ignore and .ctxpackignore it meets, from / down: a
+/// FIFO by one of those names blocked the process forever.
+#[cfg(unix)]
+#[test]
+fn a_fifo_named_like_an_ignore_file_does_not_hang_the_walk() {
+    let limit = Duration::from_secs(30);
+    let env = TestEnv::new();
+    env.write("tree/a.rs", "fn a() {}\n")
+        .write("tree/sub/b.rs", "fn b() {}\n")
+        .write("tree/ok/c.rs", "fn c() {}\n")
+        .fifo("tree/sub/.gitignore");
+
+    // Below the root: that directory is skipped, with a warning, and the FIFO is listed.
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "tree"]);
+    let out = run_with_timeout(cmd, limit);
+    assert_eq!(out.status.code(), Some(0));
+    let doc = parse(&out.stdout);
+    let packed: Vec<&str> = doc.files.keys().map(String::as_str).collect();
+    assert_eq!(packed, ["a.rs", "ok/c.rs"]);
+    assert_eq!(
+        doc.omitted.get("sub/.gitignore").map(String::as_str),
+        Some("special-file")
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("skipped sub/") && stderr.contains("--no-ignore"),
+        "{stderr}"
+    );
+
+    // In the root itself (the review's reproduction): nothing can be walked, nothing hangs.
+    env.fifo("tree/.ignore");
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "tree"]);
+    let out = run_with_timeout(cmd, limit);
+    assert_eq!(out.status.code(), Some(0));
+    let doc = parse(&out.stdout);
+    assert!(doc.files.is_empty());
+    assert_eq!(
+        doc.omitted.get(".ignore").map(String::as_str),
+        Some("special-file")
+    );
+
+    // Above the root the walker would still open it: an error that says what to do.
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "tree/ok"]);
+    let out = run_with_timeout(cmd, limit);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(".ignore") && stderr.contains("--no-ignore"),
+        "{stderr}"
+    );
+
+    // --no-ignore reads no ignore file at all.
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "--no-ignore", "tree"]);
+    let doc = parse(&run_with_timeout(cmd, limit).stdout);
+    let packed: Vec<&str> = doc.files.keys().map(String::as_str).collect();
+    assert_eq!(packed, ["a.rs", "ok/c.rs", "sub/b.rs"]);
 }
