@@ -97,6 +97,9 @@ pub struct SourceArgs {
 
     /// Do not read ignore files (.gitignore, .ignore, .git/info/exclude, global git excludes,
     /// .ctxpackignore). Built-in excludes (.git/, binary files) still apply.
+    ///
+    /// Without it, ignore files above the root count from the top of the enclosing git
+    /// repository down; outside a repository, only those inside the root do.
     #[arg(long)]
     pub no_ignore: bool,
 

@@ -1,6 +1,6 @@
 //! Which files exist and are eligible: ignore rules, globs, explicit paths, symlinks, special files.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
@@ -428,8 +428,13 @@ pub fn walk(
     if !opts.no_ignore {
         dirs = walk.without_special_ignore_files(dirs)?;
     }
-    if !dirs.is_empty() {
-        walk.walk_dirs(&dirs);
+    // Directories with the same ignore files above them share one walker.
+    let mut groups: BTreeMap<Above, Vec<PathBuf>> = BTreeMap::new();
+    for dir in dirs {
+        groups.entry(walk.above(&dir)).or_default().push(dir);
+    }
+    for (above, dirs) in &groups {
+        walk.walk_dirs(dirs, above);
     }
     let blocked = std::mem::take(&mut *walk.blocked.lock().unwrap_or_else(|p| p.into_inner()));
     for file in blocked {
@@ -620,7 +625,41 @@ impl Walk<'_> {
         self.emit(file, Status::Omitted(OmitReason::SpecialFile));
     }
 
-    fn walk_dirs(&self, dirs: &[PathBuf]) {
+    /// The ignore files above `dir` that apply to it: those of the directories from the top of
+    /// the enclosing git repository down to `dir`'s parent, and the repository's `info/exclude`.
+    /// Outside a repository, only directories inside the root count: a `~/.gitignore` holding
+    /// `*` must not empty every pack under the home directory.
+    fn above(&self, dir: &Path) -> Above {
+        let top = dir
+            .ancestors()
+            .find(|a| fs::symlink_metadata(a.join(".git")).is_ok());
+        let base = top.unwrap_or(self.root).to_path_buf();
+        let mut files = Vec::new();
+        if self.opts.no_ignore || top == Some(dir) {
+            // The walker reads the ignore files of `dir` itself.
+            return Above { base, files };
+        }
+        if let Some(exclude) = top.and_then(git_exclude_file).filter(|f| f.is_file()) {
+            files.push((base.clone(), exclude));
+        }
+        let mut chain: Vec<&Path> = dir
+            .ancestors()
+            .skip(1)
+            .take_while(|a| a.starts_with(&base))
+            .collect();
+        chain.reverse();
+        for ancestor in chain {
+            for name in IGNORE_FILE_NAMES {
+                let file = ancestor.join(name);
+                if file.is_file() {
+                    files.push((ancestor.to_path_buf(), file));
+                }
+            }
+        }
+        Above { base, files }
+    }
+
+    fn walk_dirs(&self, dirs: &[PathBuf], above: &Above) {
         let opts = self.opts;
         let mut builder = WalkBuilder::new(&dirs[0]);
         for dir in &dirs[1..] {
@@ -633,13 +672,27 @@ impl Walk<'_> {
             .git_ignore(use_ignores)
             .git_global(use_ignores)
             .git_exclude(use_ignores)
-            .parents(use_ignores)
+            // The walker would apply every ignore file from / down (it reads them regardless:
+            // see without_special_ignore_files); `above` says which ones really apply.
+            .parents(false)
             // People pack unpacked tarballs: .gitignore counts without a .git directory too.
             .require_git(false)
             .follow_links(opts.follow)
             .threads(opts.threads.max(1));
         if use_ignores {
             builder.add_custom_ignore_filename(".ctxpackignore");
+            // add_ignore anchors a file's patterns at the builder's current directory, so each
+            // is added with its own directory current. Files added later take precedence, as a
+            // deeper ignore file does in git; all of them yield to the ignore files inside the
+            // walked directories, and (unlike in git) to the global excludes.
+            for (dir, file) in &above.files {
+                builder.current_dir(dir);
+                if let Some(err) = builder.add_ignore(file) {
+                    self.warn(format!("ignore file {}: {err}", file.display()));
+                }
+            }
+            // Global excludes are anchored at the top of the repository, as in git.
+            builder.current_dir(&above.base);
         }
         let filter_globs = Arc::clone(&self.globs);
         let blocked = Arc::clone(&self.blocked);
@@ -715,6 +768,14 @@ impl Walk<'_> {
             (None, inner) => self.warn(inner.to_string()),
         }
     }
+}
+
+/// The ignore files above a walked directory that apply to it, shallowest first, each with the
+/// directory its patterns are anchored at; and the directory global excludes are anchored at.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Above {
+    base: PathBuf,
+    files: Vec<(PathBuf, PathBuf)>,
 }
 
 /// The ignore files the walker reads in every directory, when ignore rules are on.

@@ -862,3 +862,62 @@ fn a_fifo_named_like_an_ignore_file_does_not_hang_the_walk() {
     let packed: Vec<&str> = doc.files.keys().map(String::as_str).collect();
     assert_eq!(packed, ["a.rs", "ok/c.rs", "sub/b.rs"]);
 }
+
+/// Every .gitignore up to / used to be honoured, even outside a git repository: a `~/.gitignore`
+/// holding `*` emptied every pack under the home directory. Ignore files above the root now
+/// count only up to the top of the enclosing repository, anchored where they are.
+#[test]
+fn ancestor_ignore_files_apply_only_up_to_the_enclosing_repository() {
+    // Not in a repository: nothing above the root applies.
+    let env = TestEnv::new();
+    env.write("outer/.gitignore", "*\n")
+        .write("outer/.ignore", "*.rs\n")
+        .write("outer/inner/a.rs", "fn a() {}\n");
+    let doc = pack(&env, &["outer/inner"]);
+    assert_eq!(doc.files.keys().collect::<Vec<_>>(), ["a.rs"]);
+
+    // In a repository: everything from its top down applies, each file anchored at its own
+    // directory, a deeper file overriding a shallower one, and the top's info/exclude too.
+    let env = TestEnv::new();
+    env.write("repo/.git/HEAD", "ref: refs/heads/main\n")
+        .write("repo/.git/info/exclude", "by_exclude.rs\n")
+        .write("repo/.gitignore", "*.log\n/inner/build/\n/a.rs\n")
+        .write("repo/inner/.gitignore", "!keep.log\n")
+        .write("repo/inner/a.rs", "fn a() {}\n")
+        .write("repo/inner/by_exclude.rs", "fn e() {}\n")
+        .write("repo/inner/debug.log", "noise\n")
+        .write("repo/inner/keep.log", "kept\n")
+        .write("repo/inner/build/out.rs", "fn out() {}\n");
+    let expected = ["a.rs", "keep.log"];
+    let doc = pack(&env, &["repo/inner"]);
+    assert_eq!(doc.files.keys().collect::<Vec<_>>(), expected);
+    // The same rules when the walked directory is below the root (--root), not the root.
+    let doc = pack(&env, &["--root", "repo", "repo/inner"]);
+    let packed: Vec<String> = doc.files.keys().map(|p| p.replace("inner/", "")).collect();
+    assert_eq!(packed, expected);
+}
+
+/// The global git excludes file ($XDG_CONFIG_HOME/git/ignore) is honoured.
+#[test]
+fn global_git_excludes_are_honoured() {
+    let home = TestEnv::new();
+    home.write("xdg/git/ignore", "*.secret\n")
+        .write("gitconfig-system", "");
+    let env = TestEnv::new();
+    env.write("a.rs", "fn a() {}\n")
+        .write("keys.secret", "hunter2\n");
+    let with_home = |args: &[&str]| {
+        let mut cmd = env.ctxpack();
+        cmd.args(["pack", "-q"])
+            .args(args)
+            .env("HOME", home.root())
+            .env("XDG_CONFIG_HOME", home.path("xdg"))
+            .env("GIT_CONFIG_SYSTEM", home.path("gitconfig-system"))
+            .env_remove("GIT_CONFIG_GLOBAL");
+        parse(&run_ok(cmd).stdout)
+    };
+    let doc = with_home(&[]);
+    assert_eq!(doc.files.keys().collect::<Vec<_>>(), ["a.rs"]);
+    let doc = with_home(&["--no-ignore"]);
+    assert!(doc.files.contains_key("keys.secret"));
+}
