@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use crate::cli::{PackArgs, SourceArgs};
 use crate::lang::Fidelity;
 use crate::tokens::Encoding;
-use crate::walk::{WalkInputs, WalkOptions};
+use crate::walk::{GlobError, Globs, WalkInputs, WalkOptions};
 
-/// A mistake in what the user asked for: exit code 2.
+/// Why the settings could not be built: mostly a mistake in what the user asked for (a usage
+/// error, exit code 2), sometimes a failure to find out (see [`ConfigError::is_usage`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: no such file or directory")]
@@ -21,10 +22,22 @@ pub enum ConfigError {
     RootNotDirectory { path: String },
     #[error("{path}: {message}")]
     Unusable { path: String, message: String },
-    #[error("could not read the path list from stdin: {0}")]
-    Stdin(io::Error),
+    #[error("--include/--exclude: {0}")]
+    Glob(#[from] GlobError),
     #[error("{0}")]
     Invalid(String),
+    #[error("could not read the path list from stdin: {0}")]
+    Stdin(io::Error),
+    #[error("cannot read the current directory: {0}")]
+    CurrentDir(io::Error),
+}
+
+impl ConfigError {
+    /// Whether the user asked for something impossible (exit 2), rather than the system failing
+    /// to tell what they asked for (exit 1).
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, ConfigError::Stdin(_) | ConfigError::CurrentDir(_))
+    }
 }
 
 /// Which files to read, checked: shared by every command that walks a tree.
@@ -41,8 +54,7 @@ pub struct SourceConfig {
 impl SourceConfig {
     /// Validates `args`. `stdin` is read only with `--stdin`.
     pub fn from_args(args: &SourceArgs, stdin: &mut dyn Read) -> Result<SourceConfig, ConfigError> {
-        let cwd = std::env::current_dir()
-            .map_err(|e| ConfigError::Invalid(format!("cannot read the current directory: {e}")))?;
+        let cwd = std::env::current_dir().map_err(ConfigError::CurrentDir)?;
         let (root, root_is_the_path) = choose_root(args, &cwd)?;
 
         let mut paths = Vec::new();
@@ -76,6 +88,7 @@ impl SourceConfig {
             .file_name()
             .map(crate::walk::shown_name)
             .unwrap_or_else(|| "/".to_string());
+        let globs = compile_globs(&root, &args.include, &args.exclude)?;
         Ok(SourceConfig {
             inputs: WalkInputs { root, paths },
             root_name,
@@ -83,8 +96,7 @@ impl SourceConfig {
                 hidden: args.hidden,
                 no_ignore: args.no_ignore,
                 follow: args.follow,
-                include: args.include.clone(),
-                exclude: args.exclude.clone(),
+                globs,
                 threads,
             },
             max_file_size: args.max_file_size,
@@ -109,8 +121,7 @@ impl PackConfig {
     /// Validates `args`. `stdin` is read only with `--stdin`.
     pub fn from_args(args: PackArgs, stdin: &mut dyn Read) -> Result<PackConfig, ConfigError> {
         let mut source = SourceConfig::from_args(&args.source, stdin)?;
-        let cwd = std::env::current_dir()
-            .map_err(|e| ConfigError::Invalid(format!("cannot read the current directory: {e}")))?;
+        let cwd = std::env::current_dir().map_err(ConfigError::CurrentDir)?;
 
         let mut notes = Vec::new();
         let encoding = match (&args.encoding, &args.model) {
@@ -131,7 +142,10 @@ impl PackConfig {
         if let Some(out) = &output {
             if let Ok(rel) = out.strip_prefix(&source.inputs.root) {
                 let glob = format!("/{}", glob_escape(&rel.to_string_lossy()));
-                source.walk.exclude.push(glob);
+                let mut exclude = args.source.exclude.clone();
+                exclude.push(glob);
+                source.walk.globs =
+                    compile_globs(&source.inputs.root, &args.source.include, &exclude)?;
             }
         }
         Ok(PackConfig {
@@ -147,6 +161,15 @@ impl PackConfig {
 
 /// The root, and whether it is the one PATH given (which then needs no resolving: a link to a
 /// directory given as the only PATH is where the user asked to start, like `cd`).
+/// Compiles --include and --exclude.
+fn compile_globs(
+    root: &Path,
+    include: &[String],
+    exclude: &[String],
+) -> Result<Globs, ConfigError> {
+    Ok(Globs::new(root, include, exclude)?)
+}
+
 fn choose_root(args: &SourceArgs, cwd: &Path) -> Result<(PathBuf, bool), ConfigError> {
     if let Some(root) = &args.root {
         let abs = cwd.join(root);

@@ -161,8 +161,8 @@ pub struct WalkOptions {
     pub hidden: bool,
     pub no_ignore: bool,
     pub follow: bool,
-    pub include: Vec<String>,
-    pub exclude: Vec<String>,
+    /// `--include` and `--exclude`, compiled (by config, so that a bad glob is a usage error).
+    pub globs: Globs,
     pub threads: usize,
 }
 
@@ -175,8 +175,6 @@ pub struct WalkInputs {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError {
-    #[error("invalid glob {glob:?}: {message}")]
-    Glob { glob: String, message: String },
     #[error(transparent)]
     Consumer(#[from] std::io::Error),
     #[error(
@@ -319,35 +317,44 @@ fn has_binary_extension(path: &Path) -> bool {
         .is_some_and(|e| BINARY_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// `--include` / `--exclude` globs, in gitignore syntax.
-struct Globs {
-    include: Option<Gitignore>,
-    exclude: Option<Gitignore>,
+/// `--include` / `--exclude` globs, in gitignore syntax, compiled. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Globs {
+    include: Option<Arc<Gitignore>>,
+    exclude: Option<Arc<Gitignore>>,
+}
+
+/// A glob that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid glob {glob:?}: {message}")]
+pub struct GlobError {
+    pub glob: String,
+    pub message: String,
 }
 
 impl Globs {
-    fn new(root: &Path, opts: &WalkOptions) -> Result<Globs, WalkError> {
-        let build = |globs: &[String]| -> Result<Option<Gitignore>, WalkError> {
+    /// Compiles the globs; anchored ones (`/src`, `src/*.rs`) are relative to `root`.
+    pub fn new(root: &Path, include: &[String], exclude: &[String]) -> Result<Globs, GlobError> {
+        let build = |globs: &[String]| -> Result<Option<Arc<Gitignore>>, GlobError> {
             if globs.is_empty() {
                 return Ok(None);
             }
             let mut builder = GitignoreBuilder::new(root);
             for glob in globs {
-                builder
-                    .add_line(None, glob)
-                    .map_err(|err| WalkError::Glob {
-                        glob: glob.clone(),
-                        message: err.to_string(),
-                    })?;
+                builder.add_line(None, glob).map_err(|err| GlobError {
+                    glob: glob.clone(),
+                    message: err.to_string(),
+                })?;
             }
-            builder.build().map(Some).map_err(|err| WalkError::Glob {
+            let matcher = builder.build().map_err(|err| GlobError {
                 glob: globs.join(" "),
                 message: err.to_string(),
-            })
+            })?;
+            Ok(Some(Arc::new(matcher)))
         };
         Ok(Globs {
-            include: build(&opts.include)?,
-            exclude: build(&opts.exclude)?,
+            include: build(include)?,
+            exclude: build(exclude)?,
         })
     }
 
@@ -386,7 +393,7 @@ pub fn walk(
     let walk = Walk {
         root,
         opts,
-        globs: Arc::new(Globs::new(root, opts)?),
+        globs: opts.globs.clone(),
         seen: Seen::default(),
         warnings: Mutex::new(Vec::new()),
         blocked: Arc::default(),
@@ -524,7 +531,7 @@ fn classify(path: &Path, file_type: fs::FileType) -> Status {
 struct Walk<'a> {
     root: &'a Path,
     opts: &'a WalkOptions,
-    globs: Arc<Globs>,
+    globs: Globs,
     seen: Seen,
     warnings: Mutex<Vec<String>>,
     /// Ignore files found to be FIFOs or devices: their directories were not walked.
@@ -694,7 +701,7 @@ impl Walk<'_> {
             // Global excludes are anchored at the top of the repository, as in git.
             builder.current_dir(&above.base);
         }
-        let filter_globs = Arc::clone(&self.globs);
+        let filter_globs = self.globs.clone();
         let blocked = Arc::clone(&self.blocked);
         // Runs before the walker opens a directory's ignore files.
         builder.filter_entry(move |entry| {

@@ -921,3 +921,33 @@ fn global_git_excludes_are_honoured() {
     let doc = with_home(&["--no-ignore"]);
     assert!(doc.files.contains_key("keys.secret"));
 }
+
+/// Invalid globs were compiled by the walk and failed as runtime errors (exit 1); they are
+/// usage errors (exit 2) that name the glob.
+#[test]
+fn invalid_globs_are_usage_errors() {
+    let env = copy_fixture("sample-repo");
+    for (flag, glob) in [("--include", "[z-a]"), ("--exclude", "a{b")] {
+        let mut cmd = env.ctxpack();
+        cmd.args(["pack", "-q", flag, glob]);
+        let out = run(cmd);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {glob}: {stderr}");
+        assert!(stderr.contains(glob), "{stderr}");
+    }
+}
+
+/// Failing to read the path list is not the user's mistake: a runtime error (exit 1).
+#[cfg(unix)]
+#[test]
+fn a_stdin_that_cannot_be_read_is_a_runtime_error() {
+    let env = copy_fixture("sample-repo");
+    let mut cmd = env.ctxpack();
+    // Reading a directory fails with EISDIR.
+    cmd.args(["pack", "-q", "--stdin"])
+        .stdin(fs::File::open(env.path("src")).unwrap());
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("stdin"), "{stderr}");
+}
