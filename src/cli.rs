@@ -82,7 +82,8 @@ pub struct SourceArgs {
     pub null: bool,
 
     /// Only read files matching GLOB (gitignore syntax; repeatable). A '!' prefix removes files
-    /// from what earlier --include globs matched.
+    /// from what earlier --include globs matched; '!' globs alone match nothing, so they are
+    /// refused (use --exclude to leave files out).
     #[arg(long, value_name = "GLOB")]
     pub include: Vec<String>,
 

@@ -24,6 +24,11 @@ pub enum ConfigError {
     Unusable { path: String, message: String },
     #[error("--include/--exclude: {0}")]
     Glob(#[from] GlobError),
+    #[error(
+        "--include {globs}: only '!' globs, which take files away from what other --include \
+         globs match, so nothing would be packed; to leave files out, use --exclude {suggestion}"
+    )]
+    OnlyNegatedIncludes { globs: String, suggestion: String },
     #[error("{0}")]
     Invalid(String),
     #[error("could not read the path list from stdin: {0}")]
@@ -161,12 +166,26 @@ impl PackConfig {
 
 /// The root, and whether it is the one PATH given (which then needs no resolving: a link to a
 /// directory given as the only PATH is where the user asked to start, like `cd`).
-/// Compiles --include and --exclude.
+/// Compiles --include and --exclude. An include list made only of `!` globs admits nothing:
+/// almost certainly an --exclude in disguise.
 fn compile_globs(
     root: &Path,
     include: &[String],
     exclude: &[String],
 ) -> Result<Globs, ConfigError> {
+    if !include.is_empty() && include.iter().all(|g| g.starts_with('!')) {
+        let quoted = |globs: Vec<&str>| {
+            globs
+                .iter()
+                .map(|g| format!("'{g}'"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        return Err(ConfigError::OnlyNegatedIncludes {
+            globs: quoted(include.iter().map(String::as_str).collect()),
+            suggestion: quoted(include.iter().map(|g| &g[1..]).collect()),
+        });
+    }
     Ok(Globs::new(root, include, exclude)?)
 }
 

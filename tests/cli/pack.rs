@@ -937,6 +937,21 @@ fn invalid_globs_are_usage_errors() {
     }
 }
 
+/// `--include '!*.md'` alone admitted nothing and packed 0 files without a word.
+#[test]
+fn an_include_list_of_only_negations_is_a_usage_error() {
+    let env = copy_fixture("sample-repo");
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "--include", "!*.md"]);
+    let out = run(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--exclude '*.md'"), "{stderr}");
+    // With a positive glob before it, a negation is fine.
+    let doc = pack(&env, &["--include", "*.rs", "--include", "!src/main.rs"]);
+    assert!(doc.files.contains_key("src/net/retry.rs"));
+}
+
 /// Failing to read the path list is not the user's mistake: a runtime error (exit 1).
 #[cfg(unix)]
 #[test]
