@@ -102,6 +102,7 @@ impl SourceConfig {
                 no_ignore: args.no_ignore,
                 follow: args.follow,
                 globs,
+                skip: None,
                 threads,
             },
             max_file_size: args.max_file_size,
@@ -143,16 +144,9 @@ impl PackConfig {
             Some(path) => Some(check_output(&cwd.join(path), path)?),
             None => None,
         };
-        // Never pack our own previous output.
-        if let Some(out) = &output {
-            if let Ok(rel) = out.strip_prefix(&source.inputs.root) {
-                let glob = format!("/{}", glob_escape(&rel.to_string_lossy()));
-                let mut exclude = args.source.exclude.clone();
-                exclude.push(glob);
-                source.walk.globs =
-                    compile_globs(&source.inputs.root, &args.source.include, &exclude)?;
-            }
-        }
+        // Never pack our own previous output: it is skipped by its exact path (a glob built from
+        // the name would have to escape every glob character, and `{` is easy to miss).
+        source.walk.skip = output.clone();
         Ok(PackConfig {
             source,
             fidelity: args.fidelity,
@@ -289,18 +283,6 @@ fn bytes_to_os(bytes: &[u8]) -> OsString {
 #[cfg(not(unix))]
 fn bytes_to_os(bytes: &[u8]) -> OsString {
     OsString::from(String::from_utf8_lossy(bytes).into_owned())
-}
-
-/// Escapes gitignore glob metacharacters so a literal path can be excluded.
-fn glob_escape(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for c in path.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '!' | '#') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

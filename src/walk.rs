@@ -163,6 +163,9 @@ pub struct WalkOptions {
     pub follow: bool,
     /// `--include` and `--exclude`, compiled (by config, so that a bad glob is a usage error).
     pub globs: Globs,
+    /// A file never listed, by its exact path: the output file, which would otherwise be
+    /// packed into the next run.
+    pub skip: Option<PathBuf>,
     pub threads: usize,
 }
 
@@ -542,6 +545,9 @@ struct Walk<'a> {
 impl Walk<'_> {
     /// Lists `abs` with `status`, unless it was listed before.
     fn emit(&self, abs: &Path, status: Status) {
+        if self.opts.skip.as_deref() == Some(abs) {
+            return;
+        }
         if let Some(rel) = self.seen.first_time(self.root, abs) {
             (self.visit)(Entry {
                 rel,

@@ -966,3 +966,35 @@ fn a_stdin_that_cannot_be_read_is_a_runtime_error() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("stdin"), "{stderr}");
 }
+
+/// The output was excluded with a glob built from its name, and `{`/`}` were not escaped:
+/// `-o 'ctx{1}.xml'` packed the previous output into the next, and `-o 'a{b.xml'` was an
+/// "invalid glob" error.
+#[test]
+fn output_names_with_glob_characters_are_never_packed_again() {
+    let env = copy_fixture("sample-repo");
+    for name in ["ctx{1}.xml", "a{b.xml", "[x]*?.xml", "sub dir/!#out.xml"] {
+        let runs: Vec<Vec<u8>> = (0..2)
+            .map(|_| {
+                let mut cmd = env.ctxpack();
+                cmd.args(["pack", "-q", "-o", name]);
+                if name.contains('/') {
+                    fs::create_dir_all(env.path("sub dir")).unwrap();
+                }
+                run_ok(cmd);
+                fs::read(env.path(name)).unwrap()
+            })
+            .collect();
+        let doc = parse(&runs[1]);
+        assert!(
+            !doc.files
+                .keys()
+                .chain(doc.omitted.keys())
+                .any(|p| p.ends_with(".xml")),
+            "{name}: {:?}",
+            doc.files.keys()
+        );
+        assert!(runs[0] == runs[1], "{name}: the second run differs");
+        fs::remove_file(env.path(name)).unwrap();
+    }
+}
