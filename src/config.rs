@@ -251,9 +251,29 @@ fn check_output(abs: &Path, shown: &Path) -> Result<PathBuf, ConfigError> {
     })?;
     let parent = abs.parent().unwrap_or(Path::new("."));
     let parent = fs::canonicalize(parent).map_err(|e| ConfigError::Unusable {
-        path: display,
+        path: display.clone(),
         message: format!("its directory cannot be used: {e}"),
     })?;
+    // The document is written to a temporary file beside the target and renamed over it. Find
+    // out now, not after the whole pack, whether that can work.
+    let probe = parent.join(format!(".ctxpack-{}.probe", std::process::id()));
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            // Best effort: a leftover probe is a harmless empty hidden file.
+            let _ = fs::remove_file(&probe);
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(ConfigError::Unusable {
+                path: display,
+                message: format!("cannot create a file in its directory: {e}"),
+            })
+        }
+    }
     Ok(parent.join(name))
 }
 

@@ -998,3 +998,27 @@ fn output_names_with_glob_characters_are_never_packed_again() {
         fs::remove_file(env.path(name)).unwrap();
     }
 }
+
+/// An output file that cannot be created was found only after the whole pack, as a runtime
+/// error; it is a usage error found before any work, and the message names the file.
+#[test]
+fn an_output_file_that_cannot_be_created_is_refused_up_front() {
+    let env = copy_fixture("sample-repo");
+    let mut targets = vec!["no/such/dir/out.xml".to_string()];
+    if cfg!(target_os = "linux") {
+        // No one, root included, can create a file in /proc.
+        targets.push("/proc/ctxpack-out.xml".to_string());
+    }
+    for target in targets {
+        let mut cmd = env.ctxpack();
+        cmd.args(["pack", "-o", &target]);
+        let out = run(cmd);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{target}: {stderr}");
+        assert!(stderr.contains(&target), "{stderr}");
+        assert!(
+            !stderr.contains("packed"),
+            "nothing was packed first: {stderr}"
+        );
+    }
+}
