@@ -55,7 +55,7 @@ pub enum Command {
 /// Which files to read: shared by every command that walks a tree.
 #[derive(Debug, Args, Clone)]
 pub struct SourceArgs {
-    /// Files or directories. Default: the current directory.
+    /// Files or directories. Default: the current directory (with --stdin: none but the list).
     ///
     /// Paths in the output are relative to the root (see --root) and use '/'.
     #[arg(value_name = "PATH")]
@@ -63,16 +63,18 @@ pub struct SourceArgs {
 
     /// The directory that output paths are relative to.
     ///
-    /// Default: the PATH itself when exactly one directory is given, otherwise the current
-    /// directory. Every input path must lie inside the root.
+    /// Default: the PATH itself when exactly one directory is given (and not --stdin), otherwise
+    /// the current directory. Every input path must lie inside the root.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
     /// Read the list of paths from standard input, one per line.
     ///
-    /// Relative paths are taken relative to the root. Listed files are read even when an ignore
-    /// file would skip them (the list is what you asked for); --include/--exclude still apply.
-    /// A listed path that does not exist, or lies outside the root, is an error.
+    /// Relative paths are taken relative to the current directory, as PATH arguments are (git
+    /// ls-files prints them that way). PATH arguments are packed too, in addition to the list,
+    /// and the root is --root or the current directory. Listed files are read even when an
+    /// ignore file would skip them (the list is what you asked for); --include/--exclude still
+    /// apply. A listed path that does not exist, or lies outside the root, is an error.
     #[arg(long)]
     pub stdin: bool,
 

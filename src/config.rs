@@ -71,9 +71,11 @@ impl SourceConfig {
         if args.stdin {
             let mut raw = Vec::new();
             stdin.read_to_end(&mut raw).map_err(ConfigError::Stdin)?;
+            // Relative to the current directory, like PATH arguments: `git ls-files` prints
+            // paths relative to where it runs.
             for listed in split_list(&raw, args.null) {
                 let shown = PathBuf::from(&listed);
-                paths.push(resolve_inside(&root, &root.join(&listed), &shown)?);
+                paths.push(resolve_inside(&root, &cwd.join(&listed), &shown)?);
             }
             if paths.is_empty() {
                 return Err(ConfigError::Invalid(
@@ -158,8 +160,6 @@ impl PackConfig {
     }
 }
 
-/// The root, and whether it is the one PATH given (which then needs no resolving: a link to a
-/// directory given as the only PATH is where the user asked to start, like `cd`).
 /// Compiles --include and --exclude. An include list made only of `!` globs admits nothing:
 /// almost certainly an --exclude in disguise.
 fn compile_globs(
@@ -183,6 +183,11 @@ fn compile_globs(
     Ok(Globs::new(root, include, exclude)?)
 }
 
+/// The root, and whether it is the one PATH given (which then needs no resolving: a link to a
+/// directory given as the only PATH is where the user asked to start, like `cd`).
+///
+/// With --stdin the one-directory rule does not apply: a PATH is then one more input beside the
+/// list, and the root is --root or the current directory.
 fn choose_root(args: &SourceArgs, cwd: &Path) -> Result<(PathBuf, bool), ConfigError> {
     if let Some(root) = &args.root {
         let abs = cwd.join(root);
@@ -195,7 +200,7 @@ fn choose_root(args: &SourceArgs, cwd: &Path) -> Result<(PathBuf, bool), ConfigE
         }
         return Ok((canonical(&abs, root)?, false));
     }
-    if let [only] = args.paths.as_slice() {
+    if let (false, [only]) = (args.stdin, args.paths.as_slice()) {
         let abs = cwd.join(only);
         if fs::metadata(&abs).is_ok_and(|m| m.is_dir()) {
             return Ok((canonical(&abs, only)?, true));

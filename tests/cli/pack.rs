@@ -1022,3 +1022,48 @@ fn an_output_file_that_cannot_be_created_is_refused_up_front() {
         );
     }
 }
+
+/// With --stdin, a single directory PATH used to become the root *and* an input, so
+/// `printf 'README.md\n' | ctxpack pack --stdin g` packed all of g and nothing else. Now the
+/// PATH is one more input beside the list, the root is --root or the current directory, and
+/// listed paths are relative to the current directory (as `git ls-files` prints them).
+#[test]
+fn stdin_lists_are_relative_to_the_current_directory_and_paths_add_to_them() {
+    let env = copy_fixture("sample-repo");
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "--stdin", "scripts"]);
+    let out = run_with_stdin(cmd, b"README.md\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let packed: Vec<String> = parse(&out.stdout).files.keys().cloned().collect();
+    assert_eq!(packed, ["README.md", "scripts/release.py"]);
+
+    // From a subdirectory, as `cd src && git ls-files | ctxpack pack --stdin --root ..` would.
+    let mut cmd = env.ctxpack();
+    cmd.current_dir(env.path("src"))
+        .args(["pack", "-q", "--stdin", "--root", ".."]);
+    let out = run_with_stdin(cmd, b"main.rs\nnet/retry.rs\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let packed: Vec<String> = parse(&out.stdout).files.keys().cloned().collect();
+    assert_eq!(packed, ["src/main.rs", "src/net/retry.rs"]);
+
+    // Without --root the root is the current directory.
+    let mut cmd = env.ctxpack();
+    cmd.current_dir(env.path("src"))
+        .args(["pack", "-q", "--stdin"]);
+    let out = run_with_stdin(cmd, b"main.rs\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let packed: Vec<String> = parse(&out.stdout).files.keys().cloned().collect();
+    assert_eq!(packed, ["main.rs"]);
+}
