@@ -49,6 +49,12 @@ impl From<config::ConfigError> for Failure {
     }
 }
 
+impl From<pack::PackError> for Failure {
+    fn from(error: pack::PackError) -> Failure {
+        Failure::from(anyhow::Error::new(error))
+    }
+}
+
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Failure {
         let broken_pipe = error.chain().any(|cause| {

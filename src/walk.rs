@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -178,8 +180,6 @@ pub struct WalkInputs {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError {
-    #[error(transparent)]
-    Consumer(#[from] std::io::Error),
     #[error(
         "{}: not a regular file (a FIFO, socket or device) but named like an ignore file, which \
          the walk would have to read and could block on; remove it, or pass --no-ignore",
@@ -387,10 +387,12 @@ fn is_git_dir(path: &Path) -> bool {
 /// Visiting while walking lets reading and counting start with the first file found instead of
 /// after the last one. `visit` should be quick (queue the work): the walker's threads move on to
 /// the next directory only when it returns.
+///
+/// The walk ends early, without an error, once `visit` returns `Break`.
 pub fn walk(
     inputs: &WalkInputs,
     opts: &WalkOptions,
-    visit: &(dyn Fn(Entry) + Sync),
+    visit: &(dyn Fn(Entry) -> ControlFlow<()> + Sync),
 ) -> Result<Vec<String>, WalkError> {
     let root = inputs.root.as_path();
     let walk = Walk {
@@ -401,10 +403,14 @@ pub fn walk(
         warnings: Mutex::new(Vec::new()),
         blocked: Arc::default(),
         visit,
+        stopped: AtomicBool::new(false),
     };
     let mut dirs = Vec::new();
 
     for path in &inputs.paths {
+        if walk.stopped() {
+            break;
+        }
         if path.components().any(|c| c.as_os_str() == ".git") {
             continue;
         }
@@ -444,7 +450,9 @@ pub fn walk(
         groups.entry(walk.above(&dir)).or_default().push(dir);
     }
     for (above, dirs) in &groups {
-        walk.walk_dirs(dirs, above);
+        if !walk.stopped() {
+            walk.walk_dirs(dirs, above);
+        }
     }
     let blocked = std::mem::take(&mut *walk.blocked.lock().unwrap_or_else(|p| p.into_inner()));
     for file in blocked {
@@ -465,38 +473,47 @@ const RESULT_QUEUE: usize = 256;
 /// Walks `inputs` and runs `work` on each entry as soon as it is found, as a task on `pool`, so
 /// that a flat directory of ten thousand files still spreads over every core. Results reach
 /// `consume` on the calling thread, in no particular order. Returns the walk's warnings.
+///
+/// When `consume` returns `Break` (it failed, and keeps its own error), the walk and the work
+/// still queued stop, and `walk_with` returns as soon as the tasks already running finish.
 pub fn walk_with<R: Send>(
     inputs: &WalkInputs,
     opts: &WalkOptions,
     pool: &rayon::ThreadPool,
     work: &(dyn Fn(Entry) -> R + Sync),
-    consume: &mut dyn FnMut(R) -> std::io::Result<()>,
+    consume: &mut dyn FnMut(R) -> ControlFlow<()>,
 ) -> Result<Vec<String>, WalkError> {
+    let stop = AtomicBool::new(false);
     let (sender, receiver) = std::sync::mpsc::sync_channel::<R>(RESULT_QUEUE);
     std::thread::scope(|scope| {
+        let stop = &stop;
         let walker = scope.spawn(move || {
             pool.in_place_scope(|tasks| {
                 let visit = |entry: Entry| {
+                    if stop.load(Ordering::Relaxed) {
+                        return ControlFlow::Break(());
+                    }
                     let sender = sender.clone();
                     tasks.spawn(move |_| {
-                        // The consumer hangs up only after an error, which it reports itself.
-                        let _ = sender.send(work(entry));
+                        if !stop.load(Ordering::Relaxed) {
+                            // Sending fails only once the consumer has stopped listening.
+                            let _ = sender.send(work(entry));
+                        }
                     });
+                    ControlFlow::Continue(())
                 };
                 walk(inputs, opts, &visit)
             })
         });
-        let mut consumed = Ok(());
         for result in receiver.iter() {
-            consumed = consume(result);
-            if consumed.is_err() {
+            if consume(result).is_break() {
+                stop.store(true, Ordering::Relaxed);
                 break;
             }
         }
+        // Unblocks any task waiting to send.
         drop(receiver);
-        let walked = walker.join().map_err(|_| WalkError::Panicked)?;
-        consumed?;
-        walked
+        walker.join().map_err(|_| WalkError::Panicked)?
     })
 }
 
@@ -539,7 +556,9 @@ struct Walk<'a> {
     warnings: Mutex<Vec<String>>,
     /// Ignore files found to be FIFOs or devices: their directories were not walked.
     blocked: Arc<Mutex<Vec<PathBuf>>>,
-    visit: &'a (dyn Fn(Entry) + Sync),
+    visit: &'a (dyn Fn(Entry) -> ControlFlow<()> + Sync),
+    /// Set once `visit` asks for no more entries.
+    stopped: AtomicBool,
 }
 
 impl Walk<'_> {
@@ -549,11 +568,27 @@ impl Walk<'_> {
             return;
         }
         if let Some(rel) = self.seen.first_time(self.root, abs) {
-            (self.visit)(Entry {
+            let flow = (self.visit)(Entry {
                 rel,
                 abs: abs.to_path_buf(),
                 status,
             });
+            if flow.is_break() {
+                self.stopped.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// Tells the walker to go on, or to quit once `visit` has asked for no more.
+    fn state(&self, go_on: WalkState) -> WalkState {
+        if self.stopped() {
+            WalkState::Quit
+        } else {
+            go_on
         }
     }
 
@@ -730,10 +765,10 @@ impl Walk<'_> {
 
         builder.build_parallel().run(|| {
             Box::new(move |result| match result {
-                Ok(entry) => self.visit_entry(&entry),
+                Ok(entry) => self.state(self.visit_entry(&entry)),
                 Err(err) => {
                     self.record_error(err);
-                    WalkState::Continue
+                    self.state(WalkState::Continue)
                 }
             })
         });

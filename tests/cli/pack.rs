@@ -1067,3 +1067,24 @@ fn stdin_lists_are_relative_to_the_current_directory_and_paths_add_to_them() {
     let packed: Vec<String> = parse(&out.stdout).files.keys().cloned().collect();
     assert_eq!(packed, ["main.rs"]);
 }
+
+/// Past 8 MB the rendered files move to a temporary file. When that cannot be created the run
+/// must end with exit 1 and a message that says what to do, not hang or carry on.
+#[test]
+fn a_spool_that_cannot_be_created_ends_the_run_with_an_error() {
+    let env = TestEnv::new();
+    for i in 0..12 {
+        env.write(format!("f{i:02}.txt"), "word ".repeat(160_000));
+    }
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "-o", "out.xml"])
+        .env("TMPDIR", env.path("no-such-dir"));
+    #[cfg(unix)]
+    let out = run_with_timeout(cmd, Duration::from_secs(120));
+    #[cfg(not(unix))]
+    let out = run(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("TMPDIR"), "{stderr}");
+    assert!(!env.path("out.xml").exists(), "no partial output");
+}
