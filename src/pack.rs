@@ -184,11 +184,16 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> Result<(), PackError> {
         .collect();
     let footer = xml::footer(&omitted_refs);
 
+    // The document's count is the sum of its parts' counts only because every part ends with a
+    // line break and every element starts a line with `<` (see tokens::SplitCount).
+    debug_assert!(header.ends_with(b"\n") && header.starts_with(b"<"));
+    debug_assert!(footer.ends_with(b"\n") && footer.starts_with(b"<"));
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     let rest = counter.count(&text(&header)) + body_tokens + counter.count(&text(&footer));
     let version = env!("CARGO_PKG_VERSION");
     let total = xml::document_tokens(&counter, version, config.encoding.name(), rest);
     let root_line = xml::root_line(version, config.encoding.name(), total);
+    debug_assert!(root_line.ends_with('\n'));
 
     let body = spool.into_reader().map_err(spool_error)?;
     let output_error = |source: io::Error| PackError::Output {
@@ -285,6 +290,8 @@ fn process(entry: &Entry, config: &PackConfig, counter: &dyn TokenCounter) -> Ou
         eol: (file.line_ends != LineEnds::Lf).then(|| file.line_ends.name()),
     };
     let rendered = xml::render_file(&element, counter);
+    // A cut before and after the element: see the assertions in `run`.
+    debug_assert!(rendered.bytes.starts_with(b"<") && rendered.bytes.ends_with(b"\n"));
     Outcome::Packed {
         bytes: rendered.bytes,
         tokens,
