@@ -24,33 +24,41 @@ pub enum Command {
     /// .git/info/exclude, the global git excludes and .ctxpackignore, reads every text file, counts
     /// its tokens exactly and writes one well-formed XML document. Binary, oversized, unreadable and
     /// special files stay in the <tree> and are listed in <omitted> with the reason.
-    ///
-    /// Examples:
-    ///   ctxpack pack                                  # the current directory, to stdout
-    ///   ctxpack pack path/to/repo -o context.xml
-    ///   git ls-files -z | ctxpack pack --stdin -0
-    ///   ctxpack pack --fidelity compressed | gemini -p "Plan the refactor"
+    #[command(after_help = PACK_EXAMPLES)]
     Pack(PackArgs),
 
     /// Print the outline of files: one line per definition with its line range.
     ///
     /// Markdown files get their headings. Files in languages without a grammar, or with syntax
     /// errors, have an empty outline (a note on stderr says why).
-    ///
-    /// Example:
-    ///   ctxpack outline src/lib.rs
+    #[command(after_help = OUTLINE_EXAMPLES)]
     Outline(OutlineArgs),
 
     /// Print the symbol table: each file's definitions (name, kind, lines, enclosing scope) and
     /// the identifiers it references.
     ///
     /// Takes the same path and filter flags as `pack`.
-    ///
-    /// Examples:
-    ///   ctxpack symbols src/
-    ///   ctxpack symbols --json > symbols.json
+    #[command(after_help = SYMBOLS_EXAMPLES)]
     Symbols(SymbolsArgs),
 }
+
+// Examples are kept out of the doc comments, where clap would join their lines into one
+// paragraph and re-wrap it.
+const PACK_EXAMPLES: &str = "\
+Examples:
+  ctxpack pack                                  # the current directory, to stdout
+  ctxpack pack path/to/repo -o context.xml
+  git ls-files -z | ctxpack pack --stdin -0
+  ctxpack pack --fidelity compressed | gemini -p \"Plan the refactor\"";
+
+const OUTLINE_EXAMPLES: &str = "\
+Example:
+  ctxpack outline src/lib.rs";
+
+const SYMBOLS_EXAMPLES: &str = "\
+Examples:
+  ctxpack symbols src/
+  ctxpack symbols --json > symbols.json";
 
 /// Which files to read: shared by every command that walks a tree.
 #[derive(Debug, Args, Clone)]

@@ -675,6 +675,49 @@ fn help_explains_every_pack_flag() {
     assert!(help.contains("pack"));
 }
 
+/// clap joined the lines of the Examples section in the doc comments into one paragraph and
+/// re-wrapped it; each example must stay on a line of its own.
+#[test]
+fn help_examples_stay_on_separate_lines() {
+    let env = TestEnv::new();
+    for (command, examples) in [
+        (
+            "pack",
+            &[
+                "ctxpack pack # the current directory, to stdout",
+                "ctxpack pack path/to/repo -o context.xml",
+                "git ls-files -z | ctxpack pack --stdin -0",
+                "ctxpack pack --fidelity compressed | gemini -p \"Plan the refactor\"",
+            ][..],
+        ),
+        ("outline", &["ctxpack outline src/lib.rs"][..]),
+        (
+            "symbols",
+            &[
+                "ctxpack symbols src/",
+                "ctxpack symbols --json > symbols.json",
+            ][..],
+        ),
+    ] {
+        for flag in ["-h", "--help"] {
+            let mut cmd = env.ctxpack();
+            cmd.args([command, flag]);
+            let help = String::from_utf8(run_ok(cmd).stdout).unwrap();
+            // Each line with its runs of spaces collapsed.
+            let lines: Vec<String> = help
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect();
+            for example in examples {
+                assert!(
+                    lines.iter().any(|l| l == example),
+                    "{command} {flag}: {example:?} is not a line of its own:\n{help}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn models_pick_their_encoding() {
     let env = copy_fixture("sample-repo");
