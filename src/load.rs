@@ -262,6 +262,23 @@ mod tests {
         assert!(matches!(load(&path, 100), Loaded::Text(_)));
     }
 
+    /// /proc files report a length of 0 but have content: only the cap on the read itself
+    /// (`take(max + 1)`) can tell that they are too large.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_read_is_capped_even_when_the_length_on_disk_says_zero() {
+        let status = Path::new("/proc/self/status");
+        assert_eq!(std::fs::metadata(status).unwrap().len(), 0);
+        assert!(matches!(
+            load(status, 10),
+            Loaded::Omitted(OmitReason::TooLarge, None)
+        ));
+        match load(status, 1 << 20) {
+            Loaded::Text(file) => assert!(file.text.starts_with("Name:"), "{}", file.text),
+            Loaded::Omitted(reason, detail) => panic!("omitted as {reason}: {detail:?}"),
+        }
+    }
+
     #[test]
     fn line_ends_become_lf_and_are_reported() {
         let t = text_of(b"a\r\nb\r\n");

@@ -443,28 +443,67 @@ fn oversized_files_are_omitted_as_too_large() {
     );
 }
 
+/// A mode-000 file is unreadable, and listed and warned about. Root reads it anyway, so as root
+/// (as CI runs) the binary runs as nobody through `setpriv`, over a tree it may read.
 #[cfg(unix)]
 #[test]
 fn unreadable_files_are_listed_and_warned_about() {
     use std::os::unix::fs::PermissionsExt;
     let env = TestEnv::new();
     env.write("ok.rs", "fn ok() {}\n")
+        .write("sub/also_ok.rs", "fn also() {}\n")
         .write("locked.rs", "fn locked() {}\n");
-    let locked = env.path("locked.rs");
-    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
-    if fs::read(&locked).is_ok() {
-        eprintln!("skipped: running as a user who can read mode-000 files (root)");
-        return;
-    }
-    let mut cmd = env.ctxpack();
-    cmd.args(["pack"]);
+    let mode = |rel: &str, mode: u32| {
+        fs::set_permissions(env.path(rel), fs::Permissions::from_mode(mode)).unwrap();
+    };
+    // SAFETY: geteuid has no preconditions.
+    let as_root = unsafe { libc::geteuid() } == 0;
+    let bin_dir = TestEnv::new();
+    let mut cmd = if as_root {
+        if std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!(
+                "skipped: running as root, and setpriv (util-linux) is missing to run ctxpack \
+                 as an unprivileged user, for whom a mode-000 file is unreadable"
+            );
+            return;
+        }
+        // nobody must reach the tree and the binary: a copy in a directory it may enter.
+        for dir in [env.root(), bin_dir.root(), &env.path("sub")] {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        mode("ok.rs", 0o644);
+        mode("sub/also_ok.rs", 0o644);
+        let bin = bin_dir.path("ctxpack");
+        fs::copy(env!("CARGO_BIN_EXE_ctxpack"), &bin).unwrap();
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin)
+            .current_dir(env.root());
+        cmd
+    } else {
+        env.ctxpack()
+    };
+    mode("locked.rs", 0o000);
+    cmd.arg("pack");
     let out = run_ok(cmd);
     let doc = parse(&out.stdout);
+    let packed: Vec<&str> = doc.files.keys().map(String::as_str).collect();
+    assert_eq!(packed, ["ok.rs", "sub/also_ok.rs"]);
     assert_eq!(
         doc.omitted.get("locked.rs").map(String::as_str),
         Some("unreadable")
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("locked.rs"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("warning").count(),
+        1,
+        "one warning, naming the file: {stderr}"
+    );
+    assert!(stderr.contains("skipped locked.rs"), "{stderr}");
 }
 
 #[cfg(unix)]
