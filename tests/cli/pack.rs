@@ -1170,3 +1170,48 @@ fn a_spool_that_cannot_be_created_ends_the_run_with_an_error() {
     assert!(stderr.contains("TMPDIR"), "{stderr}");
     assert!(!env.path("out.xml").exists(), "no partial output");
 }
+
+/// Regression test for 600af35 ("omitted statuses landing on the wrong entry"): the consumer
+/// took positions in the list of loaded files as positions in the list of all entries, so with
+/// text and binary files interleaved, omitted reasons were pinned on the wrong files and files
+/// appeared both in <files> and in <omitted>.
+#[test]
+fn omitted_statuses_never_land_on_the_wrong_entry() {
+    let env = TestEnv::new();
+    let mut expected_files = Vec::new();
+    let mut expected_omitted = BTreeMap::new();
+    for i in 0..40 {
+        let (name, bytes): (String, Vec<u8>) = match i % 5 {
+            0 | 3 => (
+                format!("f{i:02}.rs"),
+                format!("fn f{i}() {{}}\n").into_bytes(),
+            ),
+            1 => (format!("f{i:02}.png"), b"\x89PNG\r\n\x1a\n".to_vec()),
+            2 => (format!("f{i:02}.txt"), b"text\0with a NUL".to_vec()),
+            _ => (format!("f{i:02}.md"), vec![b'x'; 5000]),
+        };
+        match i % 5 {
+            0 | 3 => expected_files.push(name.clone()),
+            1 | 2 => {
+                expected_omitted.insert(name.clone(), "binary".to_string());
+            }
+            _ => {
+                expected_omitted.insert(name.clone(), "too-large".to_string());
+            }
+        }
+        env.write(&name, bytes);
+    }
+    for threads in ["1", "2", "8"] {
+        // parse() also checks that no path is both packed and omitted.
+        let doc = pack(&env, &["--max-file-size", "4k", "-j", threads]);
+        assert_eq!(
+            doc.files.keys().cloned().collect::<Vec<_>>(),
+            expected_files,
+            "-j {threads}"
+        );
+        assert_eq!(doc.omitted, expected_omitted, "-j {threads}");
+        for (path, file) in &doc.files {
+            assert_eq!(file.text, expected_text(&fs::read(env.path(path)).unwrap()));
+        }
+    }
+}
