@@ -670,7 +670,7 @@ impl Walk<'_> {
              it would block; remove it, or pass --no-ignore",
             shown_name(name)
         ));
-        self.emit(file, Status::Omitted(OmitReason::SpecialFile));
+        self.emit_file(file, Status::Omitted(OmitReason::SpecialFile));
     }
 
     /// The ignore files above `dir` that apply to it: those of the directories from the top of
