@@ -398,7 +398,6 @@ pub fn walk(
     let walk = Walk {
         root,
         opts,
-        globs: opts.globs.clone(),
         seen: Seen::default(),
         warnings: Mutex::new(Vec::new()),
         blocked: Arc::default(),
@@ -551,7 +550,6 @@ fn classify(path: &Path, file_type: fs::FileType) -> Status {
 struct Walk<'a> {
     root: &'a Path,
     opts: &'a WalkOptions,
-    globs: Globs,
     seen: Seen,
     warnings: Mutex<Vec<String>>,
     /// Ignore files found to be FIFOs or devices: their directories were not walked.
@@ -594,7 +592,7 @@ impl Walk<'_> {
 
     /// Lists a file (not a directory) if `--include`/`--exclude` admit it.
     fn emit_file(&self, abs: &Path, status: Status) {
-        if self.globs.admits_file(abs) {
+        if self.opts.globs.admits_file(abs) {
             self.emit(abs, status);
         }
     }
@@ -742,7 +740,7 @@ impl Walk<'_> {
             // Global excludes are anchored at the top of the repository, as in git.
             builder.current_dir(&above.base);
         }
-        let filter_globs = self.globs.clone();
+        let filter_globs = self.opts.globs.clone();
         let blocked = Arc::clone(&self.blocked);
         // Runs before the walker opens a directory's ignore files.
         builder.filter_entry(move |entry| {
