@@ -518,7 +518,9 @@ pub fn walk_with<R: Send>(
 
 /// Relative paths already visited: overlapping inputs (`src src/main.rs`) visit a file once.
 #[derive(Default)]
-struct Seen(Mutex<HashSet<RelPath>>);
+/// Keyed by the raw relative path (compared component by component, byte for byte), which is
+/// all identity needs.
+struct Seen(Mutex<HashSet<PathBuf>>);
 
 impl Seen {
     fn first_time(&self, root: &Path, abs: &Path) -> Option<RelPath> {
@@ -526,10 +528,13 @@ impl Seen {
         if rel.as_os_str().is_empty() {
             return None;
         }
-        let rel = RelPath::from_relative(rel);
         // A poisoned lock means another walker thread panicked; the set is still valid data.
-        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        seen.insert(rel.clone()).then_some(rel)
+        let first = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(rel.to_path_buf());
+        first.then(|| RelPath::from_relative(rel))
     }
 }
 
