@@ -48,7 +48,8 @@ fn main() {
     // The same texts the pack includes, read once up front for the tokenizer-alone baseline.
     let found = std::sync::Mutex::new(Vec::new());
     walk::walk(&config.source.inputs, &config.source.walk, &|entry| {
-        found.lock().unwrap().push(entry)
+        found.lock().unwrap().push(entry);
+        std::ops::ControlFlow::Continue(())
     })
     .expect("walk");
     let texts: Vec<String> = found

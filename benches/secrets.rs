@@ -65,7 +65,8 @@ fn main() {
     // The texts a pack includes, read once, for the scanner-alone measurement and the listing.
     let found = std::sync::Mutex::new(Vec::new());
     walk::walk(&redact.source.inputs, &redact.source.walk, &|entry| {
-        found.lock().unwrap().push(entry)
+        found.lock().unwrap().push(entry);
+        std::ops::ControlFlow::Continue(())
     })
     .expect("walk");
     let mut files: Vec<(String, String)> = found

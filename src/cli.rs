@@ -24,38 +24,46 @@ pub enum Command {
     /// .git/info/exclude, the global git excludes and .ctxpackignore, reads every text file, counts
     /// its tokens exactly and writes one well-formed XML document. Binary, oversized, unreadable and
     /// special files stay in the <tree> and are listed in <omitted> with the reason.
-    ///
-    /// Examples:
-    ///   ctxpack pack                                  # the current directory, to stdout
-    ///   ctxpack pack path/to/repo -o context.xml
-    ///   git ls-files -z | ctxpack pack --stdin -0
-    ///   ctxpack pack --fidelity compressed | gemini -p "Plan the refactor"
+    #[command(after_help = PACK_EXAMPLES)]
     Pack(PackArgs),
 
     /// Print the outline of files: one line per definition with its line range.
     ///
     /// Markdown files get their headings. Files in languages without a grammar, or with syntax
     /// errors, have an empty outline (a note on stderr says why).
-    ///
-    /// Example:
-    ///   ctxpack outline src/lib.rs
+    #[command(after_help = OUTLINE_EXAMPLES)]
     Outline(OutlineArgs),
 
     /// Print the symbol table: each file's definitions (name, kind, lines, enclosing scope) and
     /// the identifiers it references.
     ///
     /// Takes the same path and filter flags as `pack`.
-    ///
-    /// Examples:
-    ///   ctxpack symbols src/
-    ///   ctxpack symbols --json > symbols.json
+    #[command(after_help = SYMBOLS_EXAMPLES)]
     Symbols(SymbolsArgs),
 }
+
+// Examples are kept out of the doc comments, where clap would join their lines into one
+// paragraph and re-wrap it.
+const PACK_EXAMPLES: &str = "\
+Examples:
+  ctxpack pack                                  # the current directory, to stdout
+  ctxpack pack path/to/repo -o context.xml
+  git ls-files -z | ctxpack pack --stdin -0
+  ctxpack pack --fidelity compressed | gemini -p \"Plan the refactor\"";
+
+const OUTLINE_EXAMPLES: &str = "\
+Example:
+  ctxpack outline src/lib.rs";
+
+const SYMBOLS_EXAMPLES: &str = "\
+Examples:
+  ctxpack symbols src/
+  ctxpack symbols --json > symbols.json";
 
 /// Which files to read: shared by every command that walks a tree.
 #[derive(Debug, Args, Clone)]
 pub struct SourceArgs {
-    /// Files or directories. Default: the current directory.
+    /// Files or directories. Default: the current directory (with --stdin: none but the list).
     ///
     /// Paths in the output are relative to the root (see --root) and use '/'.
     #[arg(value_name = "PATH")]
@@ -63,16 +71,18 @@ pub struct SourceArgs {
 
     /// The directory that output paths are relative to.
     ///
-    /// Default: the PATH itself when exactly one directory is given, otherwise the current
-    /// directory. Every input path must lie inside the root.
+    /// Default: the PATH itself when exactly one directory is given (and not --stdin), otherwise
+    /// the current directory. Every input path must lie inside the root.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
     /// Read the list of paths from standard input, one per line.
     ///
-    /// Relative paths are taken relative to the root. Listed files are read even when an ignore
-    /// file would skip them (the list is what you asked for); --include/--exclude still apply.
-    /// A listed path that does not exist, or lies outside the root, is an error.
+    /// Relative paths are taken relative to the current directory, as PATH arguments are (git
+    /// ls-files prints them that way). PATH arguments are packed too, in addition to the list,
+    /// and the root is --root or the current directory. Listed files are read even when an
+    /// ignore file would skip them (the list is what you asked for); --include/--exclude still
+    /// apply. A listed path that does not exist, or lies outside the root, is an error.
     #[arg(long)]
     pub stdin: bool,
 
@@ -82,7 +92,8 @@ pub struct SourceArgs {
     pub null: bool,
 
     /// Only read files matching GLOB (gitignore syntax; repeatable). A '!' prefix removes files
-    /// from what earlier --include globs matched.
+    /// from what earlier --include globs matched; '!' globs alone match nothing, so they are
+    /// refused (use --exclude to leave files out).
     #[arg(long, value_name = "GLOB")]
     pub include: Vec<String>,
 
@@ -97,11 +108,15 @@ pub struct SourceArgs {
 
     /// Do not read ignore files (.gitignore, .ignore, .git/info/exclude, global git excludes,
     /// .ctxpackignore). Built-in excludes (.git/, binary files) still apply.
+    ///
+    /// Without it, ignore files above the root count from the top of the enclosing git
+    /// repository down; outside a repository, only those inside the root do.
     #[arg(long)]
     pub no_ignore: bool,
 
-    /// Follow symbolic links. Links that lead outside the root, or into a loop, are never
-    /// followed; they are listed as omitted.
+    /// Follow symbolic links, including links given as PATH or listed with --stdin. Links that
+    /// lead outside the root, or into a loop, are never followed; they are listed as omitted.
+    /// Without --follow every link is listed as omitted ("symlink").
     #[arg(short = 'L', long)]
     pub follow: bool,
 

@@ -9,9 +9,10 @@ use crate::cli::{PackArgs, SecretsChoice, SourceArgs};
 use crate::lang::Fidelity;
 use crate::secrets;
 use crate::tokens::Encoding;
-use crate::walk::{WalkInputs, WalkOptions};
+use crate::walk::{GlobError, Globs, WalkInputs, WalkOptions};
 
-/// A mistake in what the user asked for: exit code 2.
+/// Why the settings could not be built: mostly a mistake in what the user asked for (a usage
+/// error, exit code 2), sometimes a failure to find out (see [`ConfigError::is_usage`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: no such file or directory")]
@@ -22,10 +23,27 @@ pub enum ConfigError {
     RootNotDirectory { path: String },
     #[error("{path}: {message}")]
     Unusable { path: String, message: String },
-    #[error("could not read the path list from stdin: {0}")]
-    Stdin(io::Error),
+    #[error("--include/--exclude: {0}")]
+    Glob(#[from] GlobError),
+    #[error(
+        "--include {globs}: only '!' globs, which take files away from what other --include \
+         globs match, so nothing would be packed; to leave files out, use --exclude {suggestion}"
+    )]
+    OnlyNegatedIncludes { globs: String, suggestion: String },
     #[error("{0}")]
     Invalid(String),
+    #[error("could not read the path list from stdin: {0}")]
+    Stdin(io::Error),
+    #[error("cannot read the current directory: {0}")]
+    CurrentDir(io::Error),
+}
+
+impl ConfigError {
+    /// Whether the user asked for something impossible (exit 2), rather than the system failing
+    /// to tell what they asked for (exit 1).
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, ConfigError::Stdin(_) | ConfigError::CurrentDir(_))
+    }
 }
 
 /// Which files to read, checked: shared by every command that walks a tree.
@@ -42,20 +60,23 @@ pub struct SourceConfig {
 impl SourceConfig {
     /// Validates `args`. `stdin` is read only with `--stdin`.
     pub fn from_args(args: &SourceArgs, stdin: &mut dyn Read) -> Result<SourceConfig, ConfigError> {
-        let cwd = std::env::current_dir()
-            .map_err(|e| ConfigError::Invalid(format!("cannot read the current directory: {e}")))?;
-        let root = choose_root(args, &cwd)?;
+        let cwd = std::env::current_dir().map_err(ConfigError::CurrentDir)?;
+        let (root, root_is_the_path) = choose_root(args, &cwd)?;
 
         let mut paths = Vec::new();
-        for path in &args.paths {
-            paths.push(resolve_inside(&root, &cwd.join(path), path)?);
+        if !root_is_the_path {
+            for path in &args.paths {
+                paths.push(resolve_inside(&root, &cwd.join(path), path)?);
+            }
         }
         if args.stdin {
             let mut raw = Vec::new();
             stdin.read_to_end(&mut raw).map_err(ConfigError::Stdin)?;
+            // Relative to the current directory, like PATH arguments: `git ls-files` prints
+            // paths relative to where it runs.
             for listed in split_list(&raw, args.null) {
                 let shown = PathBuf::from(&listed);
-                paths.push(resolve_inside(&root, &root.join(&listed), &shown)?);
+                paths.push(resolve_inside(&root, &cwd.join(&listed), &shown)?);
             }
             if paths.is_empty() {
                 return Err(ConfigError::Invalid(
@@ -73,8 +94,9 @@ impl SourceConfig {
         };
         let root_name = root
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(crate::walk::shown_name)
             .unwrap_or_else(|| "/".to_string());
+        let globs = compile_globs(&root, &args.include, &args.exclude)?;
         Ok(SourceConfig {
             inputs: WalkInputs { root, paths },
             root_name,
@@ -82,8 +104,8 @@ impl SourceConfig {
                 hidden: args.hidden,
                 no_ignore: args.no_ignore,
                 follow: args.follow,
-                include: args.include.clone(),
-                exclude: args.exclude.clone(),
+                globs,
+                skip: None,
                 threads,
             },
             max_file_size: args.max_file_size,
@@ -109,8 +131,7 @@ impl PackConfig {
     /// Validates `args`. `stdin` is read only with `--stdin`.
     pub fn from_args(args: PackArgs, stdin: &mut dyn Read) -> Result<PackConfig, ConfigError> {
         let mut source = SourceConfig::from_args(&args.source, stdin)?;
-        let cwd = std::env::current_dir()
-            .map_err(|e| ConfigError::Invalid(format!("cannot read the current directory: {e}")))?;
+        let cwd = std::env::current_dir().map_err(ConfigError::CurrentDir)?;
 
         let mut notes = Vec::new();
         let encoding = match (&args.encoding, &args.model) {
@@ -127,13 +148,9 @@ impl PackConfig {
             Some(path) => Some(check_output(&cwd.join(path), path)?),
             None => None,
         };
-        // Never pack our own previous output.
-        if let Some(out) = &output {
-            if let Ok(rel) = out.strip_prefix(&source.inputs.root) {
-                let glob = format!("/{}", glob_escape(&rel.to_string_lossy()));
-                source.walk.exclude.push(glob);
-            }
-        }
+        // Never pack our own previous output: it is skipped by its exact path (a glob built from
+        // the name would have to escape every glob character, and `{` is easy to miss).
+        source.walk.skip = output.clone();
         Ok(PackConfig {
             source,
             fidelity: args.fidelity,
@@ -151,7 +168,35 @@ impl PackConfig {
     }
 }
 
-fn choose_root(args: &SourceArgs, cwd: &Path) -> Result<PathBuf, ConfigError> {
+/// Compiles --include and --exclude. An include list made only of `!` globs admits nothing:
+/// almost certainly an --exclude in disguise.
+fn compile_globs(
+    root: &Path,
+    include: &[String],
+    exclude: &[String],
+) -> Result<Globs, ConfigError> {
+    if !include.is_empty() && include.iter().all(|g| g.starts_with('!')) {
+        let quoted = |globs: Vec<&str>| {
+            globs
+                .iter()
+                .map(|g| format!("'{g}'"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        return Err(ConfigError::OnlyNegatedIncludes {
+            globs: quoted(include.iter().map(String::as_str).collect()),
+            suggestion: quoted(include.iter().map(|g| &g[1..]).collect()),
+        });
+    }
+    Ok(Globs::new(root, include, exclude)?)
+}
+
+/// The root, and whether it is the one PATH given (which then needs no resolving: a link to a
+/// directory given as the only PATH is where the user asked to start, like `cd`).
+///
+/// With --stdin the one-directory rule does not apply: a PATH is then one more input beside the
+/// list, and the root is --root or the current directory.
+fn choose_root(args: &SourceArgs, cwd: &Path) -> Result<(PathBuf, bool), ConfigError> {
     if let Some(root) = &args.root {
         let abs = cwd.join(root);
         let shown = root.display().to_string();
@@ -161,15 +206,15 @@ fn choose_root(args: &SourceArgs, cwd: &Path) -> Result<PathBuf, ConfigError> {
         if !meta.is_dir() {
             return Err(ConfigError::RootNotDirectory { path: shown });
         }
-        return canonical(&abs, root);
+        return Ok((canonical(&abs, root)?, false));
     }
-    if let [only] = args.paths.as_slice() {
+    if let (false, [only]) = (args.stdin, args.paths.as_slice()) {
         let abs = cwd.join(only);
         if fs::metadata(&abs).is_ok_and(|m| m.is_dir()) {
-            return canonical(&abs, only);
+            return Ok((canonical(&abs, only)?, true));
         }
     }
-    canonical(cwd, Path::new("."))
+    Ok((canonical(cwd, Path::new("."))?, false))
 }
 
 fn canonical(abs: &Path, shown: &Path) -> Result<PathBuf, ConfigError> {
@@ -219,9 +264,29 @@ fn check_output(abs: &Path, shown: &Path) -> Result<PathBuf, ConfigError> {
     })?;
     let parent = abs.parent().unwrap_or(Path::new("."));
     let parent = fs::canonicalize(parent).map_err(|e| ConfigError::Unusable {
-        path: display,
+        path: display.clone(),
         message: format!("its directory cannot be used: {e}"),
     })?;
+    // The document is written to a temporary file beside the target and renamed over it. Find
+    // out now, not after the whole pack, whether that can work.
+    let probe = parent.join(format!(".ctxpack-{}.probe", std::process::id()));
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            // Best effort: a leftover probe is a harmless empty hidden file.
+            let _ = fs::remove_file(&probe);
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(ConfigError::Unusable {
+                path: display,
+                message: format!("cannot create a file in its directory: {e}"),
+            })
+        }
+    }
     Ok(parent.join(name))
 }
 
@@ -251,18 +316,6 @@ fn bytes_to_os(bytes: &[u8]) -> OsString {
 #[cfg(not(unix))]
 fn bytes_to_os(bytes: &[u8]) -> OsString {
     OsString::from(String::from_utf8_lossy(bytes).into_owned())
-}
-
-/// Escapes gitignore glob metacharacters so a literal path can be excluded.
-fn glob_escape(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for c in path.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '!' | '#') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -77,7 +77,7 @@ pub fn symbols(
     let mut files = Vec::new();
     let mut consume = |found: Option<FileEntry>| {
         files.extend(found);
-        Ok(())
+        std::ops::ControlFlow::Continue(())
     };
     let warnings = walk::walk_with(&source.inputs, &source.walk, &pool, &work, &mut consume)?;
     for warning in warnings {

@@ -42,6 +42,22 @@ impl Failure {
     }
 }
 
+impl From<config::ConfigError> for Failure {
+    fn from(error: config::ConfigError) -> Failure {
+        if error.is_usage() {
+            Failure::Usage(error.to_string())
+        } else {
+            Failure::Runtime(error.into())
+        }
+    }
+}
+
+impl From<pack::PackError> for Failure {
+    fn from(error: pack::PackError) -> Failure {
+        Failure::from(anyhow::Error::new(error))
+    }
+}
+
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Failure {
         let broken_pipe = error.chain().any(|cause| {
@@ -62,8 +78,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     use std::io::Write;
     match cli.command {
         Command::Pack(args) => {
-            let config = config::PackConfig::from_args(args, &mut io::stdin().lock())
-                .map_err(|e| Failure::Usage(e.to_string()))?;
+            let config = config::PackConfig::from_args(args, &mut io::stdin().lock())?;
             pack::run(&config, &mut io::stderr().lock())?;
         }
         Command::Outline(args) => {
@@ -72,8 +87,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             out.flush().map_err(anyhow::Error::from)?;
         }
         Command::Symbols(args) => {
-            let source = config::SourceConfig::from_args(&args.source, &mut io::stdin().lock())
-                .map_err(|e| Failure::Usage(e.to_string()))?;
+            let source = config::SourceConfig::from_args(&args.source, &mut io::stdin().lock())?;
             let mut out = io::BufWriter::new(io::stdout().lock());
             inspect::symbols(&source, args.json, &mut out, &mut io::stderr().lock())?;
             out.flush().map_err(anyhow::Error::from)?;

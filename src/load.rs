@@ -1,5 +1,6 @@
 //! Bytes to text: size limits, binary detection, BOM, UTF-8 repair and XML-safe sanitizing.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
@@ -13,8 +14,6 @@ pub const BINARY_SNIFF_BYTES: usize = 8 * 1024;
 #[derive(Debug)]
 pub struct TextFile {
     pub text: String,
-    /// Bytes as read from disk, before any repair.
-    pub disk_bytes: u64,
     /// A UTF-8 byte-order mark was removed.
     pub bom_stripped: bool,
     /// The bytes were not valid UTF-8 and were decoded lossily (invalid sequences became U+FFFD).
@@ -106,7 +105,6 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
 
 /// Turns raw bytes into a [`TextFile`], or says why they are not text.
 pub fn decode(mut bytes: Vec<u8>) -> Loaded {
-    let disk_bytes = bytes.len() as u64;
     let sniff = &bytes[..bytes.len().min(BINARY_SNIFF_BYTES)];
     if memchr::memchr(0, sniff).is_some() {
         return Loaded::Omitted(OmitReason::Binary, None);
@@ -119,11 +117,13 @@ pub fn decode(mut bytes: Vec<u8>) -> Loaded {
         Ok(text) => (text, false),
         Err(err) => (String::from_utf8_lossy(err.as_bytes()).into_owned(), true),
     };
-    let (text, sanitized) = sanitize_for_xml(text);
+    let (text, sanitized) = match sanitize_for_xml(&text) {
+        Cow::Borrowed(_) => (text, false),
+        Cow::Owned(cleaned) => (cleaned, true),
+    };
     let (text, line_ends) = normalize_line_ends(text);
     Loaded::Text(TextFile {
         text,
-        disk_bytes,
         bom_stripped,
         lossy,
         sanitized,
@@ -137,21 +137,22 @@ pub fn xml_allows(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
 }
 
-/// Replaces every character XML 1.0 forbids with U+FFFD. Returns whether anything changed.
-pub fn sanitize_for_xml(text: String) -> (String, bool) {
+/// Replaces every character XML 1.0 forbids with U+FFFD: file text, and any other string that
+/// goes into the document. Borrowed when nothing had to change.
+pub fn sanitize_for_xml(text: &str) -> Cow<'_, str> {
     // Fast path: forbidden characters are C0 controls (one byte below 0x20) or U+FFFE/U+FFFF
     // (three bytes starting with 0xEF), so a byte scan rules most files out.
     let suspicious = text
         .bytes()
         .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF);
     if !suspicious || text.chars().all(xml_allows) {
-        return (text, false);
+        return Cow::Borrowed(text);
     }
-    let cleaned = text
-        .chars()
-        .map(|c| if xml_allows(c) { c } else { '\u{FFFD}' })
-        .collect();
-    (cleaned, true)
+    Cow::Owned(
+        text.chars()
+            .map(|c| if xml_allows(c) { c } else { '\u{FFFD}' })
+            .collect(),
+    )
 }
 
 /// Turns CRLF and lone CR into LF.
@@ -259,6 +260,23 @@ mod tests {
             Loaded::Omitted(OmitReason::TooLarge, _)
         ));
         assert!(matches!(load(&path, 100), Loaded::Text(_)));
+    }
+
+    /// /proc files report a length of 0 but have content: only the cap on the read itself
+    /// (`take(max + 1)`) can tell that they are too large.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_read_is_capped_even_when_the_length_on_disk_says_zero() {
+        let status = Path::new("/proc/self/status");
+        assert_eq!(std::fs::metadata(status).unwrap().len(), 0);
+        assert!(matches!(
+            load(status, 10),
+            Loaded::Omitted(OmitReason::TooLarge, None)
+        ));
+        match load(status, 1 << 20) {
+            Loaded::Text(file) => assert!(file.text.starts_with("Name:"), "{}", file.text),
+            Loaded::Omitted(reason, detail) => panic!("omitted as {reason}: {detail:?}"),
+        }
     }
 
     #[test]

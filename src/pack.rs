@@ -2,10 +2,9 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::ops::Range;
-
-use anyhow::Context;
+use std::io::{self, Write};
+use std::ops::{ControlFlow, Range};
+use std::path::PathBuf;
 
 use crate::config::PackConfig;
 use crate::lang::{self, Fidelity};
@@ -16,7 +15,7 @@ use crate::render::xml;
 use crate::render::{FileElement, Summary, TreeItem};
 use crate::secrets::{self, Finding, Located, Redacted, ScanSummary, Scanner, SecretsFound};
 use crate::tokens::{SplitCount, Tiktoken, TokenCounter};
-use crate::walk::{self, Entry, OmitReason, Status};
+use crate::walk::{self, Entry, OmitReason, Status, WalkError};
 
 /// One file's fate, sent from the workers to the writer.
 struct Record {
@@ -40,6 +39,8 @@ struct Stored {
     entry: Entry,
     packed: Option<Packed>,
     findings: Vec<Finding>,
+    /// Why reading the file failed, for a warning.
+    failure: Option<String>,
 }
 
 struct Packed {
@@ -47,8 +48,45 @@ struct Packed {
     tokens: usize,
 }
 
+/// Why a pack failed. Each message says what could not be done; the I/O error behind it is its
+/// source.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error("could not start worker threads")]
+    Threads(#[source] rayon::ThreadPoolBuildError),
+    #[error(transparent)]
+    Walk(#[from] WalkError),
+    #[error(
+        "could not keep the rendered files in a temporary file in {} (set TMPDIR to a writable \
+         directory with free space)",
+        dir.display()
+    )]
+    Spool {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("could not write {destination}")]
+    Output {
+        destination: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("could not write to standard error")]
+    Report(#[source] io::Error),
+    #[error(transparent)]
+    Secrets(#[from] SecretsFound),
+}
+
+impl From<io::Error> for PackError {
+    /// Writing notes, warnings and the summary.
+    fn from(error: io::Error) -> PackError {
+        PackError::Report(error)
+    }
+}
+
 /// Runs a pack and writes the document. Progress, warnings and the summary go to `err`.
-pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
+pub fn run(config: &PackConfig, err: &mut dyn Write) -> Result<(), PackError> {
     if !config.quiet {
         for note in &config.notes {
             writeln!(err, "ctxpack: note: {note}")?;
@@ -59,21 +97,24 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
         .num_threads(source.threads)
         .thread_name(|i| format!("ctxpack-{i}"))
         .build()
-        .context("could not start worker threads")?;
+        .map_err(PackError::Threads)?;
     let counter = Tiktoken::new(config.encoding);
     let progress = report::progress(config.quiet);
+    let spool_error = |source: io::Error| PackError::Spool {
+        dir: std::env::temp_dir(),
+        source,
+    };
 
     // Workers read, count and render each file as soon as the walk finds it; this thread stores
     // the results. Order is restored afterwards, from the paths.
     let mut spool = Spool::new();
     let mut stored: Vec<Stored> = Vec::new();
     let mut body_tokens = 0usize;
+    let mut failed = None;
     let work = |entry: Entry| {
         let (outcome, findings) = match entry.status {
             Status::Load => process(&entry, config, &counter),
-            Status::Omitted(reason, ref detail) => {
-                (Outcome::Omitted(reason, detail.clone()), Vec::new())
-            }
+            Status::Omitted(reason) => (Outcome::Omitted(reason, None), Vec::new()),
         };
         Record {
             entry,
@@ -81,9 +122,10 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
             findings,
         }
     };
-    let mut consume = |record: Record| -> std::io::Result<()> {
+    let mut consume = |record: Record| {
         progress.inc(1);
         let mut entry = record.entry;
+        let mut failure = None;
         let packed = match record.outcome {
             Outcome::Packed {
                 bytes,
@@ -91,11 +133,18 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
                 document_tokens,
             } => {
                 body_tokens += document_tokens;
-                let range = spool.append(&bytes)?;
-                Some(Packed { range, tokens })
+                match spool.append(&bytes) {
+                    Ok(range) => Some(Packed { range, tokens }),
+                    Err(error) => {
+                        // Stops the walk; the error is reported once it has wound down.
+                        failed = Some(spool_error(error));
+                        return ControlFlow::Break(());
+                    }
+                }
             }
             Outcome::Omitted(reason, detail) => {
-                entry.status = Status::Omitted(reason, detail);
+                entry.status = Status::Omitted(reason);
+                failure = detail;
                 None
             }
         };
@@ -103,20 +152,25 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
             entry,
             packed,
             findings: record.findings,
+            failure,
         });
-        Ok(())
+        ControlFlow::Continue(())
     };
-    let warnings = walk::walk_with(&source.inputs, &source.walk, &pool, &work, &mut consume)?;
+    let warnings = walk::walk_with(&source.inputs, &source.walk, &pool, &work, &mut consume);
     progress.finish_and_clear();
+    if let Some(error) = failed {
+        return Err(error);
+    }
+    let warnings = warnings?;
     for warning in &warnings {
         writeln!(err, "ctxpack: warning: {warning}")?;
     }
     stored.sort_unstable_by(|a, b| a.entry.rel.cmp(&b.entry.rel));
     for item in &stored {
-        if let Status::Omitted(OmitReason::Unreadable, Some(detail)) = &item.entry.status {
+        if let Some(failure) = &item.failure {
             writeln!(
                 err,
-                "ctxpack: warning: skipped {}: {detail}",
+                "ctxpack: warning: skipped {}: {failure}",
                 item.entry.rel.display()
             )?;
         }
@@ -148,27 +202,36 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
         .collect();
     let footer = xml::footer(&omitted_refs);
 
+    // The document's count is the sum of its parts' counts only because every part ends with a
+    // line break and every element starts a line with `<` (see tokens::SplitCount).
+    debug_assert!(header.ends_with(b"\n") && header.starts_with(b"<"));
+    debug_assert!(footer.ends_with(b"\n") && footer.starts_with(b"<"));
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     let rest = counter.count(&text(&header)) + body_tokens + counter.count(&text(&footer));
     let version = env!("CARGO_PKG_VERSION");
     let total = xml::document_tokens(&counter, version, config.encoding.name(), rest);
     let root_line = xml::root_line(version, config.encoding.name(), total);
+    debug_assert!(root_line.ends_with('\n'));
 
-    let body = spool
-        .into_reader()
-        .context("could not read the buffered document")?;
-    let mut sink = Sink::open(config.output.as_deref())
-        .with_context(|| output_context(config, "could not create"))?;
+    let body = spool.into_reader().map_err(spool_error)?;
+    let output_error = |source: io::Error| PackError::Output {
+        destination: match &config.output {
+            Some(path) => path.display().to_string(),
+            None => "standard output".to_string(),
+        },
+        source,
+    };
+    let mut sink = Sink::open(config.output.as_deref()).map_err(output_error)?;
     let out = sink.writer();
-    out.write_all(root_line.as_bytes())?;
-    out.write_all(&header)?;
+    out.write_all(root_line.as_bytes()).map_err(output_error)?;
+    out.write_all(&header).map_err(output_error)?;
     let mut buffer = Vec::new();
     for packed in stored.iter().filter_map(|s| s.packed.as_ref()) {
-        body.copy_range(packed.range.clone(), &mut buffer, out)?;
+        body.copy_range(packed.range.clone(), &mut buffer, out)
+            .map_err(output_error)?;
     }
-    out.write_all(&footer)?;
-    sink.finish()
-        .with_context(|| output_context(config, "could not write"))?;
+    out.write_all(&footer).map_err(output_error)?;
+    sink.finish().map_err(output_error)?;
 
     if !config.quiet {
         let mut top: Vec<(String, usize)> = stored
@@ -185,7 +248,7 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
                 .output
                 .as_ref()
                 .and_then(|p| p.file_name())
-                .map(|n| n.to_string_lossy().into_owned()),
+                .map(walk::shown_name),
             top_files: top,
             omitted: summary.omitted.clone(),
             secrets: summary.secrets.clone(),
@@ -195,17 +258,10 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn output_context(config: &PackConfig, verb: &str) -> String {
-    match &config.output {
-        Some(path) => format!("{verb} {}", path.display()),
-        None => format!("{verb} standard output"),
-    }
-}
-
 fn omit_reason(entry: &Entry) -> Option<OmitReason> {
     match entry.status {
         Status::Load => None,
-        Status::Omitted(reason, _) => Some(reason),
+        Status::Omitted(reason) => Some(reason),
     }
 }
 
@@ -305,6 +361,8 @@ fn process(
         redactions,
     };
     let rendered = xml::render_file(&element, counter);
+    // A cut before and after the element: see the assertions in `run`.
+    debug_assert!(rendered.bytes.starts_with(b"<") && rendered.bytes.ends_with(b"\n"));
     let outcome = Outcome::Packed {
         bytes: rendered.bytes,
         tokens,

@@ -12,7 +12,6 @@ use tiktoken_rs::CoreBPE;
 /// a model API receiving it as a prompt treats it that way too.
 pub trait TokenCounter: Sync {
     fn count(&self, text: &str) -> usize;
-    fn encoding(&self) -> Encoding;
 }
 
 /// The BPE encodings ctxpack counts with.
@@ -97,7 +96,6 @@ impl FromStr for Encoding {
 /// The tiktoken-rs port of OpenAI's tiktoken.
 pub struct Tiktoken {
     bpe: &'static CoreBPE,
-    encoding: Encoding,
 }
 
 impl Tiktoken {
@@ -106,17 +104,13 @@ impl Tiktoken {
             Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
             Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
         };
-        Tiktoken { bpe, encoding }
+        Tiktoken { bpe }
     }
 }
 
 impl TokenCounter for Tiktoken {
     fn count(&self, text: &str) -> usize {
         self.bpe.count_ordinary(text)
-    }
-
-    fn encoding(&self) -> Encoding {
-        self.encoding
     }
 }
 
@@ -224,19 +218,6 @@ pub fn last_cut(text: &str) -> Option<usize> {
         .find(|&p| is_cut(text, p))
 }
 
-/// Formats a count with thousands separators, for people.
-pub fn human(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,14 +230,6 @@ mod tests {
         assert_eq!(first_cut("x\n\tindented"), Some(2));
         assert_eq!(first_cut("no newline"), None);
         assert_eq!(first_cut("ends\n"), None);
-    }
-
-    #[test]
-    fn human_inserts_separators() {
-        assert_eq!(human(0), "0");
-        assert_eq!(human(999), "999");
-        assert_eq!(human(1000), "1,000");
-        assert_eq!(human(1234567), "1,234,567");
     }
 
     #[test]

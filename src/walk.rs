@@ -1,9 +1,12 @@
 //! Which files exist and are eligible: ignore rules, globs, explicit paths, symlinks, special files.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -51,30 +54,93 @@ impl fmt::Display for OmitReason {
     }
 }
 
-/// A path relative to the root, kept both as components (for ordering and the tree) and as the
-/// `/`-joined text that the output shows.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A path relative to the root.
+///
+/// Identity and order come from the raw name bytes, so that two names which differ only in bytes
+/// that are not UTF-8 stay two files, in the same order on every run. What the document shows is
+/// a text form of each component ([`shown_name`]), unique and safe in XML.
+#[derive(Debug, Clone)]
 pub struct RelPath {
-    components: Vec<String>,
+    raw: Vec<OsString>,
+    shown: Vec<String>,
 }
 
 impl RelPath {
     fn from_relative(rel: &Path) -> RelPath {
-        RelPath {
-            components: rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect(),
-        }
+        let raw: Vec<OsString> = rel
+            .components()
+            .map(|c| c.as_os_str().to_os_string())
+            .collect();
+        let shown = raw.iter().map(|c| shown_name(c)).collect();
+        RelPath { raw, shown }
     }
 
+    /// The components as the document shows them.
     pub fn components(&self) -> &[String] {
-        &self.components
+        &self.shown
     }
 
+    /// The `/`-joined path as the document shows it.
     pub fn display(&self) -> String {
-        self.components.join("/")
+        self.shown.join("/")
     }
+}
+
+// `shown` is a function of `raw`, so comparing `raw` alone is comparing the whole path.
+impl PartialEq for RelPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl Eq for RelPath {}
+
+impl std::hash::Hash for RelPath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.raw.hash(state);
+    }
+}
+
+impl PartialOrd for RelPath {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for RelPath {
+    /// Component by component, each by its raw bytes.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.raw.cmp(&other.raw)
+    }
+}
+
+/// A file name as text that is unique and that XML 1.0 can carry: a byte that is not part of
+/// valid UTF-8, or that encodes a character XML forbids (C0 controls other than tab, LF and CR;
+/// U+FFFE, U+FFFF), is written `\xHH`. A backslash followed by `x` is itself written `\x5C`, so
+/// every `\x` in a shown name starts an escape and distinct names never look alike. Any other
+/// character, backslashes included, is shown as it is.
+pub fn shown_name(name: &OsStr) -> String {
+    let bytes = name.as_encoded_bytes();
+    let mut out = String::with_capacity(bytes.len());
+    let escape = |out: &mut String, bytes: &[u8]| {
+        for b in bytes {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    };
+    for chunk in bytes.utf8_chunks() {
+        let mut chars = chunk.valid().chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\\' && chars.peek() == Some(&'x') {
+                out.push_str("\\x5C");
+            } else if crate::load::xml_allows(c) {
+                out.push(c);
+            } else {
+                escape(&mut out, c.encode_utf8(&mut [0; 4]).as_bytes());
+            }
+        }
+        escape(&mut out, chunk.invalid());
+    }
+    out
 }
 
 /// What the walk decided about one file.
@@ -82,8 +148,9 @@ impl RelPath {
 pub enum Status {
     /// A regular file to read.
     Load,
-    /// Listed in the tree, but not read.
-    Omitted(OmitReason, Option<String>),
+    /// Listed in the tree, but not read. Anything the user should hear about it (why a link or a
+    /// directory could not be read) the walk has already said in its warnings.
+    Omitted(OmitReason),
 }
 
 #[derive(Debug, Clone)]
@@ -91,8 +158,6 @@ pub struct Entry {
     pub rel: RelPath,
     pub abs: PathBuf,
     pub status: Status,
-    /// Size on disk as the walk saw it (0 for omitted entries it did not stat).
-    pub size: u64,
 }
 
 /// Flags that shape the walk.
@@ -101,8 +166,11 @@ pub struct WalkOptions {
     pub hidden: bool,
     pub no_ignore: bool,
     pub follow: bool,
-    pub include: Vec<String>,
-    pub exclude: Vec<String>,
+    /// `--include` and `--exclude`, compiled (by config, so that a bad glob is a usage error).
+    pub globs: Globs,
+    /// A file never listed, by its exact path: the output file, which would otherwise be
+    /// packed into the next run.
+    pub skip: Option<PathBuf>,
     pub threads: usize,
 }
 
@@ -115,10 +183,12 @@ pub struct WalkInputs {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError {
-    #[error("invalid glob {glob:?}: {message}")]
-    Glob { glob: String, message: String },
-    #[error(transparent)]
-    Consumer(#[from] std::io::Error),
+    #[error(
+        "{}: not a regular file (a FIFO, socket or device) but named like an ignore file, which \
+         the walk would have to read and could block on; remove it, or pass --no-ignore",
+        path.display()
+    )]
+    SpecialIgnoreFile { path: PathBuf },
     #[error("a worker thread panicked")]
     Panicked,
 }
@@ -253,35 +323,44 @@ fn has_binary_extension(path: &Path) -> bool {
         .is_some_and(|e| BINARY_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// `--include` / `--exclude` globs, in gitignore syntax.
-struct Globs {
-    include: Option<Gitignore>,
-    exclude: Option<Gitignore>,
+/// `--include` / `--exclude` globs, in gitignore syntax, compiled. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Globs {
+    include: Option<Arc<Gitignore>>,
+    exclude: Option<Arc<Gitignore>>,
+}
+
+/// A glob that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid glob {glob:?}: {message}")]
+pub struct GlobError {
+    pub glob: String,
+    pub message: String,
 }
 
 impl Globs {
-    fn new(root: &Path, opts: &WalkOptions) -> Result<Globs, WalkError> {
-        let build = |globs: &[String]| -> Result<Option<Gitignore>, WalkError> {
+    /// Compiles the globs; anchored ones (`/src`, `src/*.rs`) are relative to `root`.
+    pub fn new(root: &Path, include: &[String], exclude: &[String]) -> Result<Globs, GlobError> {
+        let build = |globs: &[String]| -> Result<Option<Arc<Gitignore>>, GlobError> {
             if globs.is_empty() {
                 return Ok(None);
             }
             let mut builder = GitignoreBuilder::new(root);
             for glob in globs {
-                builder
-                    .add_line(None, glob)
-                    .map_err(|err| WalkError::Glob {
-                        glob: glob.clone(),
-                        message: err.to_string(),
-                    })?;
+                builder.add_line(None, glob).map_err(|err| GlobError {
+                    glob: glob.clone(),
+                    message: err.to_string(),
+                })?;
             }
-            builder.build().map(Some).map_err(|err| WalkError::Glob {
+            let matcher = builder.build().map_err(|err| GlobError {
                 glob: globs.join(" "),
                 message: err.to_string(),
-            })
+            })?;
+            Ok(Some(Arc::new(matcher)))
         };
         Ok(Globs {
-            include: build(&opts.include)?,
-            exclude: build(&opts.exclude)?,
+            include: build(include)?,
+            exclude: build(exclude)?,
         })
     }
 
@@ -311,29 +390,29 @@ fn is_git_dir(path: &Path) -> bool {
 /// Visiting while walking lets reading and counting start with the first file found instead of
 /// after the last one. `visit` should be quick (queue the work): the walker's threads move on to
 /// the next directory only when it returns.
+///
+/// The walk ends early, without an error, once `visit` returns `Break`.
 pub fn walk(
     inputs: &WalkInputs,
     opts: &WalkOptions,
-    visit: &(dyn Fn(Entry) + Sync),
+    visit: &(dyn Fn(Entry) -> ControlFlow<()> + Sync),
 ) -> Result<Vec<String>, WalkError> {
     let root = inputs.root.as_path();
-    let globs = Arc::new(Globs::new(root, opts)?);
-    let seen = Seen::default();
-    let emit = |abs: &Path, status: Status, size: u64| {
-        if let Some(rel) = seen.first_time(root, abs) {
-            visit(Entry {
-                rel,
-                abs: abs.to_path_buf(),
-                status,
-                size,
-            });
-        }
+    let walk = Walk {
+        root,
+        opts,
+        seen: Seen::default(),
+        warnings: Mutex::new(Vec::new()),
+        blocked: Arc::default(),
+        visit,
+        stopped: AtomicBool::new(false),
     };
-    let warnings: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let mut dirs = Vec::new();
-    let mut files = Vec::new();
 
     for path in &inputs.paths {
+        if walk.stopped() {
+            break;
+        }
         if path.components().any(|c| c.as_os_str() == ".git") {
             continue;
         }
@@ -346,36 +425,46 @@ pub fn walk(
             continue;
         }
         if !meta.file_type().is_symlink() {
-            files.push((path.clone(), meta));
+            walk.emit_file(path, classify(path, meta.file_type()));
             continue;
         }
-        // A link named explicitly is followed, but only to a target inside the root.
-        match fs::canonicalize(path) {
-            Ok(target) if target.starts_with(root) => match fs::metadata(&target) {
-                Ok(m) if m.is_dir() => dirs.push(path.clone()),
-                Ok(m) => files.push((path.clone(), m)),
-                Err(_) => files.push((path.clone(), meta)),
-            },
-            Ok(_) => emit(path, omitted(OmitReason::OutsideRoot, None), 0),
-            Err(err) => emit(
-                path,
-                omitted(OmitReason::Unreadable, Some(err.to_string())),
-                0,
-            ),
+        // A link named explicitly (or listed by `git ls-files`) is still a link: followed with
+        // --follow only, like any other.
+        if !opts.follow {
+            walk.emit_file(path, Status::Omitted(OmitReason::Symlink));
+            continue;
+        }
+        match walk.follow(path) {
+            // The walker reads a root path without following it; a trailing `/` makes the
+            // system resolve the link, while paths below it still start with the link's name.
+            Ok(target) if target.is_dir() => dirs.push(path.join("")),
+            Ok(target) => walk.emit_file(path, classify(path, target.file_type())),
+            Err(reason) => walk.emit_file(path, Status::Omitted(reason)),
         }
     }
 
-    for (abs, meta) in &files {
-        if globs.admits_file(abs) {
-            emit(abs, classify_file(abs, meta), meta.len());
+    if !opts.no_ignore {
+        dirs = walk.without_special_ignore_files(dirs)?;
+    }
+    // Directories with the same ignore files above them share one walker.
+    let mut groups: BTreeMap<Above, Vec<PathBuf>> = BTreeMap::new();
+    for dir in dirs {
+        groups.entry(walk.above(&dir)).or_default().push(dir);
+    }
+    for (above, dirs) in &groups {
+        if !walk.stopped() {
+            walk.walk_dirs(dirs, above);
         }
     }
-
-    if !dirs.is_empty() {
-        walk_dirs(root, &dirs, opts, &globs, &emit, &warnings);
+    let blocked = std::mem::take(&mut *walk.blocked.lock().unwrap_or_else(|p| p.into_inner()));
+    for file in blocked {
+        walk.skipped_for_special_ignore_file(&file);
     }
 
-    let mut warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut warnings = walk
+        .warnings
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
     warnings.sort();
     Ok(warnings)
 }
@@ -386,44 +475,55 @@ const RESULT_QUEUE: usize = 256;
 /// Walks `inputs` and runs `work` on each entry as soon as it is found, as a task on `pool`, so
 /// that a flat directory of ten thousand files still spreads over every core. Results reach
 /// `consume` on the calling thread, in no particular order. Returns the walk's warnings.
+///
+/// When `consume` returns `Break` (it failed, and keeps its own error), the walk and the work
+/// still queued stop, and `walk_with` returns as soon as the tasks already running finish.
 pub fn walk_with<R: Send>(
     inputs: &WalkInputs,
     opts: &WalkOptions,
     pool: &rayon::ThreadPool,
     work: &(dyn Fn(Entry) -> R + Sync),
-    consume: &mut dyn FnMut(R) -> std::io::Result<()>,
+    consume: &mut dyn FnMut(R) -> ControlFlow<()>,
 ) -> Result<Vec<String>, WalkError> {
+    let stop = AtomicBool::new(false);
     let (sender, receiver) = std::sync::mpsc::sync_channel::<R>(RESULT_QUEUE);
     std::thread::scope(|scope| {
+        let stop = &stop;
         let walker = scope.spawn(move || {
             pool.in_place_scope(|tasks| {
                 let visit = |entry: Entry| {
+                    if stop.load(Ordering::Relaxed) {
+                        return ControlFlow::Break(());
+                    }
                     let sender = sender.clone();
                     tasks.spawn(move |_| {
-                        // The consumer hangs up only after an error, which it reports itself.
-                        let _ = sender.send(work(entry));
+                        if !stop.load(Ordering::Relaxed) {
+                            // Sending fails only once the consumer has stopped listening.
+                            let _ = sender.send(work(entry));
+                        }
                     });
+                    ControlFlow::Continue(())
                 };
                 walk(inputs, opts, &visit)
             })
         });
-        let mut consumed = Ok(());
         for result in receiver.iter() {
-            consumed = consume(result);
-            if consumed.is_err() {
+            if consume(result).is_break() {
+                stop.store(true, Ordering::Relaxed);
                 break;
             }
         }
+        // Unblocks any task waiting to send.
         drop(receiver);
-        let walked = walker.join().map_err(|_| WalkError::Panicked)?;
-        consumed?;
-        walked
+        walker.join().map_err(|_| WalkError::Panicked)?
     })
 }
 
 /// Relative paths already visited: overlapping inputs (`src src/main.rs`) visit a file once.
 #[derive(Default)]
-struct Seen(Mutex<HashSet<RelPath>>);
+/// Keyed by the raw relative path (compared component by component, byte for byte), which is
+/// all identity needs.
+struct Seen(Mutex<HashSet<PathBuf>>);
 
 impl Seen {
     fn first_time(&self, root: &Path, abs: &Path) -> Option<RelPath> {
@@ -431,166 +531,365 @@ impl Seen {
         if rel.as_os_str().is_empty() {
             return None;
         }
-        let rel = RelPath::from_relative(rel);
         // A poisoned lock means another walker thread panicked; the set is still valid data.
-        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        seen.insert(rel.clone()).then_some(rel)
+        let first = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(rel.to_path_buf());
+        first.then(|| RelPath::from_relative(rel))
     }
 }
 
-fn omitted(reason: OmitReason, detail: Option<String>) -> Status {
-    Status::Omitted(reason, detail)
-}
-
-fn classify_file(abs: &Path, meta: &fs::Metadata) -> Status {
-    let file_type = meta.file_type();
+/// What the walk knows of a file from its type and name alone.
+fn classify(path: &Path, file_type: fs::FileType) -> Status {
     if file_type.is_symlink() {
-        omitted(OmitReason::Symlink, None)
+        Status::Omitted(OmitReason::Symlink)
     } else if !file_type.is_file() {
-        omitted(OmitReason::SpecialFile, None)
-    } else if has_binary_extension(abs) {
-        omitted(OmitReason::Binary, None)
+        Status::Omitted(OmitReason::SpecialFile)
+    } else if has_binary_extension(path) {
+        Status::Omitted(OmitReason::Binary)
     } else {
         Status::Load
     }
 }
 
-fn walk_dirs(
-    root: &Path,
-    dirs: &[PathBuf],
-    opts: &WalkOptions,
-    globs: &Arc<Globs>,
-    emit: &(dyn Fn(&Path, Status, u64) + Sync),
-    warnings: &Mutex<Vec<String>>,
-) {
-    let mut builder = WalkBuilder::new(&dirs[0]);
-    for dir in &dirs[1..] {
-        builder.add(dir);
-    }
-    let use_ignores = !opts.no_ignore;
-    builder
-        .hidden(!opts.hidden)
-        .ignore(use_ignores)
-        .git_ignore(use_ignores)
-        .git_global(use_ignores)
-        .git_exclude(use_ignores)
-        .parents(use_ignores)
-        // People pack unpacked tarballs: .gitignore counts without a .git directory too.
-        .require_git(false)
-        .follow_links(opts.follow)
-        .threads(opts.threads.max(1));
-    if use_ignores {
-        builder.add_custom_ignore_filename(".ctxpackignore");
-    }
-    let filter_globs = Arc::clone(globs);
-    builder.filter_entry(move |entry| {
-        if is_git_dir(entry.path()) {
-            return false;
-        }
-        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-        !(is_dir && entry.depth() > 0 && filter_globs.excludes(entry.path(), true))
-    });
-
-    builder.build_parallel().run(|| {
-        let globs = Arc::clone(globs);
-        Box::new(move |result| {
-            match result {
-                Ok(entry) => return visit(root, &entry, opts, &globs, emit),
-                Err(err) => record_walk_error(root, err, emit, warnings),
-            }
-            WalkState::Continue
-        })
-    });
+/// One walk in progress: what every thread of it shares.
+struct Walk<'a> {
+    root: &'a Path,
+    opts: &'a WalkOptions,
+    seen: Seen,
+    warnings: Mutex<Vec<String>>,
+    /// Ignore files found to be FIFOs or devices: their directories were not walked.
+    blocked: Arc<Mutex<Vec<PathBuf>>>,
+    visit: &'a (dyn Fn(Entry) -> ControlFlow<()> + Sync),
+    /// Set once `visit` asks for no more entries.
+    stopped: AtomicBool,
 }
 
-fn visit(
-    root: &Path,
-    entry: &DirEntry,
-    opts: &WalkOptions,
-    globs: &Globs,
-    emit: &(dyn Fn(&Path, Status, u64) + Sync),
-) -> WalkState {
-    let Some(file_type) = entry.file_type() else {
-        return WalkState::Continue;
-    };
-    let path = entry.path();
-    if opts.follow && entry.path_is_symlink() {
-        // Followed links must stay inside the root.
-        match fs::canonicalize(path) {
-            Ok(target) if target.starts_with(root) => {}
-            Ok(_) => {
-                if globs.admits_file(path) {
-                    emit(path, omitted(OmitReason::OutsideRoot, None), 0);
+impl Walk<'_> {
+    /// Lists `abs` with `status`, unless it was listed before.
+    fn emit(&self, abs: &Path, status: Status) {
+        if self.opts.skip.as_deref() == Some(abs) {
+            return;
+        }
+        if let Some(rel) = self.seen.first_time(self.root, abs) {
+            let flow = (self.visit)(Entry {
+                rel,
+                abs: abs.to_path_buf(),
+                status,
+            });
+            if flow.is_break() {
+                self.stopped.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// Tells the walker to go on, or to quit once `visit` has asked for no more.
+    fn state(&self, go_on: WalkState) -> WalkState {
+        if self.stopped() {
+            WalkState::Quit
+        } else {
+            go_on
+        }
+    }
+
+    /// Lists a file (not a directory) if `--include`/`--exclude` admit it.
+    fn emit_file(&self, abs: &Path, status: Status) {
+        if self.opts.globs.admits_file(abs) {
+            self.emit(abs, status);
+        }
+    }
+
+    fn warn(&self, message: String) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(message);
+    }
+
+    /// A path as the document shows it, for warnings.
+    fn shown(&self, abs: &Path) -> String {
+        match abs.strip_prefix(self.root) {
+            Ok(rel) if !rel.as_os_str().is_empty() => RelPath::from_relative(rel).display(),
+            _ => ".".to_string(),
+        }
+    }
+
+    /// Where the symbolic link `link` leads, if it may be followed: its target must lie inside
+    /// the root and exist. Warns about links that cannot be read.
+    fn follow(&self, link: &Path) -> Result<fs::Metadata, OmitReason> {
+        let unreadable = |err: std::io::Error| {
+            if is_loop(&err) {
+                return OmitReason::SymlinkLoop;
+            }
+            self.warn(format!("skipped {}: {err}", self.shown(link)));
+            OmitReason::Unreadable
+        };
+        let target = fs::canonicalize(link).map_err(unreadable)?;
+        if !target.starts_with(self.root) {
+            return Err(OmitReason::OutsideRoot);
+        }
+        fs::metadata(&target).map_err(unreadable)
+    }
+
+    /// Drops the directories whose ignore files (or whose ancestors' ignore files) the walker
+    /// could not read without blocking: it opens every `.gitignore`, `.ignore` and
+    /// `.ctxpackignore` from `/` down, whatever the file is. Inside the root, such a directory is
+    /// skipped with a warning; above it, nothing can be walked safely, which is an error.
+    fn without_special_ignore_files(&self, dirs: Vec<PathBuf>) -> Result<Vec<PathBuf>, WalkError> {
+        let mut kept = Vec::with_capacity(dirs.len());
+        'dirs: for dir in dirs {
+            for ancestor in dir.ancestors() {
+                if let Some(file) = special_ignore_file(ancestor) {
+                    if !ancestor.starts_with(self.root) {
+                        return Err(WalkError::SpecialIgnoreFile { path: file });
+                    }
+                    self.blocked
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(file);
+                    continue 'dirs;
                 }
-                return WalkState::Skip;
             }
-            Err(err) => {
-                emit(
-                    path,
-                    omitted(OmitReason::Unreadable, Some(err.to_string())),
-                    0,
-                );
+            kept.push(dir);
+        }
+        Ok(kept)
+    }
+
+    /// Lists `file`, an ignore file that is a FIFO or a device, and warns that its directory
+    /// was skipped.
+    fn skipped_for_special_ignore_file(&self, file: &Path) {
+        let dir = file.parent().unwrap_or(self.root);
+        let dir = if dir == self.root {
+            "the root directory".to_string()
+        } else {
+            format!("{}/", self.shown(dir))
+        };
+        let name = file.file_name().unwrap_or_default();
+        self.warn(format!(
+            "skipped {dir}: its {} is not a regular file (a FIFO, socket or device) and reading \
+             it would block; remove it, or pass --no-ignore",
+            shown_name(name)
+        ));
+        self.emit_file(file, Status::Omitted(OmitReason::SpecialFile));
+    }
+
+    /// The ignore files above `dir` that apply to it: those of the directories from the top of
+    /// the enclosing git repository down to `dir`'s parent, and the repository's `info/exclude`.
+    /// Outside a repository, only directories inside the root count: a `~/.gitignore` holding
+    /// `*` must not empty every pack under the home directory.
+    fn above(&self, dir: &Path) -> Above {
+        let top = dir
+            .ancestors()
+            .find(|a| fs::symlink_metadata(a.join(".git")).is_ok());
+        let base = top.unwrap_or(self.root).to_path_buf();
+        let mut files = Vec::new();
+        if self.opts.no_ignore || top == Some(dir) {
+            // The walker reads the ignore files of `dir` itself.
+            return Above { base, files };
+        }
+        if let Some(exclude) = top.and_then(git_exclude_file).filter(|f| f.is_file()) {
+            files.push((base.clone(), exclude));
+        }
+        let mut chain: Vec<&Path> = dir
+            .ancestors()
+            .skip(1)
+            .take_while(|a| a.starts_with(&base))
+            .collect();
+        chain.reverse();
+        for ancestor in chain {
+            for name in IGNORE_FILE_NAMES {
+                let file = ancestor.join(name);
+                if file.is_file() {
+                    files.push((ancestor.to_path_buf(), file));
+                }
+            }
+        }
+        Above { base, files }
+    }
+
+    fn walk_dirs(&self, dirs: &[PathBuf], above: &Above) {
+        let opts = self.opts;
+        let mut builder = WalkBuilder::new(&dirs[0]);
+        for dir in &dirs[1..] {
+            builder.add(dir);
+        }
+        let use_ignores = !opts.no_ignore;
+        builder
+            .hidden(!opts.hidden)
+            .ignore(use_ignores)
+            .git_ignore(use_ignores)
+            .git_global(use_ignores)
+            .git_exclude(use_ignores)
+            // The walker would apply every ignore file from / down (it reads them regardless:
+            // see without_special_ignore_files); `above` says which ones really apply.
+            .parents(false)
+            // People pack unpacked tarballs: .gitignore counts without a .git directory too.
+            .require_git(false)
+            .follow_links(opts.follow)
+            .threads(opts.threads.max(1));
+        if use_ignores {
+            builder.add_custom_ignore_filename(".ctxpackignore");
+            // add_ignore anchors a file's patterns at the builder's current directory, so each
+            // is added with its own directory current. Files added later take precedence, as a
+            // deeper ignore file does in git; all of them yield to the ignore files inside the
+            // walked directories, and (unlike in git) to the global excludes.
+            for (dir, file) in &above.files {
+                builder.current_dir(dir);
+                if let Some(err) = builder.add_ignore(file) {
+                    self.warn(format!("ignore file {}: {err}", file.display()));
+                }
+            }
+            // Global excludes are anchored at the top of the repository, as in git.
+            builder.current_dir(&above.base);
+        }
+        let filter_globs = self.opts.globs.clone();
+        let blocked = Arc::clone(&self.blocked);
+        // Runs before the walker opens a directory's ignore files.
+        builder.filter_entry(move |entry| {
+            let path = entry.path();
+            if is_git_dir(path) {
+                return false;
+            }
+            if !entry.file_type().is_some_and(|t| t.is_dir()) || entry.depth() == 0 {
+                return true;
+            }
+            if filter_globs.excludes(path, true) {
+                return false;
+            }
+            if let Some(file) = use_ignores.then(|| special_ignore_file(path)).flatten() {
+                blocked.lock().unwrap_or_else(|p| p.into_inner()).push(file);
+                return false;
+            }
+            true
+        });
+
+        builder.build_parallel().run(|| {
+            Box::new(move |result| match result {
+                Ok(entry) => self.state(self.visit_entry(&entry)),
+                Err(err) => {
+                    self.record_error(err);
+                    self.state(WalkState::Continue)
+                }
+            })
+        });
+    }
+
+    fn visit_entry(&self, entry: &DirEntry) -> WalkState {
+        let Some(file_type) = entry.file_type() else {
+            return WalkState::Continue;
+        };
+        let path = entry.path();
+        if let Some(err) = entry.error() {
+            // The ignore files of this directory could not all be read.
+            self.warn(format!("ignore file in {}: {err}", self.shown(path)));
+        }
+        if self.opts.follow && entry.path_is_symlink() {
+            // The walker has followed the link; it must not lead out of the root.
+            if let Err(reason) = self.follow(path) {
+                self.emit_file(path, Status::Omitted(reason));
                 return WalkState::Skip;
             }
         }
+        if !file_type.is_dir() {
+            self.emit_file(path, classify(path, file_type));
+        }
+        WalkState::Continue
     }
-    if file_type.is_dir() {
-        return WalkState::Continue;
+
+    /// Turns what the walker could not read into omitted entries and one warning each.
+    fn record_error(&self, err: ignore::Error) {
+        let (path, inner) = unwrap_error(&err);
+        match (path, inner) {
+            (_, ignore::Error::Loop { child, .. }) => {
+                self.emit(child, Status::Omitted(OmitReason::SymlinkLoop));
+            }
+            (Some(path), ignore::Error::Io(io)) if is_loop(io) => {
+                self.emit(path, Status::Omitted(OmitReason::SymlinkLoop));
+            }
+            (Some(path), inner) if is_ignore_file_name(path) => {
+                self.warn(format!("ignore file {}: {inner}", self.shown(path)));
+            }
+            (Some(path), inner) => {
+                self.warn(format!("skipped {}: {inner}", self.shown(path)));
+                self.emit(path, Status::Omitted(OmitReason::Unreadable));
+            }
+            (None, inner) => self.warn(inner.to_string()),
+        }
     }
-    if !globs.admits_file(path) {
-        return WalkState::Continue;
+}
+
+/// The ignore files above a walked directory that apply to it, shallowest first, each with the
+/// directory its patterns are anchored at; and the directory global excludes are anchored at.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Above {
+    base: PathBuf,
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+/// The ignore files the walker reads in every directory, when ignore rules are on.
+const IGNORE_FILE_NAMES: [&str; 3] = [".gitignore", ".ignore", ".ctxpackignore"];
+
+/// An ignore file of `dir` that exists but is neither a regular file nor a directory: a FIFO
+/// (opening it blocks until a writer comes), a socket or a device (`/dev/zero` never ends).
+fn special_ignore_file(dir: &Path) -> Option<PathBuf> {
+    IGNORE_FILE_NAMES
+        .iter()
+        .map(|name| dir.join(name))
+        .chain(git_exclude_file(dir))
+        .find(|file| fs::metadata(file).is_ok_and(|m| !m.is_file() && !m.is_dir()))
+}
+
+/// The `info/exclude` file of the repository whose `.git` is in `dir`, if `dir` has one. In a
+/// worktree or submodule `.git` is a file, `gitdir: PATH`, and the exclude file is in the common
+/// directory that `PATH/commondir` names (or in `PATH` itself).
+fn git_exclude_file(dir: &Path) -> Option<PathBuf> {
+    let dot_git = dir.join(".git");
+    let meta = fs::metadata(&dot_git).ok()?;
+    if meta.is_dir() {
+        return Some(dot_git.join("info").join("exclude"));
     }
-    let (status, size) = if file_type.is_symlink() {
-        (omitted(OmitReason::Symlink, None), 0)
-    } else if !file_type.is_file() {
-        (omitted(OmitReason::SpecialFile, None), 0)
-    } else if has_binary_extension(path) {
-        (omitted(OmitReason::Binary, None), 0)
-    } else {
-        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-        (Status::Load, size)
+    let line = first_line(&dot_git)?;
+    let git_dir = dir.join(line.strip_prefix("gitdir:")?.trim());
+    let common = match first_line(&git_dir.join("commondir")) {
+        Some(common) => git_dir.join(common.trim()),
+        None => git_dir,
     };
-    emit(path, status, size);
-    WalkState::Continue
+    Some(common.join("info").join("exclude"))
 }
 
-fn record_walk_error(
-    root: &Path,
-    err: ignore::Error,
-    emit: &(dyn Fn(&Path, Status, u64) + Sync),
-    warnings: &Mutex<Vec<String>>,
-) {
-    let (path, inner) = unwrap_error(&err);
-    match (path, inner) {
-        (_, ignore::Error::Loop { child, .. }) => {
-            emit(child, omitted(OmitReason::SymlinkLoop, None), 0);
-        }
-        (Some(path), inner) => {
-            let detail = inner.to_string();
-            let is_ignore_file = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.') && n.ends_with("ignore"));
-            if is_ignore_file {
-                warn(
-                    warnings,
-                    format!("ignore file {}: {detail}", path.display()),
-                );
-            } else {
-                let rel = path.strip_prefix(root).unwrap_or(path);
-                warn(warnings, format!("skipped {}: {detail}", rel.display()));
-                emit(path, omitted(OmitReason::Unreadable, Some(detail)), 0);
-            }
-        }
-        (None, inner) => warn(warnings, inner.to_string()),
+/// The first line of a small regular file; `None` for anything else.
+fn first_line(path: &Path) -> Option<String> {
+    if !fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return None;
     }
+    let text = fs::read_to_string(path).ok()?;
+    text.lines().next().map(str::to_string)
 }
 
-fn warn(warnings: &Mutex<Vec<String>>, message: String) {
-    warnings
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(message);
+/// `.gitignore`, `.ignore`, `.ctxpackignore`, `info/exclude` and the like.
+fn is_ignore_file_name(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| (n.starts_with('.') && n.ends_with("ignore")) || n == "exclude")
+}
+
+/// Whether `err` says that symbolic links went round in a circle (`a -> b`, `b -> a`).
+fn is_loop(err: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        err.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = err;
+        false
+    }
 }
 
 /// Peels `WithPath`/`WithDepth`/`WithLineNumber` wrappers off an ignore error.
@@ -608,5 +907,40 @@ fn unwrap_error(err: &ignore::Error) -> (Option<&Path>, &ignore::Error) {
             }
             other => return (path, other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    fn os(bytes: &[u8]) -> &OsStr {
+        use std::os::unix::ffi::OsStrExt;
+        OsStr::from_bytes(bytes)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_that_lossy_decoding_merges_stay_distinct() {
+        assert_eq!(shown_name(os(b"d\xff")), "d\\xFF");
+        assert_eq!(shown_name(os(b"d\xfe")), "d\\xFE");
+        assert_eq!(shown_name(os(b"c\x01.txt")), "c\\x01.txt");
+        assert_eq!(shown_name(os(b"c\x02.txt")), "c\\x02.txt");
+        assert_eq!(
+            shown_name(os("caf\u{e9} \u{FFFF}".as_bytes())),
+            "caf\u{e9} \\xEF\\xBF\\xBF"
+        );
+        // Tab, LF and CR are allowed in XML (attributes escape them as character references).
+        assert_eq!(shown_name(os(b"a\tb\nc")), "a\tb\nc");
+        // A literal `\x` cannot pass for an escape.
+        assert_eq!(shown_name(os(b"a\\xFF")), "a\\x5CxFF");
+        assert_eq!(shown_name(os(b"a\\b\\")), "a\\b\\");
+
+        let a = RelPath::from_relative(Path::new(os(b"d\xff/x")));
+        let b = RelPath::from_relative(Path::new(os(b"d\xfe/x")));
+        assert_ne!(a, b);
+        assert!(b < a, "ordered by raw bytes");
+        assert_ne!(a.display(), b.display());
     }
 }

@@ -53,3 +53,29 @@ pub struct Summary {
     pub omitted: Vec<(OmitReason, usize)>,
     pub secrets: ScanSummary,
 }
+
+/// Formats a count with thousands separators, for people.
+pub fn human(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+
+    #[test]
+    fn human_inserts_separators() {
+        assert_eq!(human(0), "0");
+        assert_eq!(human(999), "999");
+        assert_eq!(human(1000), "1,000");
+        assert_eq!(human(1234567), "1,234,567");
+    }
+}

@@ -4,8 +4,8 @@ use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::human;
 use crate::secrets::{Located, Mode, ScanSummary};
-use crate::tokens::human;
 use crate::walk::OmitReason;
 
 /// What the stderr summary reports.

@@ -8,28 +8,15 @@ use std::borrow::Cow;
 use quick_xml::events::{BytesCData, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
+use super::human;
 use super::{FileElement, RenderedFile, Summary, TreeItem};
-use crate::load::xml_allows;
+use crate::load::sanitize_for_xml;
 use crate::secrets::{Located, Mode, ScanSummary};
-use crate::tokens::{human, TokenCounter};
+use crate::tokens::TokenCounter;
 use crate::walk::OmitReason;
 
 const CDATA_OPEN: &str = "<![CDATA[";
 const FILE_CLOSE: &str = "]]></file>\n";
-
-/// Makes any string safe for XML 1.0: characters it cannot carry at all become U+FFFD. Escaping
-/// of markup characters is left to quick-xml.
-fn xml_safe(text: &str) -> Cow<'_, str> {
-    if text.chars().all(xml_allows) {
-        Cow::Borrowed(text)
-    } else {
-        Cow::Owned(
-            text.chars()
-                .map(|c| if xml_allows(c) { c } else { '\u{FFFD}' })
-                .collect(),
-        )
-    }
-}
 
 fn write_event(writer: &mut Writer<&mut Vec<u8>>, event: Event<'_>) {
     // Writing into a Vec cannot fail.
@@ -41,7 +28,7 @@ fn write_event(writer: &mut Writer<&mut Vec<u8>>, event: Event<'_>) {
 /// Renders one `<file>` element and counts what it adds to the document, exactly, without
 /// re-tokenizing the file text when it can be avoided.
 pub fn render_file(file: &FileElement<'_>, counter: &dyn TokenCounter) -> RenderedFile {
-    let path = xml_safe(file.path);
+    let path = sanitize_for_xml(file.path);
     let tokens = file.tokens.total().to_string();
     let mut start = BytesStart::new("file");
     start.push_attribute(("path", path.as_ref()));
@@ -115,7 +102,7 @@ pub fn footer(omitted: &[(&str, OmitReason)]) -> Vec<u8> {
     let mut bytes = b"</files>\n<omitted>\n".to_vec();
     for (path, reason) in omitted {
         let mut writer = Writer::new(&mut bytes);
-        let path = xml_safe(path);
+        let path = sanitize_for_xml(path);
         let mut element = BytesStart::new("file");
         element.push_attribute(("path", path.as_ref()));
         element.push_attribute(("reason", reason.as_str()));
@@ -127,7 +114,7 @@ pub fn footer(omitted: &[(&str, OmitReason)]) -> Vec<u8> {
 }
 
 fn text_element(writer: &mut Writer<&mut Vec<u8>>, name: &str, text: &str) {
-    let text = xml_safe(text);
+    let text = sanitize_for_xml(text);
     write_event(writer, Event::Start(BytesStart::new(name)));
     let escaped = quick_xml::escape::minimal_escape(text.as_ref());
     write_event(writer, Event::Text(BytesText::from_escaped(escaped)));

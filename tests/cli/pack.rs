@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
 
+#[cfg(unix)]
+use crate::support::run_with_timeout;
 use crate::support::{expected_text, parse, run, run_ok, run_with_stdin, Doc, TestEnv};
 
 fn fixture(name: &str) -> std::path::PathBuf {
@@ -213,6 +215,25 @@ fn output_is_identical_for_every_thread_count() {
             format!("fn f{i}() {{}}\n").repeat(i + 1),
         );
     }
+    // Names that decode to the same text when invalid UTF-8 and control characters are replaced
+    // with U+FFFD: each must still be packed, once, under a name of its own.
+    #[cfg(unix)]
+    let colliding = {
+        use std::os::unix::ffi::OsStrExt;
+        let names: [(&[u8], &str); 4] = [
+            (b"lossy/d\xff.txt", "lossy/d\\xFF.txt"),
+            (b"lossy/d\xfe.txt", "lossy/d\\xFE.txt"),
+            (b"c\x01.txt", "c\\x01.txt"),
+            (b"c\x02.txt", "c\\x02.txt"),
+        ];
+        for (raw, shown) in names {
+            env.write(
+                std::ffi::OsStr::from_bytes(raw),
+                format!("content of {shown}\n"),
+            );
+        }
+        names.map(|(_, shown)| shown)
+    };
     let outputs: Vec<Vec<u8>> = ["1", "2", "3", "8"]
         .iter()
         .map(|threads| {
@@ -228,6 +249,18 @@ fn output_is_identical_for_every_thread_count() {
     let mut sorted = doc.order.clone();
     sorted.sort_by(|a, b| a.split('/').cmp(b.split('/')));
     assert_eq!(doc.order, sorted, "files are in path order");
+    #[cfg(unix)]
+    for shown in colliding {
+        let file = doc
+            .files
+            .get(shown)
+            .unwrap_or_else(|| panic!("{shown} missing: {:?}", doc.files.keys()));
+        assert_eq!(file.text, format!("content of {shown}\n"));
+        assert_eq!(
+            doc.tree.matches(shown.rsplit('/').next().unwrap()).count(),
+            1
+        );
+    }
 }
 
 #[test]
@@ -345,6 +378,20 @@ fn several_paths_and_stdin_lists() {
         "{:?}",
         doc.files.keys()
     );
+
+    // So does a link to one, as `cd` would.
+    #[cfg(unix)]
+    {
+        env.symlink("src/net", "net_link");
+        let mut cmd = env.ctxpack();
+        cmd.args(["pack", "-q", "net_link"]);
+        let doc = parse(&run_ok(cmd).stdout);
+        assert!(
+            doc.files.contains_key("client.rs"),
+            "{:?}",
+            doc.files.keys()
+        );
+    }
 }
 
 #[test]
@@ -396,28 +443,67 @@ fn oversized_files_are_omitted_as_too_large() {
     );
 }
 
+/// A mode-000 file is unreadable, and listed and warned about. Root reads it anyway, so as root
+/// (as CI runs) the binary runs as nobody through `setpriv`, over a tree it may read.
 #[cfg(unix)]
 #[test]
 fn unreadable_files_are_listed_and_warned_about() {
     use std::os::unix::fs::PermissionsExt;
     let env = TestEnv::new();
     env.write("ok.rs", "fn ok() {}\n")
+        .write("sub/also_ok.rs", "fn also() {}\n")
         .write("locked.rs", "fn locked() {}\n");
-    let locked = env.path("locked.rs");
-    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
-    if fs::read(&locked).is_ok() {
-        eprintln!("skipped: running as a user who can read mode-000 files (root)");
-        return;
-    }
-    let mut cmd = env.ctxpack();
-    cmd.args(["pack"]);
+    let mode = |rel: &str, mode: u32| {
+        fs::set_permissions(env.path(rel), fs::Permissions::from_mode(mode)).unwrap();
+    };
+    // SAFETY: geteuid has no preconditions.
+    let as_root = unsafe { libc::geteuid() } == 0;
+    let bin_dir = TestEnv::new();
+    let mut cmd = if as_root {
+        if std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!(
+                "skipped: running as root, and setpriv (util-linux) is missing to run ctxpack \
+                 as an unprivileged user, for whom a mode-000 file is unreadable"
+            );
+            return;
+        }
+        // nobody must reach the tree and the binary: a copy in a directory it may enter.
+        for dir in [env.root(), bin_dir.root(), &env.path("sub")] {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        mode("ok.rs", 0o644);
+        mode("sub/also_ok.rs", 0o644);
+        let bin = bin_dir.path("ctxpack");
+        fs::copy(env!("CARGO_BIN_EXE_ctxpack"), &bin).unwrap();
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin)
+            .current_dir(env.root());
+        cmd
+    } else {
+        env.ctxpack()
+    };
+    mode("locked.rs", 0o000);
+    cmd.arg("pack");
     let out = run_ok(cmd);
     let doc = parse(&out.stdout);
+    let packed: Vec<&str> = doc.files.keys().map(String::as_str).collect();
+    assert_eq!(packed, ["ok.rs", "sub/also_ok.rs"]);
     assert_eq!(
         doc.omitted.get("locked.rs").map(String::as_str),
         Some("unreadable")
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("locked.rs"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("warning").count(),
+        1,
+        "one warning, naming the file: {stderr}"
+    );
+    assert!(stderr.contains("skipped locked.rs"), "{stderr}");
 }
 
 #[cfg(unix)]
@@ -568,7 +654,7 @@ fn stderr_summary_lists_totals_top_files_and_omissions_unless_quiet() {
 }
 
 fn human(n: usize) -> String {
-    ctxpack::tokens::human(n)
+    ctxpack::render::human(n)
 }
 
 #[test]
@@ -628,6 +714,49 @@ fn help_explains_every_pack_flag() {
     assert!(help.contains("pack"));
 }
 
+/// clap joined the lines of the Examples section in the doc comments into one paragraph and
+/// re-wrapped it; each example must stay on a line of its own.
+#[test]
+fn help_examples_stay_on_separate_lines() {
+    let env = TestEnv::new();
+    for (command, examples) in [
+        (
+            "pack",
+            &[
+                "ctxpack pack # the current directory, to stdout",
+                "ctxpack pack path/to/repo -o context.xml",
+                "git ls-files -z | ctxpack pack --stdin -0",
+                "ctxpack pack --fidelity compressed | gemini -p \"Plan the refactor\"",
+            ][..],
+        ),
+        ("outline", &["ctxpack outline src/lib.rs"][..]),
+        (
+            "symbols",
+            &[
+                "ctxpack symbols src/",
+                "ctxpack symbols --json > symbols.json",
+            ][..],
+        ),
+    ] {
+        for flag in ["-h", "--help"] {
+            let mut cmd = env.ctxpack();
+            cmd.args([command, flag]);
+            let help = String::from_utf8(run_ok(cmd).stdout).unwrap();
+            // Each line with its runs of spaces collapsed.
+            let lines: Vec<String> = help
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect();
+            for example in examples {
+                assert!(
+                    lines.iter().any(|l| l == example),
+                    "{command} {flag}: {example:?} is not a line of its own:\n{help}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn models_pick_their_encoding() {
     let env = copy_fixture("sample-repo");
@@ -644,4 +773,445 @@ fn models_pick_their_encoding() {
     cmd.args(["pack", "--model", "claude-sonnet-4-5"]);
     let out = run_ok(cmd);
     assert!(String::from_utf8_lossy(&out.stderr).contains("approximation"));
+}
+
+/// `a -> b`, `b -> a`: canonicalizing either fails with ELOOP, which used to be reported as
+/// `unreadable` (with a warning) instead of as the loop it is.
+#[cfg(unix)]
+#[test]
+fn mutual_symlink_loop_is_reported_as_symlink_loop_not_unreadable() {
+    let env = TestEnv::new();
+    env.write("ok.rs", "fn ok() {}\n")
+        .symlink("b", "a")
+        .symlink("a", "b");
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--follow"]);
+    let out = run_ok(cmd);
+    let doc = parse(&out.stdout);
+    for link in ["a", "b"] {
+        assert_eq!(
+            doc.omitted.get(link).map(String::as_str),
+            Some("symlink-loop"),
+            "{link}"
+        );
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+/// Errors met by the walker were warned about twice: once by the walk, and again by pack for
+/// every unreadable entry that carried a detail.
+#[cfg(unix)]
+#[test]
+fn walk_errors_are_warned_about_once() {
+    let env = TestEnv::new();
+    env.write("ok.rs", "fn ok() {}\n")
+        .symlink("nowhere", "dangling");
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--follow"]);
+    let out = run_ok(cmd);
+    let doc = parse(&out.stdout);
+    assert_eq!(
+        doc.omitted.get("dangling").map(String::as_str),
+        Some("unreadable")
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("warning").count(),
+        1,
+        "one warning for the broken link: {stderr}"
+    );
+    assert!(stderr.contains("dangling"), "{stderr}");
+}
+
+/// A symbolic link named on the command line or listed on stdin (`git ls-files` lists tracked
+/// links) used to be followed even without --follow.
+#[cfg(unix)]
+#[test]
+fn explicit_and_stdin_symlinks_are_followed_only_with_follow() {
+    let outside = TestEnv::new();
+    outside.write("secret.txt", "outside the root\n");
+    let env = TestEnv::new();
+    env.write("real/lib.rs", "fn lib() {}\n")
+        .symlink("real", "alias")
+        .symlink("real/lib.rs", "lib_link.rs")
+        .symlink(outside.path("secret.txt"), "escape.txt")
+        .symlink("loop_b", "loop_c")
+        .symlink("loop_c", "loop_b");
+    let links = ["lib_link.rs", "alias", "escape.txt", "loop_b"];
+    let stdin_list = links.join("\n");
+    let run_both = |follow: bool| -> Vec<Doc> {
+        let mut from_args = env.ctxpack();
+        from_args.args(["pack", "-q"]).args(links);
+        let mut from_stdin = env.ctxpack();
+        from_stdin.args(["pack", "-q", "--stdin"]);
+        if follow {
+            from_args.arg("--follow");
+            from_stdin.arg("--follow");
+        }
+        let listed = run_with_stdin(from_stdin, stdin_list.as_bytes());
+        assert!(
+            listed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&listed.stderr)
+        );
+        vec![parse(&run_ok(from_args).stdout), parse(&listed.stdout)]
+    };
+
+    for doc in run_both(false) {
+        assert!(doc.files.is_empty(), "{:?}", doc.files.keys());
+        for link in links {
+            assert_eq!(
+                doc.omitted.get(link).map(String::as_str),
+                Some("symlink"),
+                "{link}"
+            );
+        }
+    }
+    for doc in run_both(true) {
+        let packed: Vec<&str> = doc.files.keys().map(String::as_str).collect();
+        assert_eq!(packed, ["alias/lib.rs", "lib_link.rs"]);
+        assert_eq!(
+            doc.omitted.get("escape.txt").map(String::as_str),
+            Some("outside-root")
+        );
+        assert_eq!(
+            doc.omitted.get("loop_b").map(String::as_str),
+            Some("symlink-loop")
+        );
+        assert!(!doc.raw.contains("outside the root\n"));
+    }
+}
+
+/// The ignore crate opens every .gitignore, .ignore and .ctxpackignore it meets, from / down: a
+/// FIFO by one of those names blocked the process forever.
+#[cfg(unix)]
+#[test]
+fn a_fifo_named_like_an_ignore_file_does_not_hang_the_walk() {
+    let limit = Duration::from_secs(30);
+    let env = TestEnv::new();
+    env.write("tree/a.rs", "fn a() {}\n")
+        .write("tree/sub/b.rs", "fn b() {}\n")
+        .write("tree/ok/c.rs", "fn c() {}\n")
+        .fifo("tree/sub/.gitignore");
+
+    // Below the root: that directory is skipped, with a warning, and the FIFO is listed.
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "tree"]);
+    let out = run_with_timeout(cmd, limit);
+    assert_eq!(out.status.code(), Some(0));
+    let doc = parse(&out.stdout);
+    let packed: Vec<&str> = doc.files.keys().map(String::as_str).collect();
+    assert_eq!(packed, ["a.rs", "ok/c.rs"]);
+    assert_eq!(
+        doc.omitted.get("sub/.gitignore").map(String::as_str),
+        Some("special-file")
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("skipped sub/") && stderr.contains("--no-ignore"),
+        "{stderr}"
+    );
+
+    // In the root itself (the review's reproduction): nothing can be walked, nothing hangs.
+    env.fifo("tree/.ignore");
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "tree"]);
+    let out = run_with_timeout(cmd, limit);
+    assert_eq!(out.status.code(), Some(0));
+    let doc = parse(&out.stdout);
+    assert!(doc.files.is_empty());
+    assert_eq!(
+        doc.omitted.get(".ignore").map(String::as_str),
+        Some("special-file")
+    );
+
+    // Above the root the walker would still open it: an error that says what to do.
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "tree/ok"]);
+    let out = run_with_timeout(cmd, limit);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(".ignore") && stderr.contains("--no-ignore"),
+        "{stderr}"
+    );
+
+    // --no-ignore reads no ignore file at all.
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "--no-ignore", "tree"]);
+    let doc = parse(&run_with_timeout(cmd, limit).stdout);
+    let packed: Vec<&str> = doc.files.keys().map(String::as_str).collect();
+    assert_eq!(packed, ["a.rs", "ok/c.rs", "sub/b.rs"]);
+}
+
+/// Every .gitignore up to / used to be honoured, even outside a git repository: a `~/.gitignore`
+/// holding `*` emptied every pack under the home directory. Ignore files above the root now
+/// count only up to the top of the enclosing repository, anchored where they are.
+#[test]
+fn ancestor_ignore_files_apply_only_up_to_the_enclosing_repository() {
+    // Not in a repository: nothing above the root applies.
+    let env = TestEnv::new();
+    env.write("outer/.gitignore", "*\n")
+        .write("outer/.ignore", "*.rs\n")
+        .write("outer/inner/a.rs", "fn a() {}\n");
+    let doc = pack(&env, &["outer/inner"]);
+    assert_eq!(doc.files.keys().collect::<Vec<_>>(), ["a.rs"]);
+
+    // In a repository: everything from its top down applies, each file anchored at its own
+    // directory, a deeper file overriding a shallower one, and the top's info/exclude too.
+    let env = TestEnv::new();
+    env.write("repo/.git/HEAD", "ref: refs/heads/main\n")
+        .write("repo/.git/info/exclude", "by_exclude.rs\n")
+        .write("repo/.gitignore", "*.log\n/inner/build/\n/a.rs\n")
+        .write("repo/inner/.gitignore", "!keep.log\n")
+        .write("repo/inner/a.rs", "fn a() {}\n")
+        .write("repo/inner/by_exclude.rs", "fn e() {}\n")
+        .write("repo/inner/debug.log", "noise\n")
+        .write("repo/inner/keep.log", "kept\n")
+        .write("repo/inner/build/out.rs", "fn out() {}\n");
+    let expected = ["a.rs", "keep.log"];
+    let doc = pack(&env, &["repo/inner"]);
+    assert_eq!(doc.files.keys().collect::<Vec<_>>(), expected);
+    // The same rules when the walked directory is below the root (--root), not the root.
+    let doc = pack(&env, &["--root", "repo", "repo/inner"]);
+    let packed: Vec<String> = doc.files.keys().map(|p| p.replace("inner/", "")).collect();
+    assert_eq!(packed, expected);
+}
+
+/// The global git excludes file ($XDG_CONFIG_HOME/git/ignore) is honoured.
+#[test]
+fn global_git_excludes_are_honoured() {
+    let home = TestEnv::new();
+    home.write("xdg/git/ignore", "*.secret\n")
+        .write("gitconfig-system", "");
+    let env = TestEnv::new();
+    env.write("a.rs", "fn a() {}\n")
+        .write("keys.secret", "hunter2\n");
+    let with_home = |args: &[&str]| {
+        let mut cmd = env.ctxpack();
+        cmd.args(["pack", "-q"])
+            .args(args)
+            .env("HOME", home.root())
+            .env("XDG_CONFIG_HOME", home.path("xdg"))
+            .env("GIT_CONFIG_SYSTEM", home.path("gitconfig-system"))
+            .env_remove("GIT_CONFIG_GLOBAL");
+        parse(&run_ok(cmd).stdout)
+    };
+    let doc = with_home(&[]);
+    assert_eq!(doc.files.keys().collect::<Vec<_>>(), ["a.rs"]);
+    let doc = with_home(&["--no-ignore"]);
+    assert!(doc.files.contains_key("keys.secret"));
+}
+
+/// Invalid globs were compiled by the walk and failed as runtime errors (exit 1); they are
+/// usage errors (exit 2) that name the glob.
+#[test]
+fn invalid_globs_are_usage_errors() {
+    let env = copy_fixture("sample-repo");
+    for (flag, glob) in [("--include", "[z-a]"), ("--exclude", "a{b")] {
+        let mut cmd = env.ctxpack();
+        cmd.args(["pack", "-q", flag, glob]);
+        let out = run(cmd);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {glob}: {stderr}");
+        assert!(stderr.contains(glob), "{stderr}");
+    }
+}
+
+/// `--include '!*.md'` alone admitted nothing and packed 0 files without a word.
+#[test]
+fn an_include_list_of_only_negations_is_a_usage_error() {
+    let env = copy_fixture("sample-repo");
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "--include", "!*.md"]);
+    let out = run(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--exclude '*.md'"), "{stderr}");
+    // With a positive glob before it, a negation is fine.
+    let doc = pack(&env, &["--include", "*.rs", "--include", "!src/main.rs"]);
+    assert!(doc.files.contains_key("src/net/retry.rs"));
+}
+
+/// Failing to read the path list is not the user's mistake: a runtime error (exit 1).
+#[cfg(unix)]
+#[test]
+fn a_stdin_that_cannot_be_read_is_a_runtime_error() {
+    let env = copy_fixture("sample-repo");
+    let mut cmd = env.ctxpack();
+    // Reading a directory fails with EISDIR.
+    cmd.args(["pack", "-q", "--stdin"])
+        .stdin(fs::File::open(env.path("src")).unwrap());
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("stdin"), "{stderr}");
+}
+
+/// The output was excluded with a glob built from its name, and `{`/`}` were not escaped:
+/// `-o 'ctx{1}.xml'` packed the previous output into the next, and `-o 'a{b.xml'` was an
+/// "invalid glob" error.
+#[test]
+fn output_names_with_glob_characters_are_never_packed_again() {
+    let env = copy_fixture("sample-repo");
+    for name in ["ctx{1}.xml", "a{b.xml", "[x]*?.xml", "sub dir/!#out.xml"] {
+        let runs: Vec<Vec<u8>> = (0..2)
+            .map(|_| {
+                let mut cmd = env.ctxpack();
+                cmd.args(["pack", "-q", "-o", name]);
+                if name.contains('/') {
+                    fs::create_dir_all(env.path("sub dir")).unwrap();
+                }
+                run_ok(cmd);
+                fs::read(env.path(name)).unwrap()
+            })
+            .collect();
+        let doc = parse(&runs[1]);
+        assert!(
+            !doc.files
+                .keys()
+                .chain(doc.omitted.keys())
+                .any(|p| p.ends_with(".xml")),
+            "{name}: {:?}",
+            doc.files.keys()
+        );
+        assert!(runs[0] == runs[1], "{name}: the second run differs");
+        fs::remove_file(env.path(name)).unwrap();
+    }
+}
+
+/// An output file that cannot be created was found only after the whole pack, as a runtime
+/// error; it is a usage error found before any work, and the message names the file.
+#[test]
+fn an_output_file_that_cannot_be_created_is_refused_up_front() {
+    let env = copy_fixture("sample-repo");
+    let mut targets = vec!["no/such/dir/out.xml".to_string()];
+    if cfg!(target_os = "linux") {
+        // No one, root included, can create a file in /proc.
+        targets.push("/proc/ctxpack-out.xml".to_string());
+    }
+    for target in targets {
+        let mut cmd = env.ctxpack();
+        cmd.args(["pack", "-o", &target]);
+        let out = run(cmd);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{target}: {stderr}");
+        assert!(stderr.contains(&target), "{stderr}");
+        assert!(
+            !stderr.contains("packed"),
+            "nothing was packed first: {stderr}"
+        );
+    }
+}
+
+/// With --stdin, a single directory PATH used to become the root *and* an input, so
+/// `printf 'README.md\n' | ctxpack pack --stdin g` packed all of g and nothing else. Now the
+/// PATH is one more input beside the list, the root is --root or the current directory, and
+/// listed paths are relative to the current directory (as `git ls-files` prints them).
+#[test]
+fn stdin_lists_are_relative_to_the_current_directory_and_paths_add_to_them() {
+    let env = copy_fixture("sample-repo");
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "--stdin", "scripts"]);
+    let out = run_with_stdin(cmd, b"README.md\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let packed: Vec<String> = parse(&out.stdout).files.keys().cloned().collect();
+    assert_eq!(packed, ["README.md", "scripts/release.py"]);
+
+    // From a subdirectory, as `cd src && git ls-files | ctxpack pack --stdin --root ..` would.
+    let mut cmd = env.ctxpack();
+    cmd.current_dir(env.path("src"))
+        .args(["pack", "-q", "--stdin", "--root", ".."]);
+    let out = run_with_stdin(cmd, b"main.rs\nnet/retry.rs\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let packed: Vec<String> = parse(&out.stdout).files.keys().cloned().collect();
+    assert_eq!(packed, ["src/main.rs", "src/net/retry.rs"]);
+
+    // Without --root the root is the current directory.
+    let mut cmd = env.ctxpack();
+    cmd.current_dir(env.path("src"))
+        .args(["pack", "-q", "--stdin"]);
+    let out = run_with_stdin(cmd, b"main.rs\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let packed: Vec<String> = parse(&out.stdout).files.keys().cloned().collect();
+    assert_eq!(packed, ["main.rs"]);
+}
+
+/// Past 8 MB the rendered files move to a temporary file. When that cannot be created the run
+/// must end with exit 1 and a message that says what to do, not hang or carry on.
+#[test]
+fn a_spool_that_cannot_be_created_ends_the_run_with_an_error() {
+    let env = TestEnv::new();
+    for i in 0..12 {
+        env.write(format!("f{i:02}.txt"), "word ".repeat(160_000));
+    }
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "-o", "out.xml"])
+        .env("TMPDIR", env.path("no-such-dir"));
+    #[cfg(unix)]
+    let out = run_with_timeout(cmd, Duration::from_secs(120));
+    #[cfg(not(unix))]
+    let out = run(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("TMPDIR"), "{stderr}");
+    assert!(!env.path("out.xml").exists(), "no partial output");
+}
+
+/// Regression test for 600af35 ("omitted statuses landing on the wrong entry"): the consumer
+/// took positions in the list of loaded files as positions in the list of all entries, so with
+/// text and binary files interleaved, omitted reasons were pinned on the wrong files and files
+/// appeared both in <files> and in <omitted>.
+#[test]
+fn omitted_statuses_never_land_on_the_wrong_entry() {
+    let env = TestEnv::new();
+    let mut expected_files = Vec::new();
+    let mut expected_omitted = BTreeMap::new();
+    for i in 0..40 {
+        let (name, bytes): (String, Vec<u8>) = match i % 5 {
+            0 | 3 => (
+                format!("f{i:02}.rs"),
+                format!("fn f{i}() {{}}\n").into_bytes(),
+            ),
+            1 => (format!("f{i:02}.png"), b"\x89PNG\r\n\x1a\n".to_vec()),
+            2 => (format!("f{i:02}.txt"), b"text\0with a NUL".to_vec()),
+            _ => (format!("f{i:02}.md"), vec![b'x'; 5000]),
+        };
+        match i % 5 {
+            0 | 3 => expected_files.push(name.clone()),
+            1 | 2 => {
+                expected_omitted.insert(name.clone(), "binary".to_string());
+            }
+            _ => {
+                expected_omitted.insert(name.clone(), "too-large".to_string());
+            }
+        }
+        env.write(&name, bytes);
+    }
+    for threads in ["1", "2", "8"] {
+        // parse() also checks that no path is both packed and omitted.
+        let doc = pack(&env, &["--max-file-size", "4k", "-j", threads]);
+        assert_eq!(
+            doc.files.keys().cloned().collect::<Vec<_>>(),
+            expected_files,
+            "-j {threads}"
+        );
+        assert_eq!(doc.omitted, expected_omitted, "-j {threads}");
+        for (path, file) in &doc.files {
+            assert_eq!(file.text, expected_text(&fs::read(env.path(path)).unwrap()));
+        }
+    }
 }

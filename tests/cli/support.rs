@@ -42,6 +42,20 @@ impl TestEnv {
         self
     }
 
+    /// Makes a FIFO at `rel`.
+    #[cfg(unix)]
+    pub fn fifo(&self, rel: &str) -> &Self {
+        let path = std::ffi::CString::new(self.path(rel).into_os_string().into_encoded_bytes())
+            .expect("no NUL in a test path");
+        // SAFETY: mkfifo reads a valid NUL-terminated path and has no other preconditions.
+        assert_eq!(
+            unsafe { libc::mkfifo(path.as_ptr(), 0o644) },
+            0,
+            "mkfifo {rel}"
+        );
+        self
+    }
+
     /// A `ctxpack` command whose working directory is the tree.
     pub fn ctxpack(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ctxpack"));
@@ -62,6 +76,30 @@ pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
     input.write_all(stdin).expect("write stdin");
     drop(input);
     child.wait_with_output().expect("wait for ctxpack")
+}
+
+/// Runs `cmd` with no stdin, killing it and failing the test if it takes longer than `limit`
+/// (a process blocked on a FIFO never ends by itself).
+#[cfg(unix)]
+pub fn run_with_timeout(mut cmd: Command, limit: std::time::Duration) -> Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ctxpack");
+    let pid = child.id() as libc::pid_t;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(child.wait_with_output()));
+    match receiver.recv_timeout(limit) {
+        Ok(output) => output.expect("wait for ctxpack"),
+        Err(_) => {
+            // SAFETY: kill has no memory-safety preconditions; the child has not been reaped
+            // (its waiter is still blocked), so the pid is still ours.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("ctxpack did not finish within {limit:?}: {cmd:?}");
+        }
+    }
 }
 
 pub fn run(mut cmd: Command) -> Output {

@@ -273,6 +273,20 @@ def first_diff(a: str, b: str) -> str:
     )
 
 
+def disk_name(shown: str) -> bytes:
+    """The raw bytes of a path as ctxpack shows it: `\\xHH` is the byte HH, the rest is UTF-8."""
+    out = bytearray()
+    i = 0
+    while i < len(shown):
+        if shown.startswith("\\x", i) and re.fullmatch(r"[0-9A-F]{2}", shown[i + 2:i + 4]):
+            out.append(int(shown[i + 2:i + 4], 16))
+            i += 4
+        else:
+            out += shown[i].encode("utf-8")
+            i += 1
+    return bytes(out)
+
+
 def parse_int(value):
     try:
         return int(value)
@@ -347,7 +361,7 @@ def cmd_check_pack(args) -> int:
         if el.get("lossy") == "true" or el.get("sanitized") == "true":
             n_content_skipped += 1
             continue
-        disk_path = os.path.join(args.root, *path.split("/"))
+        disk_path = os.path.join(os.fsencode(args.root), *map(disk_name, path.split("/")))
         try:
             with open(disk_path, "rb") as f:
                 raw = f.read()
