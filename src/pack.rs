@@ -30,6 +30,7 @@ enum Outcome {
         bytes: Vec<u8>,
         tokens: usize,
         document_tokens: usize,
+        degraded: bool,
     },
     Omitted(OmitReason, Option<String>),
 }
@@ -46,6 +47,8 @@ struct Stored {
 struct Packed {
     range: Range<u64>,
     tokens: usize,
+    /// The view fell back (head of file, empty outline).
+    degraded: bool,
 }
 
 /// Why a pack failed. Each message says what could not be done; the I/O error behind it is its
@@ -131,10 +134,15 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> Result<(), PackError> {
                 bytes,
                 tokens,
                 document_tokens,
+                degraded,
             } => {
                 body_tokens += document_tokens;
                 match spool.append(&bytes) {
-                    Ok(range) => Some(Packed { range, tokens }),
+                    Ok(range) => Some(Packed {
+                        range,
+                        tokens,
+                        degraded,
+                    }),
                     Err(error) => {
                         // Stops the walk; the error is reported once it has wound down.
                         failed = Some(spool_error(error));
@@ -241,7 +249,9 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> Result<(), PackError> {
         top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         top.truncate(5);
         let report = PackReport {
-            files: summary.files_full,
+            files: summary.files,
+            fidelity: summary.fidelity,
+            degraded: summary.degraded,
             document_tokens: total,
             encoding: config.encoding.name(),
             destination: config
@@ -301,7 +311,9 @@ fn summarize(config: &PackConfig, stored: &[Stored], secrets: ScanSummary) -> Su
     Summary {
         root_name: config.source.root_name.clone(),
         encoding: config.encoding.name(),
-        files_full: packed.len(),
+        files: packed.len(),
+        fidelity: config.fidelity,
+        degraded: packed.iter().filter(|p| p.degraded).count(),
         file_tokens: packed.iter().map(|p| p.tokens).sum(),
         omitted: omitted.into_iter().collect(),
         secrets,
@@ -367,6 +379,7 @@ fn process(
         bytes: rendered.bytes,
         tokens,
         document_tokens: rendered.document_tokens,
+        degraded: degraded.is_some(),
     };
     (outcome, findings)
 }

@@ -43,11 +43,15 @@ pub struct TreeItem<'a> {
 }
 
 /// What the `<summary>` tells a model about the document.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Summary {
     pub root_name: String,
     pub encoding: &'static str,
-    pub files_full: usize,
+    /// Files in `<files>`, all shown at `fidelity`.
+    pub files: usize,
+    pub fidelity: Fidelity,
+    /// Of those, files whose view fell back (head of file, empty outline).
+    pub degraded: usize,
     pub file_tokens: usize,
     /// Omitted counts per reason, in a stable order.
     pub omitted: Vec<(OmitReason, usize)>,

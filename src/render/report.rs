@@ -5,13 +5,17 @@ use std::io::Write;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::human;
+use crate::lang::Fidelity;
 use crate::secrets::{Located, Mode, ScanSummary};
 use crate::walk::OmitReason;
 
 /// What the stderr summary reports.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PackReport {
     pub files: usize,
+    pub fidelity: Fidelity,
+    /// Files whose view fell back (head of file, empty outline).
+    pub degraded: usize,
     pub document_tokens: usize,
     pub encoding: &'static str,
     pub destination: Option<String>,
@@ -30,13 +34,25 @@ pub fn print_summary(err: &mut dyn Write, report: &PackReport) -> std::io::Resul
         Some(path) => format!(" -> {path}"),
         None => String::new(),
     };
+    let fidelity = match report.fidelity {
+        Fidelity::Full => String::new(),
+        other => format!(" as {} views", other.name()),
+    };
     writeln!(
         err,
-        "ctxpack: packed {} files, {} tokens ({}){destination}",
+        "ctxpack: packed {} files{fidelity}, {} tokens ({}){destination}",
         human(report.files),
         human(report.document_tokens),
         report.encoding
     )?;
+    if report.degraded > 0 {
+        writeln!(
+            err,
+            "  {} files could not be parsed cleanly and show their first lines or nothing \
+             (see their degraded attribute)",
+            human(report.degraded)
+        )?;
+    }
     if !report.top_files.is_empty() {
         writeln!(err, "  largest files by tokens:")?;
         let width = report

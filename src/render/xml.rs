@@ -10,6 +10,7 @@ use quick_xml::Writer;
 
 use super::human;
 use super::{FileElement, RenderedFile, Summary, TreeItem};
+use crate::lang::Fidelity;
 use crate::load::sanitize_for_xml;
 use crate::secrets::{Located, Mode, ScanSummary};
 use crate::tokens::TokenCounter;
@@ -124,15 +125,34 @@ fn text_element(writer: &mut Writer<&mut Vec<u8>>, name: &str, text: &str) {
 
 fn summary_text(s: &Summary) -> String {
     let omitted_total: usize = s.omitted.iter().map(|(_, n)| n).sum();
+    let shown = match s.fidelity {
+        Fidelity::Full => format!("{} in full", plural(s.files, "file")),
+        Fidelity::Compressed => format!(
+            "{} as compressed views: imports, declarations, signatures and doc comments, with \
+             every function body replaced by a placeholder that says how many lines it had",
+            plural(s.files, "file")
+        ),
+        Fidelity::Outline => format!(
+            "{} as outlines: one line per definition, led by its line range",
+            plural(s.files, "file")
+        ),
+    };
     let mut text = format!(
         "\nThis document is a packed snapshot of the repository \"{name}\", made by ctxpack for a \
-         language model. It holds {files} in full ({tokens} tokens of file text, counted with \
+         language model. It holds {shown} ({tokens} tokens of file text, counted with \
          {encoding}).",
         name = s.root_name,
-        files = plural(s.files_full, "file"),
         tokens = human(s.file_tokens),
         encoding = s.encoding,
     );
+    if s.degraded > 0 {
+        text.push_str(&format!(
+            " {} could not be parsed cleanly and {} only the first lines (or nothing, for \
+             outlines); their degraded attribute says why.",
+            plural(s.degraded, "file"),
+            if s.degraded == 1 { "shows" } else { "show" }
+        ));
+    }
     if omitted_total > 0 {
         let reasons: Vec<String> = s
             .omitted
@@ -152,10 +172,10 @@ fn summary_text(s: &Summary) -> String {
     text.push_str(&secrets_text(&s.secrets));
     text.push_str(
         "\nLayout: the tree element shows every file considered, omitted ones marked. The files \
-         element holds one file element per included file, in path order: its text is the \
-         file's exact content (line ends as LF), its path is relative to the repository root, \
-         and its tokens attribute counts that text. The omitted element gives the reason each \
-         left-out file is missing.\n",
+         element holds one file element per included file, in path order: its path is relative \
+         to the repository root, its fidelity attribute says which view its text is (full: the \
+         file's exact content, line ends as LF), and its tokens attribute counts that text. The \
+         omitted element gives the reason each left-out file is missing.\n",
     );
     text
 }

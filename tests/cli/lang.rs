@@ -336,6 +336,19 @@ fn pack_fidelity_applies_to_every_file_and_counts_what_is_emitted() {
             counter.count(&doc.raw),
             "{fidelity}: exact total"
         );
+        let wording = match fidelity {
+            "full" => "in full",
+            "compressed" => "as compressed views",
+            _ => "as outlines",
+        };
+        assert!(doc.summary.contains(wording), "{fidelity}: {}", doc.summary);
+        if fidelity != "full" {
+            assert!(
+                doc.summary.contains("1 file could not be parsed cleanly"),
+                "{}",
+                doc.summary
+            );
+        }
         for (path, file) in &doc.files {
             assert_eq!(file.attrs["fidelity"], fidelity, "{path}");
             assert_eq!(file.tokens, counter.count(&file.text), "{fidelity} {path}");
