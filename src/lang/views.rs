@@ -162,7 +162,11 @@ pub fn outline(parsed: &Parsed, text: &str, symbols: &FileSymbols) -> Result<Str
         let body_start = bodies
             .get(first_body)
             .map(|b| b.bytes.start)
-            .filter(|&start| start <= nested_start && start < range.end);
+            .filter(|&start| {
+                // A parent's body can start exactly where this definition starts (a nested
+                // function as its first statement): a body of this definition follows its name.
+                start > definition.name_start && start <= nested_start && start < range.end
+            });
         // The signature starts on the line of the name: annotations and attributes above it
         // (`@Override`, `#[test]`, `[HttpGet]`) are not part of it.
         let name_line_start = text[..definition.name_start.max(range.start)]

@@ -376,3 +376,65 @@ fn pack_fidelity_applies_to_every_file_and_counts_what_is_emitted() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("full, compressed or outline"));
 }
+
+/// Constructs that broke views in review: one-line and endless Ruby methods, annotations, nested
+/// first-statement functions, constructors, accessors, private members, overloads, generics,
+/// K&R C, function-pointer returns, operators, destructors, local functions, traits and macros.
+#[test]
+fn tricky_constructs_compress_to_code_that_parses_and_outline_fully() {
+    let dir = lang_fixture("tricky");
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 12);
+    for name in names {
+        let path = dir.join(&name);
+        let text = fs::read_to_string(&path).unwrap();
+        let language = lang::detect(&path, &text);
+        assert!(parse_clean(language, &text).is_ok(), "{name} is valid");
+        let compressed = lang::view(language, Fidelity::Compressed, &text);
+        assert_eq!(compressed.degraded, None, "{name}");
+        let reparsed = parse(language, &compressed.text).unwrap();
+        assert_eq!(
+            error_count(&reparsed.tree),
+            0,
+            "{name}: the compressed view does not parse:\n{}",
+            compressed.text
+        );
+        let outline = lang::view(language, Fidelity::Outline, &text);
+        assert_eq!(outline.degraded, None, "{name}");
+        insta::assert_snapshot!(format!("tricky.{name}.compressed"), compressed.text);
+        insta::assert_snapshot!(format!("tricky.{name}.outline"), outline.text);
+    }
+}
+
+#[test]
+fn views_are_identical_for_every_thread_count() {
+    let env = TestEnv::new();
+    for (name, _) in SAMPLES {
+        env.write(name, fs::read(lang_fixture(name)).unwrap());
+    }
+    for entry in fs::read_dir(lang_fixture("tricky")).unwrap() {
+        let path = entry.unwrap().path();
+        env.write(
+            Path::new("tricky").join(path.file_name().unwrap()),
+            fs::read(&path).unwrap(),
+        );
+    }
+    for fidelity in ["compressed", "outline"] {
+        let outputs: Vec<Vec<u8>> = ["1", "2", "5"]
+            .iter()
+            .map(|threads| {
+                let mut cmd = env.ctxpack();
+                cmd.args(["pack", "-q", "--fidelity", fidelity, "-j", threads]);
+                run_ok(cmd).stdout
+            })
+            .collect();
+        assert!(
+            outputs.iter().all(|o| o == &outputs[0]),
+            "{fidelity} output differs between thread counts"
+        );
+    }
+}
