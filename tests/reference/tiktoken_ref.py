@@ -341,21 +341,23 @@ def cmd_check_pack(args) -> int:
         if path in seen:
             mismatches.append(f"{path}: listed more than once in <files>")
         seen.add(path)
-        if el.get("fidelity") != "full":
-            n_other += 1
-            continue
-        n_full += 1
         if len(el):
             mismatches.append(f"{path}: <file> has child elements; expected text only")
         text = el.text or ""
 
-        # (b) per-file token count
+        # (b) per-file token count, at every fidelity: it counts the text as emitted
         declared_tokens = parse_int(el.get("tokens"))
         got = count(enc, text)
         if declared_tokens is None:
             mismatches.append(f"{path}: tokens attribute missing/invalid: {el.get('tokens')!r}")
         elif declared_tokens != got:
             mismatches.append(f"{path}: tokens={declared_tokens} but its text counts {got}")
+
+        # Only a full view can be compared with the file on disk.
+        if el.get("fidelity") != "full":
+            n_other += 1
+            continue
+        n_full += 1
 
         # (c) content fidelity against the file on disk
         if el.get("lossy") == "true" or el.get("sanitized") == "true":
