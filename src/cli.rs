@@ -149,6 +149,26 @@ pub struct PackArgs {
     #[arg(long, value_name = "FIDELITY", default_value = "full", value_parser = parse_fidelity)]
     pub fidelity: Fidelity,
 
+    /// Fit the document into N tokens: the whole document as emitted (summary, tree, tags and
+    /// text) counts, in the chosen encoding, and never exceeds N.
+    ///
+    /// Every file gets one fidelity (full, compressed, outline, or left out and listed in the
+    /// tree only), chosen to spend the budget on the files that matter most: a ranking by the
+    /// repository's reference graph, the --focus, git history and path priors. Accepts 200k,
+    /// 1m, 1.5M or 128000 (k = 1,000, m = 1,000,000).
+    #[arg(long, value_name = "N", value_parser = parse_budget, conflicts_with = "fidelity")]
+    pub budget: Option<usize>,
+
+    /// With --budget: keep N tokens of the budget free (for the model's answer or a prompt).
+    #[arg(long, value_name = "N", value_parser = parse_budget, requires = "budget")]
+    pub reserve: Option<usize>,
+
+    /// With --budget: rank files by their relevance to FILE (a spec, a ticket, a plan) or TEXT
+    /// (a question). Repeatable. Identifiers, paths and words in it pull the files that define
+    /// or mention them up.
+    #[arg(long, value_name = "FILE|TEXT", requires = "budget")]
+    pub focus: Vec<String>,
+
     /// Token encoding: o200k_base (GPT-4o, GPT-4.1, GPT-5, o-series) or cl100k_base (GPT-4,
     /// GPT-3.5).
     #[arg(long, value_name = "NAME", conflicts_with = "model")]
@@ -191,6 +211,34 @@ pub struct SymbolsArgs {
     /// "references": [...]}]}.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Parses token budgets: `200k`, `1m`, `1.5M`, `128000` (k = 1,000 and m = 1,000,000: token
+/// budgets are decimal, unlike file sizes).
+pub fn parse_budget(raw: &str) -> Result<usize, String> {
+    let text = raw.trim().replace('_', "");
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let multiplier = match unit.trim().to_ascii_lowercase().as_str() {
+        "" => 1.0,
+        "k" => 1e3,
+        "m" => 1e6,
+        _ => {
+            return Err(format!(
+                "{raw:?} is not a token count: use a number with an optional k or m (200k, 1.5m, 128000)"
+            ))
+        }
+    };
+    let value: f64 = number.parse().map_err(|_| {
+        format!("{raw:?} is not a token count: use a number with an optional k or m (200k, 1.5m, 128000)")
+    })?;
+    let tokens = value * multiplier;
+    if !tokens.is_finite() || !(1.0..=1e12).contains(&tokens) {
+        return Err(format!("{raw:?} is not a usable token count"));
+    }
+    Ok(tokens.round() as usize)
 }
 
 fn parse_fidelity(raw: &str) -> Result<Fidelity, String> {
@@ -242,6 +290,19 @@ pub fn parse_size(raw: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::parse_size;
+
+    #[test]
+    fn budgets_parse_with_decimal_units() {
+        use super::parse_budget;
+        assert_eq!(parse_budget("200k"), Ok(200_000));
+        assert_eq!(parse_budget("1m"), Ok(1_000_000));
+        assert_eq!(parse_budget("1.5M"), Ok(1_500_000));
+        assert_eq!(parse_budget("128000"), Ok(128_000));
+        assert_eq!(parse_budget("32K"), Ok(32_000));
+        for bad in ["", "lots", "12q", "-5", "0", "1.2.3k"] {
+            assert!(parse_budget(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn sizes_parse_with_binary_units() {

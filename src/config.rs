@@ -123,6 +123,10 @@ pub struct PackConfig {
     pub output: Option<PathBuf>,
     pub quiet: bool,
     pub secrets: secrets::Mode,
+    /// With --budget: the tokens the whole document may use (the budget less --reserve).
+    pub budget: Option<usize>,
+    /// With --budget: what the user is about to work on.
+    pub focus: crate::rank::Focus,
     /// Things the user should know (printed on stderr unless --quiet).
     pub notes: Vec<String>,
 }
@@ -151,8 +155,32 @@ impl PackConfig {
         // Never pack our own previous output: it is skipped by its exact path (a glob built from
         // the name would have to escape every glob character, and `{` is easy to miss).
         source.walk.skip = output.clone();
+        let budget = match (args.budget, args.reserve) {
+            (Some(budget), Some(reserve)) if reserve >= budget => {
+                return Err(ConfigError::Invalid(format!(
+                    "--reserve {reserve} leaves nothing of --budget {budget}"
+                )))
+            }
+            (Some(budget), reserve) => Some(budget - reserve.unwrap_or(0)),
+            (None, _) => None,
+        };
+        let mut focus_texts = Vec::new();
+        for focus in &args.focus {
+            let path = cwd.join(focus);
+            if fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+                let text = fs::read_to_string(&path).map_err(|e| ConfigError::Unusable {
+                    path: focus.clone(),
+                    message: format!("cannot read this --focus file: {e}"),
+                })?;
+                focus_texts.push(text);
+            } else {
+                focus_texts.push(focus.clone());
+            }
+        }
         Ok(PackConfig {
             source,
+            budget,
+            focus: crate::rank::Focus::new(&focus_texts),
             fidelity: args.fidelity,
             encoding,
             output,

@@ -3,6 +3,7 @@
 //! The pipeline runs one way: walk → load → secrets (redaction) → analyze (lang) → tokens →
 //! render, with `pack` driving it for the `pack` command and `inspect` for `outline` and `symbols`.
 
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod fit;
@@ -54,6 +55,10 @@ impl From<config::ConfigError> for Failure {
 
 impl From<pack::PackError> for Failure {
     fn from(error: pack::PackError) -> Failure {
+        // A budget below the smallest possible document is a mistake in what was asked for.
+        if let pack::PackError::BudgetTooSmall { .. } = error {
+            return Failure::Usage(error.to_string());
+        }
         Failure::from(anyhow::Error::new(error))
     }
 }

@@ -79,6 +79,11 @@ pub enum PackError {
     Report(#[source] io::Error),
     #[error(transparent)]
     Secrets(#[from] SecretsFound),
+    #[error(
+        "the budget is too small: the smallest document (summary, collapsed tree and the list of \
+         omitted files) needs {needed} tokens; use --budget {needed} or more"
+    )]
+    BudgetTooSmall { needed: usize },
 }
 
 impl From<io::Error> for PackError {
@@ -90,6 +95,9 @@ impl From<io::Error> for PackError {
 
 /// Runs a pack and writes the document. Progress, warnings and the summary go to `err`.
 pub fn run(config: &PackConfig, err: &mut dyn Write) -> Result<(), PackError> {
+    if let Some(budget) = config.budget {
+        return crate::budget::run(config, budget, err);
+    }
     if !config.quiet {
         for note in &config.notes {
             writeln!(err, "ctxpack: note: {note}")?;
@@ -262,6 +270,7 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> Result<(), PackError> {
             top_files: top,
             omitted: summary.omitted.clone(),
             secrets: summary.secrets.clone(),
+            budget: None,
         };
         report::print_summary(err, &report)?;
     }
@@ -277,14 +286,22 @@ fn omit_reason(entry: &Entry) -> Option<OmitReason> {
 
 /// Every finding with its path, in path order (the order of `stored`) and then line order.
 fn scan_summary(mode: secrets::Mode, stored: &[Stored]) -> ScanSummary {
+    scan_of(mode, stored.iter().map(|s| (&s.entry, &s.findings[..])))
+}
+
+/// Every finding with its path, in the order given and then line order.
+pub(crate) fn scan_of<'a>(
+    mode: secrets::Mode,
+    files: impl Iterator<Item = (&'a Entry, &'a [Finding])>,
+) -> ScanSummary {
     let mut scan = ScanSummary {
         mode,
         ..ScanSummary::default()
     };
-    for item in stored.iter().filter(|s| !s.findings.is_empty()) {
-        let path = item.entry.rel.display();
+    for (entry, findings) in files.filter(|(_, f)| !f.is_empty()) {
+        let path = entry.rel.display();
         let mut has_secret = false;
-        for finding in &item.findings {
+        for finding in findings {
             let located = Located {
                 path: path.clone(),
                 line: finding.line,
@@ -302,11 +319,19 @@ fn scan_summary(mode: secrets::Mode, stored: &[Stored]) -> ScanSummary {
     scan
 }
 
-fn summarize(config: &PackConfig, stored: &[Stored], secrets: ScanSummary) -> Summary {
+/// Omitted counts per reason, in a stable order.
+pub(crate) fn omitted_counts(
+    reasons: impl Iterator<Item = OmitReason>,
+) -> Vec<(OmitReason, usize)> {
     let mut omitted: BTreeMap<OmitReason, usize> = BTreeMap::new();
-    for reason in stored.iter().filter_map(|s| omit_reason(&s.entry)) {
+    for reason in reasons {
         *omitted.entry(reason).or_default() += 1;
     }
+    omitted.into_iter().collect()
+}
+
+fn summarize(config: &PackConfig, stored: &[Stored], secrets: ScanSummary) -> Summary {
+    let omitted = omitted_counts(stored.iter().filter_map(|s| omit_reason(&s.entry)));
     let packed: Vec<&Packed> = stored.iter().filter_map(|s| s.packed.as_ref()).collect();
     Summary {
         root_name: config.source.root_name.clone(),
@@ -315,8 +340,105 @@ fn summarize(config: &PackConfig, stored: &[Stored], secrets: ScanSummary) -> Su
         fidelity: config.fidelity,
         degraded: packed.iter().filter(|p| p.degraded).count(),
         file_tokens: packed.iter().map(|p| p.tokens).sum(),
-        omitted: omitted.into_iter().collect(),
+        omitted,
         secrets,
+        budget: None,
+    }
+}
+
+/// A file read, redacted and ready for any view.
+pub(crate) struct Prepared {
+    pub file: load::TextFile,
+    pub language: lang::Language,
+    pub redactions: usize,
+}
+
+/// Why a file is left out, and the error behind it for a warning.
+pub(crate) type Left = (OmitReason, Option<String>);
+
+/// Reads `entry` and redacts its secrets: everything after this sees only the redacted text, so
+/// views, counts and budgets hold for what is emitted.
+pub(crate) fn prepare(
+    entry: &Entry,
+    config: &PackConfig,
+) -> (Result<Prepared, Left>, Vec<Finding>) {
+    let mut file = match load::load(&entry.abs, config.source.max_file_size) {
+        Loaded::Text(file) => file,
+        Loaded::Omitted(reason, detail) => return (Err((reason, detail)), Vec::new()),
+    };
+    let path = entry.rel.display();
+    let findings = if config.secrets == secrets::Mode::Off {
+        Vec::new()
+    } else {
+        let Redacted { text, findings } = Scanner::get().redact(&path, &file.text);
+        if let Cow::Owned(text) = text {
+            file.text = text;
+        }
+        findings
+    };
+    let redactions = findings.iter().filter(|f| f.is_secret()).count();
+    if redactions > 0 && config.secrets == secrets::Mode::OmitFile {
+        return (Err((OmitReason::Secrets, None)), findings);
+    }
+    let language = lang::detect(&entry.abs, &file.text);
+    let prepared = Prepared {
+        file,
+        language,
+        redactions,
+    };
+    (Ok(prepared), findings)
+}
+
+/// A rendered `<file>` element at some fidelity.
+pub(crate) struct Element {
+    pub bytes: Vec<u8>,
+    /// Tokens of the view's text.
+    pub tokens: usize,
+    /// Tokens the element adds to the document.
+    pub document_tokens: usize,
+    pub degraded: bool,
+}
+
+/// Renders `prepared` at `fidelity`, with its rank when the pack is budgeted.
+pub(crate) fn render_element(
+    entry: &Entry,
+    prepared: &Prepared,
+    fidelity: Fidelity,
+    rank: Option<usize>,
+    counter: &dyn TokenCounter,
+) -> Element {
+    let file = &prepared.file;
+    let (text, degraded) = match fidelity {
+        Fidelity::Full => (Cow::Borrowed(file.text.as_str()), None),
+        fidelity => {
+            let view = lang::view(prepared.language, fidelity, &file.text);
+            (Cow::Owned(view.text), view.degraded)
+        }
+    };
+    let split = SplitCount::new(counter, &text);
+    let path = entry.rel.display();
+    let element = FileElement {
+        path: &path,
+        lang: prepared.language.name(),
+        fidelity,
+        rank,
+        tokens: split,
+        text: &text,
+        degraded: degraded.map(|reason| reason.name()),
+        bom_stripped: file.bom_stripped,
+        lossy: file.lossy,
+        sanitized: file.sanitized,
+        eol: (file.line_ends != LineEnds::Lf).then(|| file.line_ends.name()),
+        redactions: prepared.redactions,
+    };
+    let rendered = xml::render_file(&element, counter);
+    // A cut before and after the element: see the assertions in `run`.
+    debug_assert!(rendered.bytes.starts_with(b"<") && rendered.bytes.ends_with(b"\n"));
+    Element {
+        bytes: rendered.bytes,
+        tokens: split.total(),
+        document_tokens: rendered.document_tokens,
+        degraded: degraded.is_some(),
     }
 }
 
@@ -325,61 +447,17 @@ fn process(
     config: &PackConfig,
     counter: &dyn TokenCounter,
 ) -> (Outcome, Vec<Finding>) {
-    let mut file = match load::load(&entry.abs, config.source.max_file_size) {
-        Loaded::Text(file) => file,
-        Loaded::Omitted(reason, detail) => return (Outcome::Omitted(reason, detail), Vec::new()),
+    let (prepared, findings) = prepare(entry, config);
+    let prepared = match prepared {
+        Ok(prepared) => prepared,
+        Err((reason, detail)) => return (Outcome::Omitted(reason, detail), findings),
     };
-    let path = entry.rel.display();
-    // Secrets go before anything else sees the text, so views, counts and budgets hold for what
-    // is emitted.
-    let findings = if config.secrets == secrets::Mode::Off {
-        Vec::new()
-    } else {
-        let Redacted { text, findings } = Scanner::get().redact(&path, &file.text);
-        let replaced = match text {
-            Cow::Owned(text) => Some(text),
-            Cow::Borrowed(_) => None,
-        };
-        if let Some(text) = replaced {
-            file.text = text;
-        }
-        findings
-    };
-    let redactions = findings.iter().filter(|f| f.is_secret()).count();
-    if redactions > 0 && config.secrets == secrets::Mode::OmitFile {
-        return (Outcome::Omitted(OmitReason::Secrets, None), findings);
-    }
-    let language = lang::detect(&entry.abs, &file.text);
-    let (text, degraded) = match config.fidelity {
-        Fidelity::Full => (Cow::Borrowed(file.text.as_str()), None),
-        fidelity => {
-            let view = lang::view(language, fidelity, &file.text);
-            (Cow::Owned(view.text), view.degraded)
-        }
-    };
-    let split = SplitCount::new(counter, &text);
-    let tokens = split.total();
-    let element = FileElement {
-        path: &path,
-        lang: language.name(),
-        fidelity: config.fidelity,
-        tokens: split,
-        text: &text,
-        degraded: degraded.map(|reason| reason.name()),
-        bom_stripped: file.bom_stripped,
-        lossy: file.lossy,
-        sanitized: file.sanitized,
-        eol: (file.line_ends != LineEnds::Lf).then(|| file.line_ends.name()),
-        redactions,
-    };
-    let rendered = xml::render_file(&element, counter);
-    // A cut before and after the element: see the assertions in `run`.
-    debug_assert!(rendered.bytes.starts_with(b"<") && rendered.bytes.ends_with(b"\n"));
+    let element = render_element(entry, &prepared, config.fidelity, None, counter);
     let outcome = Outcome::Packed {
-        bytes: rendered.bytes,
-        tokens,
-        document_tokens: rendered.document_tokens,
-        degraded: degraded.is_some(),
+        bytes: element.bytes,
+        tokens: element.tokens,
+        document_tokens: element.document_tokens,
+        degraded: element.degraded,
     };
     (outcome, findings)
 }

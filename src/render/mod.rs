@@ -14,6 +14,8 @@ pub struct FileElement<'a> {
     pub path: &'a str,
     pub lang: &'a str,
     pub fidelity: Fidelity,
+    /// Position in the ranking (1 = most relevant), in budgeted packs.
+    pub rank: Option<usize>,
     /// Token count of `text` alone, split for exact counts once wrapped in markup.
     pub tokens: SplitCount,
     pub text: &'a str,
@@ -56,6 +58,18 @@ pub struct Summary {
     /// Omitted counts per reason, in a stable order.
     pub omitted: Vec<(OmitReason, usize)>,
     pub secrets: ScanSummary,
+    /// Set for `pack --budget`.
+    pub budget: Option<BudgetSummary>,
+}
+
+/// What a budgeted pack chose.
+#[derive(Debug, Clone, Default)]
+pub struct BudgetSummary {
+    /// The tokens the document may use (after --reserve).
+    pub budget: usize,
+    pub full: usize,
+    pub compressed: usize,
+    pub outline: usize,
 }
 
 /// Formats a count with thousands separators, for people.

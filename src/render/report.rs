@@ -4,7 +4,7 @@ use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::human;
+use super::{human, BudgetSummary};
 use crate::lang::Fidelity;
 use crate::secrets::{Located, Mode, ScanSummary};
 use crate::walk::OmitReason;
@@ -23,6 +23,7 @@ pub struct PackReport {
     pub top_files: Vec<(String, usize)>,
     pub omitted: Vec<(OmitReason, usize)>,
     pub secrets: ScanSummary,
+    pub budget: Option<BudgetSummary>,
 }
 
 /// How many findings of each kind stderr lists by place; the document's summary lists all
@@ -45,6 +46,17 @@ pub fn print_summary(err: &mut dyn Write, report: &PackReport) -> std::io::Resul
         human(report.document_tokens),
         report.encoding
     )?;
+    if let Some(b) = &report.budget {
+        writeln!(
+            err,
+            "  budget: {} of {} tokens used; {} full, {} compressed, {} outline",
+            human(report.document_tokens),
+            human(b.budget),
+            human(b.full),
+            human(b.compressed),
+            human(b.outline)
+        )?;
+    }
     if report.degraded > 0 {
         writeln!(
             err,

@@ -36,6 +36,10 @@ pub fn render_file(file: &FileElement<'_>, counter: &dyn TokenCounter) -> Render
     start.push_attribute(("lang", file.lang));
     start.push_attribute(("tokens", tokens.as_str()));
     start.push_attribute(("fidelity", file.fidelity.name()));
+    let rank = file.rank.map(|r| r.to_string());
+    if let Some(rank) = &rank {
+        start.push_attribute(("rank", rank.as_str()));
+    }
     for (flag, name) in [
         (file.bom_stripped, "bom-stripped"),
         (file.lossy, "lossy"),
@@ -90,10 +94,24 @@ pub fn root_line(version: &str, encoding: &str, tokens: usize) -> String {
 
 /// Everything between the root line and the first `<file>`: summary, tree and `<files>`.
 pub fn header_body(summary: &Summary, tree: &[TreeItem<'_>]) -> Vec<u8> {
+    header_body_collapsed(summary, tree, None)
+}
+
+/// [`header_body`] with the tree collapsed below `max_depth` directories: a deeper directory is
+/// one line with its file count (`tests/  [42 files]`), so that a large tree fits a budget.
+pub fn header_body_collapsed(
+    summary: &Summary,
+    tree: &[TreeItem<'_>],
+    max_depth: Option<usize>,
+) -> Vec<u8> {
     let mut bytes = Vec::new();
     let mut writer = Writer::new(&mut bytes);
     text_element(&mut writer, "summary", &summary_text(summary));
-    text_element(&mut writer, "tree", &tree_text(&summary.root_name, tree));
+    let tree_text = match max_depth {
+        None => tree_text(&summary.root_name, tree),
+        Some(depth) => collapsed_tree_text(&summary.root_name, tree, depth),
+    };
+    text_element(&mut writer, "tree", &tree_text);
     bytes.extend_from_slice(b"<files>\n");
     bytes
 }
@@ -117,15 +135,16 @@ pub fn footer(omitted: &[(&str, OmitReason)]) -> Vec<u8> {
 fn text_element(writer: &mut Writer<&mut Vec<u8>>, name: &str, text: &str) {
     let text = sanitize_for_xml(text);
     write_event(writer, Event::Start(BytesStart::new(name)));
-    let escaped = quick_xml::escape::minimal_escape(text.as_ref());
+    // `>` too: a file or directory name may contain `]]>`, which XML forbids in text.
+    let escaped = quick_xml::escape::partial_escape(text.as_ref());
     write_event(writer, Event::Text(BytesText::from_escaped(escaped)));
     write_event(writer, Event::End(BytesEnd::new(name)));
     writer.get_mut().push(b'\n');
 }
 
-fn summary_text(s: &Summary) -> String {
-    let omitted_total: usize = s.omitted.iter().map(|(_, n)| n).sum();
-    let shown = match s.fidelity {
+/// What the files element holds when every file has the same fidelity.
+fn shown_at(s: &Summary, fidelity: Fidelity) -> String {
+    match fidelity {
         Fidelity::Full => format!("{} in full", plural(s.files, "file")),
         Fidelity::Compressed => format!(
             "{} as compressed views: imports, declarations, signatures and doc comments, with \
@@ -136,6 +155,26 @@ fn summary_text(s: &Summary) -> String {
             "{} as outlines: one line per definition, led by its line range",
             plural(s.files, "file")
         ),
+    }
+}
+
+fn summary_text(s: &Summary) -> String {
+    let omitted_total: usize = s.omitted.iter().map(|(_, n)| n).sum();
+    let shown = match (&s.budget, s.fidelity) {
+        (Some(b), _) => format!(
+            "{} chosen to fit a budget of {} tokens: {} in full, {} as compressed views \
+             (imports, declarations, signatures and doc comments, with every function body replaced \
+             by a placeholder that says how many lines it had), {} as outlines (one line per \
+             definition, led by its line range). Files are ranked by how much they matter (their \
+             rank attribute, 1 first); the most relevant come first and last, the least in the \
+             middle. Files in the tree without a file element were left out to fit the budget",
+            plural(s.files, "file"),
+            human(b.budget),
+            human(b.full),
+            human(b.compressed),
+            human(b.outline)
+        ),
+        (None, fidelity) => shown_at(s, fidelity),
     };
     let mut text = format!(
         "\nThis document is a packed snapshot of the repository \"{name}\", made by ctxpack for a \
@@ -304,6 +343,60 @@ fn tree_text(root_name: &str, items: &[TreeItem<'_>]) -> String {
     text
 }
 
+/// The tree with directories at depth `max_depth` (0 = top level) shown as one line each with
+/// their file count.
+fn collapsed_tree_text(root_name: &str, items: &[TreeItem<'_>], max_depth: usize) -> String {
+    let mut counts: std::collections::HashMap<&[String], usize> = std::collections::HashMap::new();
+    for item in items {
+        if item.components.len() > max_depth + 1 {
+            *counts.entry(&item.components[..=max_depth]).or_default() += 1;
+        }
+    }
+    let mut text = format!("\n{}/\n", tree_name(root_name));
+    let mut open_dirs: &[String] = &[];
+    let mut last_collapsed: Option<&[String]> = None;
+    for item in items {
+        let Some((file, dirs)) = item.components.split_last() else {
+            continue;
+        };
+        let (shown_dirs, collapsed) = if dirs.len() > max_depth {
+            (&dirs[..max_depth], Some(&item.components[..=max_depth]))
+        } else {
+            (dirs, None)
+        };
+        if collapsed.is_some() && collapsed == last_collapsed {
+            continue;
+        }
+        let shared = open_dirs
+            .iter()
+            .zip(shown_dirs)
+            .take_while(|(a, b)| a == b)
+            .count();
+        for (depth, dir) in shown_dirs.iter().enumerate().skip(shared) {
+            push_indent(&mut text, depth + 1);
+            text.push_str(&tree_name(dir));
+            text.push_str("/\n");
+        }
+        push_indent(&mut text, shown_dirs.len() + 1);
+        match collapsed {
+            Some(prefix) => {
+                let name = &prefix[prefix.len() - 1];
+                text.push_str(&format!("{}/  [{} files]", tree_name(name), counts[prefix]));
+            }
+            None => {
+                text.push_str(&tree_name(file));
+                if let Some(reason) = item.omitted {
+                    text.push_str(&format!("  [omitted: {reason}]"));
+                }
+            }
+        }
+        text.push('\n');
+        open_dirs = shown_dirs;
+        last_collapsed = collapsed;
+    }
+    text
+}
+
 fn push_indent(text: &mut String, depth: usize) {
     for _ in 0..depth {
         text.push_str("  ");
@@ -362,6 +455,7 @@ mod tests {
             path: "dir/a \"b\" & <c>\nd.rs",
             lang: "rust",
             fidelity: Fidelity::Full,
+            rank: None,
             tokens: SplitCount::default(),
             text,
             bom_stripped: false,
@@ -433,6 +527,14 @@ mod tests {
         assert_eq!(
             text,
             "\nrepo/\n  logo.png  [omitted: binary]\n  src/\n    a.rs\n    x/\n      b.rs\n"
+        );
+        assert_eq!(
+            collapsed_tree_text("repo", &items, 1),
+            "\nrepo/\n  logo.png  [omitted: binary]\n  src/\n    a.rs\n    x/  [1 files]\n"
+        );
+        assert_eq!(
+            collapsed_tree_text("repo", &items, 0),
+            "\nrepo/\n  logo.png  [omitted: binary]\n  src/  [2 files]\n"
         );
     }
 }

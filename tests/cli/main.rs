@@ -1,6 +1,7 @@
 //! Integration tests: the `ctxpack` binary run against fixture trees, its output read back by an
 //! independent XML parser (roxmltree) and compared with the bytes on disk.
 
+mod budget;
 mod lang;
 mod pack;
 mod secrets;

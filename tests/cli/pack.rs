@@ -70,7 +70,8 @@ fn nasty_tree() -> TestEnv {
         .write("quote\"amp&lt<gt>.txt", "odd name\n")
         .write("space name/ünïcödé 名前.md", "# unicode\n")
         .write("tab\tname.txt", "tab in name\n")
-        .write("no_newline.txt", "last line without newline");
+        .write("no_newline.txt", "last line without newline")
+        .write("x]]>y.txt", "a name that closes CDATA\n");
     #[cfg(unix)]
     env.write("new\nline.txt", "newline in name\n");
     env
@@ -93,6 +94,7 @@ fn output_parses_and_every_full_file_matches_the_bytes_on_disk() {
         "space name/ünïcödé 名前.md",
         "tab\tname.txt",
         "no_newline.txt",
+        "x]]>y.txt",
         #[cfg(unix)]
         "new\nline.txt",
     ];
