@@ -114,11 +114,30 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> Result<(), PackError> {
     let mut stored: Vec<Stored> = Vec::new();
     let mut body_tokens = 0usize;
     let mut failed = None;
-    let work = |entry: Entry| {
-        let (outcome, findings) = match entry.status {
+    let work = |mut entry: Entry| {
+        // A token used as a file name is redacted wherever the path is shown.
+        let mut path_findings = Vec::new();
+        if config.secrets != secrets::Mode::Off {
+            if let Some((shown, found)) = Scanner::get().redact_path(entry.rel.components()) {
+                entry.rel.set_shown(shown);
+                path_findings = found;
+            }
+        }
+        let (outcome, mut findings) = match entry.status {
             Status::Load => process(&entry, config, &counter),
             Status::Omitted(reason) => (Outcome::Omitted(reason, None), Vec::new()),
         };
+        let outcome = match outcome {
+            Outcome::Packed { .. }
+                if config.secrets == secrets::Mode::OmitFile
+                    && path_findings.iter().any(Finding::is_secret) =>
+            {
+                Outcome::Omitted(OmitReason::Secrets, None)
+            }
+            outcome => outcome,
+        };
+        path_findings.append(&mut findings);
+        let findings = path_findings;
         Record {
             entry,
             outcome,
@@ -170,16 +189,22 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> Result<(), PackError> {
         return Err(error);
     }
     let warnings = warnings?;
+    // Warnings name paths: they are redacted like the paths in the document.
+    let shown = |message: &str| match config.secrets {
+        secrets::Mode::Off => message.to_string(),
+        _ => Scanner::get().redact_message(message),
+    };
     for warning in &warnings {
-        writeln!(err, "ctxpack: warning: {warning}")?;
+        writeln!(err, "ctxpack: warning: {}", shown(warning))?;
     }
     stored.sort_unstable_by(|a, b| a.entry.rel.cmp(&b.entry.rel));
     for item in &stored {
         if let Some(failure) = &item.failure {
             writeln!(
                 err,
-                "ctxpack: warning: skipped {}: {failure}",
-                item.entry.rel.display()
+                "ctxpack: warning: skipped {}: {}",
+                item.entry.rel.display(),
+                shown(failure)
             )?;
         }
     }
@@ -356,6 +381,12 @@ fn process(
             let view = lang::view(language, fidelity, &file.text);
             (Cow::Owned(view.text), view.degraded)
         }
+    };
+    // What the emitted text holds: a view may drop a marker (an outline keeps no values).
+    let redactions = if redactions == 0 {
+        0
+    } else {
+        text.matches("[REDACTED:").count()
     };
     let split = SplitCount::new(counter, &text);
     let tokens = split.total();

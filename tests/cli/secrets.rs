@@ -211,14 +211,14 @@ fn omit_file_leaves_out_every_file_with_a_secret() {
 }
 
 #[test]
-fn fail_exits_1_lists_every_secret_by_place_and_writes_nothing() {
+fn fail_exits_3_lists_every_secret_by_place_and_writes_nothing() {
     let (planted, _) = manifest();
     let env = corpus();
     let mut cmd = env.ctxpack();
     cmd.args(["pack", "--hidden", "--no-ignore", "--secrets", "fail"])
         .args(["-o", "context.xml"]);
     let out = run(cmd);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     assert!(out.stdout.is_empty());
     assert!(!env.path("context.xml").exists(), "no document is written");
     let stderr = String::from_utf8(out.stderr).unwrap();
