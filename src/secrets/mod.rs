@@ -448,10 +448,14 @@ fn judge(check: Check, key: Option<&str>, value: &str, bare: bool) -> Verdict {
         Check::Entropy { min_len, min_bits } | Check::Assignment { min_len, min_bits } => {
             accept(value.len() >= min_len && shannon_entropy(value) >= min_bits)
         }
-        Check::UrlPassword => {
+        Check::UrlPassword | Check::OtherUrlPassword => {
             let lower = value.to_ascii_lowercase();
             if PLACEHOLDER_PASSWORDS.contains(&lower.as_str()) {
                 Verdict::Example
+            } else if check == Check::OtherUrlPassword
+                && (value.len() < 8 || is_identifier_like(value))
+            {
+                Verdict::NotFound
             } else {
                 Verdict::Secret
             }
@@ -642,6 +646,15 @@ fn has_random_run(value: &str) -> bool {
         .any(looks_random)
 }
 
+/// Letters and separators only, with no machine-made run: `Authorization-Header-Name`,
+/// `apiSecret`, `APPLICATION_SECRET`. `QmXkTzRwPvLs` is not one.
+fn is_identifier_like(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c.is_ascii_alphabetic() || matches!(c, '_' | '-' | '.' | ':' | '/'))
+        && !has_random_run(value)
+}
+
 /// Assigned values that are not credentials: UUIDs, paths and URLs, numbers, identifiers and
 /// words, prose, unsigned JWTs, password hashes.
 fn value_is_not_secret(value: &str) -> bool {
@@ -658,12 +671,7 @@ fn value_is_not_secret(value: &str) -> bool {
             && !value.contains(['+', '='])
             && !has_random_run(value));
     let is_number = value.chars().all(|c| c.is_ascii_digit() || c == '.');
-    // Letters and separators only, with no machine-made run: `Authorization-Header-Name`,
-    // `app.security.token_storage`. `QmXkTzRwPvLs` is not a word.
-    let is_word = value
-        .chars()
-        .all(|c| c.is_ascii_alphabetic() || matches!(c, '_' | '-' | '.' | ':' | '/'))
-        && !has_random_run(value);
+    let is_word = is_identifier_like(value);
     let is_dotted_identifier = value.contains('.')
         && value.split('.').all(|part| {
             part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -673,12 +681,15 @@ fn value_is_not_secret(value: &str) -> bool {
         });
     // Text with blanks is prose (`Your token has expired.`) unless a word in it mixes letters
     // and digits (`Bearer 9fK2mQ7x`, `Xk9$ mQ2#pL`).
+    // Many words or parentheses are code or prose, not a password (`"+lr);switch(...`).
     let is_prose = value.contains(' ')
-        && !value.split_whitespace().any(|w| {
-            w.len() >= 6
-                && w.bytes().any(|b| b.is_ascii_alphabetic())
-                && w.bytes().any(|b| b.is_ascii_digit())
-        });
+        && (value.split_whitespace().count() > 4
+            || value.contains(['(', ')'])
+            || !value.split_whitespace().any(|w| {
+                w.len() >= 6
+                    && w.bytes().any(|b| b.is_ascii_alphabetic())
+                    && w.bytes().any(|b| b.is_ascii_digit())
+            }));
     let is_password_hash = value.starts_with("{SSHA")
         || value.starts_with("{SHA")
         || value.starts_with("pbkdf2_")
