@@ -672,6 +672,11 @@ fn value_is_not_secret(value: &str) -> bool {
             && !has_random_run(value));
     let is_number = value.chars().all(|c| c.is_ascii_digit() || c == '.');
     let is_word = is_identifier_like(value);
+    // A constant or path in code: `D3DKMT_PRESENTHISTORYTOKEN`, `windows_sys::core::PWSTR`.
+    let is_constant = value.contains('_')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b':');
     let is_dotted_identifier = value.contains('.')
         && value.split('.').all(|part| {
             part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -699,6 +704,7 @@ fn value_is_not_secret(value: &str) -> bool {
         || is_path_or_url
         || is_number
         || is_word
+        || is_constant
         || is_dotted_identifier
         || is_prose
         || is_unsigned_jwt(value)
