@@ -382,11 +382,11 @@ fn process(
             (Cow::Owned(view.text), view.degraded)
         }
     };
-    // What the emitted text holds: a view may drop a marker (an outline keeps no values).
-    let redactions = if redactions == 0 {
-        0
-    } else {
-        text.matches("[REDACTED:").count()
+    // What the emitted text holds: a view may drop a marker (an outline keeps no values). The
+    // full text holds one per secret; a view at most that many of the markers it shows.
+    let redactions = match config.fidelity {
+        Fidelity::Full => redactions,
+        _ => redactions.min(secrets::count_markers(&text)),
     };
     let split = SplitCount::new(counter, &text);
     let tokens = split.total();

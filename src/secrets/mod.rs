@@ -358,6 +358,19 @@ impl Scanner {
     }
 }
 
+/// How many `[REDACTED:<rule-id>]` markers `text` holds.
+pub fn count_markers(text: &str) -> usize {
+    text.match_indices("[REDACTED:")
+        .filter(|(at, m)| {
+            let rest = &text[at + m.len()..];
+            let id = rest
+                .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+                .unwrap_or(rest.len());
+            id > 0 && rest[id..].starts_with(']')
+        })
+        .count()
+}
+
 /// Whether the line holding `at` carries [`ALLOW_MARKER`].
 fn line_allows(text: &str, at: usize) -> bool {
     let start = memchr::memrchr(b'\n', &text.as_bytes()[..at]).map_or(0, |i| i + 1);
