@@ -74,8 +74,13 @@ pub fn run(config: &PackConfig, budget: usize, err: &mut dyn Write) -> Result<()
     };
     let warnings = walk::walk_with(&source.inputs, &source.walk, &pool, &work, &mut consume);
     progress.finish_and_clear();
+    // Warnings name paths: they are redacted like the paths in the document.
+    let shown = |message: &str| match config.secrets {
+        crate::secrets::Mode::Off => message.to_string(),
+        _ => crate::secrets::Scanner::get().redact_message(message),
+    };
     for warning in &warnings? {
-        writeln!(err, "ctxpack: warning: {warning}")?;
+        writeln!(err, "ctxpack: warning: {}", shown(warning))?;
     }
     files.sort_unstable_by(|a, b| a.entry.rel.cmp(&b.entry.rel));
     for file in &files {
@@ -401,17 +406,30 @@ fn fill_summary(
     }
 }
 
-fn index_file(entry: Entry, config: &PackConfig, counter: &dyn TokenCounter) -> Indexed {
+fn index_file(mut entry: Entry, config: &PackConfig, counter: &dyn TokenCounter) -> Indexed {
+    let mut path_findings = pack::redact_path(&mut entry, config);
     if let Status::Omitted(reason) = entry.status {
         return Indexed {
             entry,
             tokens: Err((reason, None)),
             index: FileIndex::default(),
             parseable: false,
-            findings: Vec::new(),
+            findings: path_findings,
         };
     }
-    let (prepared, findings) = pack::prepare(&entry, config);
+    let secret_in_path = path_findings.iter().any(Finding::is_secret);
+    let (prepared, mut findings) = pack::prepare(&entry, config);
+    path_findings.append(&mut findings);
+    let findings = path_findings;
+    if secret_in_path && config.secrets == crate::secrets::Mode::OmitFile {
+        return Indexed {
+            entry,
+            tokens: Err((OmitReason::Secrets, None)),
+            index: FileIndex::default(),
+            parseable: false,
+            findings,
+        };
+    }
     match prepared {
         Ok(p) => Indexed {
             tokens: Ok(counter.count(&p.file.text)),

@@ -185,8 +185,9 @@ pub struct PackArgs {
     /// Detected: private keys, AWS, GCP, GitHub, GitLab, Slack, Stripe, OpenAI, Anthropic, npm
     /// and PyPI tokens, JWTs, passwords in database URLs, high-entropy values assigned to names
     /// like password, secret, token or api_key, and every value in .env files. Known example
-    /// values (AKIAIOSFODNN7EXAMPLE, your-api-key, ...) are reported and left in place. Secret
-    /// values are never printed.
+    /// values (AKIAIOSFODNN7EXAMPLE, your-api-key, ...) are reported and left in place, as are
+    /// matches on a line holding `ctxpack:allow-secret`. Secret values are never printed, and a
+    /// secret in a file's path is redacted wherever the path is shown.
     #[arg(long, value_name = "MODE", value_enum, default_value_t = SecretsChoice::Redact)]
     pub secrets: SecretsChoice,
 
@@ -200,6 +201,11 @@ pub struct OutlineArgs {
     /// The files to outline.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
+
+    /// What to do with credentials in the files (as for `pack`): the outline is made from the
+    /// redacted text. omit-file prints nothing for such a file; fail prints nothing and exits 3.
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = SecretsChoice::Redact)]
+    pub secrets: SecretsChoice,
 }
 
 #[derive(Debug, Args)]
@@ -253,7 +259,7 @@ pub enum SecretsChoice {
     Redact,
     /// Leave out every file that holds a secret: it is listed in <omitted> with reason "secrets".
     OmitFile,
-    /// Write no document; exit 1 and list path:line: rule for every secret (for CI gates).
+    /// Write no document; exit 3 and list path:line: rule for every secret (for CI gates).
     Fail,
     /// Do not scan. The <summary> says that scanning was off.
     Off,

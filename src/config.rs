@@ -185,12 +185,7 @@ impl PackConfig {
             encoding,
             output,
             quiet: args.quiet,
-            secrets: match args.secrets {
-                SecretsChoice::Redact => secrets::Mode::Redact,
-                SecretsChoice::OmitFile => secrets::Mode::OmitFile,
-                SecretsChoice::Fail => secrets::Mode::Fail,
-                SecretsChoice::Off => secrets::Mode::Off,
-            },
+            secrets: secrets_mode(args.secrets),
             notes,
         })
     }
@@ -344,6 +339,16 @@ fn bytes_to_os(bytes: &[u8]) -> OsString {
 #[cfg(not(unix))]
 fn bytes_to_os(bytes: &[u8]) -> OsString {
     OsString::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// The scanning mode for `--secrets`.
+pub fn secrets_mode(choice: SecretsChoice) -> secrets::Mode {
+    match choice {
+        SecretsChoice::Redact => secrets::Mode::Redact,
+        SecretsChoice::OmitFile => secrets::Mode::OmitFile,
+        SecretsChoice::Fail => secrets::Mode::Fail,
+        SecretsChoice::Off => secrets::Mode::Off,
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ pub enum Failure {
     Usage(String),
     /// Something went wrong while doing it (exit 1).
     Runtime(anyhow::Error),
+    /// `--secrets fail` found secrets (exit 3): a verdict for CI gates, not a malfunction.
+    SecretsFound(secrets::SecretsFound),
     /// The reader of our output went away (`| head`): exit 0, quietly.
     BrokenPipe,
 }
@@ -38,6 +40,7 @@ impl Failure {
         match self {
             Failure::Usage(_) => 2,
             Failure::Runtime(_) => 1,
+            Failure::SecretsFound(_) => 3,
             Failure::BrokenPipe => 0,
         }
     }
@@ -55,16 +58,21 @@ impl From<config::ConfigError> for Failure {
 
 impl From<pack::PackError> for Failure {
     fn from(error: pack::PackError) -> Failure {
-        // A budget below the smallest possible document is a mistake in what was asked for.
-        if let pack::PackError::BudgetTooSmall { .. } = error {
-            return Failure::Usage(error.to_string());
+        match error {
+            pack::PackError::Secrets(found) => Failure::SecretsFound(found),
+            // A budget below the smallest possible document is a mistake in what was asked for.
+            pack::PackError::BudgetTooSmall { .. } => Failure::Usage(error.to_string()),
+            error => Failure::from(anyhow::Error::new(error)),
         }
-        Failure::from(anyhow::Error::new(error))
     }
 }
 
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Failure {
+        let error = match error.downcast::<secrets::SecretsFound>() {
+            Ok(found) => return Failure::SecretsFound(found),
+            Err(error) => error,
+        };
         let broken_pipe = error.chain().any(|cause| {
             cause
                 .downcast_ref::<io::Error>()
@@ -88,7 +96,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Outline(args) => {
             let mut out = io::BufWriter::new(io::stdout().lock());
-            inspect::outline(&args.files, &mut out, &mut io::stderr().lock())?;
+            let mode = config::secrets_mode(args.secrets);
+            inspect::outline(&args.files, mode, &mut out, &mut io::stderr().lock())?;
             out.flush().map_err(anyhow::Error::from)?;
         }
         Command::Symbols(args) => {

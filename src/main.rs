@@ -13,6 +13,7 @@ fn main() -> ExitCode {
             match &failure {
                 Failure::Usage(message) => eprintln!("ctxpack: error: {message}"),
                 Failure::Runtime(error) => eprintln!("ctxpack: error: {error:#}"),
+                Failure::SecretsFound(found) => eprintln!("ctxpack: error: {found}"),
                 Failure::BrokenPipe => {}
             }
             ExitCode::from(failure.exit_code())

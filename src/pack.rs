@@ -122,11 +122,23 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> Result<(), PackError> {
     let mut stored: Vec<Stored> = Vec::new();
     let mut body_tokens = 0usize;
     let mut failed = None;
-    let work = |entry: Entry| {
-        let (outcome, findings) = match entry.status {
+    let work = |mut entry: Entry| {
+        let mut path_findings = redact_path(&mut entry, config);
+        let (outcome, mut findings) = match entry.status {
             Status::Load => process(&entry, config, &counter),
             Status::Omitted(reason) => (Outcome::Omitted(reason, None), Vec::new()),
         };
+        let outcome = match outcome {
+            Outcome::Packed { .. }
+                if config.secrets == secrets::Mode::OmitFile
+                    && path_findings.iter().any(Finding::is_secret) =>
+            {
+                Outcome::Omitted(OmitReason::Secrets, None)
+            }
+            outcome => outcome,
+        };
+        path_findings.append(&mut findings);
+        let findings = path_findings;
         Record {
             entry,
             outcome,
@@ -178,16 +190,22 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> Result<(), PackError> {
         return Err(error);
     }
     let warnings = warnings?;
+    // Warnings name paths: they are redacted like the paths in the document.
+    let shown = |message: &str| match config.secrets {
+        secrets::Mode::Off => message.to_string(),
+        _ => Scanner::get().redact_message(message),
+    };
     for warning in &warnings {
-        writeln!(err, "ctxpack: warning: {warning}")?;
+        writeln!(err, "ctxpack: warning: {}", shown(warning))?;
     }
     stored.sort_unstable_by(|a, b| a.entry.rel.cmp(&b.entry.rel));
     for item in &stored {
         if let Some(failure) = &item.failure {
             writeln!(
                 err,
-                "ctxpack: warning: skipped {}: {failure}",
-                item.entry.rel.display()
+                "ctxpack: warning: skipped {}: {}",
+                item.entry.rel.display(),
+                shown(failure)
             )?;
         }
     }
@@ -353,6 +371,21 @@ pub(crate) struct Prepared {
     pub redactions: usize,
 }
 
+/// Redacts a token used as a file or directory name wherever the path is shown; returns what was
+/// found.
+pub(crate) fn redact_path(entry: &mut Entry, config: &PackConfig) -> Vec<Finding> {
+    if config.secrets == secrets::Mode::Off {
+        return Vec::new();
+    }
+    match Scanner::get().redact_path(entry.rel.components()) {
+        Some((shown, found)) => {
+            entry.rel.set_shown(shown);
+            found
+        }
+        None => Vec::new(),
+    }
+}
+
 /// Why a file is left out, and the error behind it for a warning.
 pub(crate) type Left = (OmitReason, Option<String>);
 
@@ -415,6 +448,12 @@ pub(crate) fn render_element(
             (Cow::Owned(view.text), view.degraded)
         }
     };
+    // What the emitted text holds: a view may drop a marker (an outline keeps no values). The
+    // full text holds one per secret; a view at most that many of the markers it shows.
+    let redactions = match fidelity {
+        Fidelity::Full => prepared.redactions,
+        _ => prepared.redactions.min(secrets::count_markers(&text)),
+    };
     let split = SplitCount::new(counter, &text);
     let path = entry.rel.display();
     let element = FileElement {
@@ -429,7 +468,7 @@ pub(crate) fn render_element(
         lossy: file.lossy,
         sanitized: file.sanitized,
         eol: (file.line_ends != LineEnds::Lf).then(|| file.line_ends.name()),
-        redactions: prepared.redactions,
+        redactions,
     };
     let rendered = xml::render_file(&element, counter);
     // A cut before and after the element: see the assertions in `run`.

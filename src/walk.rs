@@ -84,9 +84,17 @@ impl RelPath {
     pub fn display(&self) -> String {
         self.shown.join("/")
     }
+
+    /// Replaces the shown components (one per raw component), for secret redaction: identity and
+    /// order stay those of the raw path.
+    pub fn set_shown(&mut self, shown: Vec<String>) {
+        debug_assert_eq!(shown.len(), self.raw.len());
+        self.shown = shown;
+    }
 }
 
-// `shown` is a function of `raw`, so comparing `raw` alone is comparing the whole path.
+// `shown` is derived from `raw` (a text form, possibly redacted), so comparing `raw` alone is
+// comparing the whole path.
 impl PartialEq for RelPath {
     fn eq(&self, other: &Self) -> bool {
         self.raw == other.raw

@@ -108,11 +108,7 @@ fn print_secrets(err: &mut dyn Write, scan: &ScanSummary) -> std::io::Result<()>
             files(scan.files)
         )?,
     }
-    print_places(
-        err,
-        &scan.secrets,
-        "the document's summary lists every secret",
-    )?;
+    print_places(err, &scan.secrets, "the document's summary lists up to 100")?;
     if !scan.examples.is_empty() {
         writeln!(
             err,

@@ -222,8 +222,12 @@ fn summary_text(s: &Summary) -> String {
 /// How many examples the summary lists by place; the count is always given.
 const LISTED_EXAMPLES: usize = 50;
 
-/// What secret scanning did, for the summary: every secret by place (path:line: rule), never its
-/// value.
+/// How many secrets the summary lists by place; the count is always given. Enough for any tree
+/// worth redacting rather than fixing, short enough not to crowd out the code.
+const LISTED_SECRETS: usize = 100;
+
+/// What secret scanning did, for the summary: the secrets by place (path:line: rule; the first
+/// `LISTED_SECRETS`), never their value.
 fn secrets_text(scan: &ScanSummary) -> String {
     let mut text = String::from("\nSecrets: ");
     let found = scan.secrets.len();
@@ -252,7 +256,7 @@ fn secrets_text(scan: &ScanSummary) -> String {
             },
         )),
     }
-    push_places(&mut text, &scan.secrets, usize::MAX);
+    push_places(&mut text, &scan.secrets, LISTED_SECRETS);
     if !scan.examples.is_empty() {
         text.push_str(&format!(
             "\n{} matched a secret rule but {} known example or placeholder {} (such as \
@@ -294,12 +298,11 @@ fn credentials(n: usize) -> String {
 
 fn push_places(text: &mut String, places: &[Located], limit: usize) {
     for place in places.iter().take(limit) {
-        text.push_str(&format!(
-            "\n  {}:{}: {}",
-            tree_name(&place.path),
-            place.line,
-            place.rule
-        ));
+        let located = Located {
+            path: tree_name(&place.path).into_owned(),
+            ..place.clone()
+        };
+        text.push_str(&format!("\n  {located}"));
     }
     if places.len() > limit {
         text.push_str(&format!("\n  ... and {} more", human(places.len() - limit)));

@@ -14,7 +14,19 @@ use std::sync::LazyLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
 
-use rules::{Check, Rule, Scope, KNOWN_EXAMPLES, RULES};
+use rules::{
+    Check, Rule, Scope, KNOWN_EXAMPLES, NOT_SECRET_NAME_ENDINGS, PLACEHOLDER_PASSWORDS,
+    PLACEHOLDER_VALUES, PLACEHOLDER_WORDS, RULES,
+};
+
+/// Rule sets are `u64` bit masks.
+const _: () = assert!(
+    RULES.len() <= 64,
+    "more than 64 secret rules: widen the rule masks"
+);
+
+/// A line holding this keeps its matches in place, reported as examples.
+pub const ALLOW_MARKER: &str = "ctxpack:allow-secret";
 
 /// What `pack` does with the secrets it finds (`--secrets`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,7 +60,8 @@ pub enum Kind {
     Example,
 }
 
-/// One match: which rule, on which line (1-based, of the loaded text). Never the value.
+/// One match: which rule, on which line (1-based, of the loaded text; 0 for a match in the
+/// file's path). Never the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     pub rule: &'static str,
@@ -82,7 +95,11 @@ pub struct Located {
 
 impl fmt::Display for Located {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.path, self.line, self.rule)
+        if self.line == 0 {
+            write!(f, "{}: {} (in the path)", self.path, self.rule)
+        } else {
+            write!(f, "{}:{}: {}", self.path, self.line, self.rule)
+        }
     }
 }
 
@@ -139,8 +156,8 @@ pub struct Scanner {
 struct CompiledRule {
     rule: &'static Rule,
     regex: Regex,
-    /// Index of the capture group named `key`, if the pattern has one.
-    key_group: Option<usize>,
+    /// Indices of the capture groups named `key...` (a pattern with alternatives has several).
+    key_groups: Vec<usize>,
     /// Index of the capture group named `bare` (an unquoted value), if any; also a value group.
     bare_group: Option<usize>,
     /// Indices of the unnamed capture groups: the first that took part holds the secret.
@@ -156,7 +173,6 @@ impl Scanner {
     }
 
     fn compile() -> Scanner {
-        assert!(RULES.len() <= 64, "rule sets are u64 bit masks");
         let mut words: Vec<String> = Vec::new();
         let mut keyword_rules: Vec<u64> = Vec::new();
         let mut always = 0u64;
@@ -178,12 +194,12 @@ impl Scanner {
             }
             // The patterns are constants of this crate; a unit test compiles every one.
             let regex = Regex::new(rule.pattern).expect("built-in secret rules compile");
-            let mut key_group = None;
+            let mut key_groups = Vec::new();
             let mut bare_group = None;
             let mut value_groups = Vec::new();
             for (group, name) in regex.capture_names().enumerate().skip(1) {
                 match name {
-                    Some("key") => key_group = Some(group),
+                    Some(name) if name.starts_with("key") => key_groups.push(group),
                     Some("bare") => {
                         bare_group = Some(group);
                         value_groups.push(group);
@@ -195,7 +211,7 @@ impl Scanner {
             rules.push(CompiledRule {
                 rule,
                 regex,
-                key_group,
+                key_groups,
                 bare_group,
                 value_groups,
             });
@@ -230,10 +246,16 @@ impl Scanner {
     /// with `[REDACTED:<rule-id>]`. The text is borrowed back unchanged when nothing is replaced.
     pub fn redact<'a>(&self, path: &str, text: &'a str) -> Redacted<'a> {
         let env_file = is_env_file(path);
+        let name = path.rsplit('/').next().unwrap_or(path);
         let active = self.active_rules(text);
         let mut candidates: Vec<Span> = Vec::new();
         for (index, compiled) in self.rules.iter().enumerate() {
-            if active & (1 << index) == 0 || (compiled.rule.scope == Scope::EnvFile && !env_file) {
+            let in_scope = match compiled.rule.scope {
+                Scope::AnyFile => true,
+                Scope::EnvFile => env_file,
+                Scope::FileNamed(names) => names.contains(&name),
+            };
+            if active & (1 << index) == 0 || !in_scope {
                 continue;
             }
             for caps in compiled.regex.captures_iter(text) {
@@ -248,10 +270,12 @@ impl Scanner {
                     continue;
                 };
                 let key = compiled
-                    .key_group
-                    .and_then(|g| caps.get(g))
+                    .key_groups
+                    .iter()
+                    .find_map(|&g| caps.get(g))
                     .map(|m| m.as_str());
                 let kind = match judge(compiled.rule.check, key, value.as_str(), bare) {
+                    Verdict::Secret if line_allows(text, value.start()) => Kind::Example,
                     Verdict::Secret => Kind::Secret,
                     Verdict::Example => Kind::Example,
                     Verdict::NotFound => continue,
@@ -306,6 +330,52 @@ impl Scanner {
         };
         Redacted { text, findings }
     }
+
+    /// Redacts the secrets in a path (relative, `/`-separated), component by component, so that
+    /// a token used as a file name reaches no output. Findings are on line 0. `None` when the
+    /// path holds none.
+    pub fn redact_path(&self, components: &[String]) -> Option<(Vec<String>, Vec<Finding>)> {
+        let mut findings = Vec::new();
+        let mut shown = Vec::with_capacity(components.len());
+        let mut changed = false;
+        for component in components {
+            // No `.env` rule for a name: scan it as ordinary text.
+            let redacted = self.redact("", component);
+            for mut finding in redacted.findings {
+                finding.line = 0;
+                finding.range = 0..0;
+                findings.push(finding);
+            }
+            changed |= matches!(redacted.text, Cow::Owned(_));
+            shown.push(redacted.text.into_owned());
+        }
+        (!findings.is_empty() || changed).then_some((shown, findings))
+    }
+
+    /// `text` with its secrets replaced: for one-off messages such as warnings that name paths.
+    pub fn redact_message(&self, text: &str) -> String {
+        self.redact("", text).text.into_owned()
+    }
+}
+
+/// How many `[REDACTED:<rule-id>]` markers `text` holds.
+pub fn count_markers(text: &str) -> usize {
+    text.match_indices("[REDACTED:")
+        .filter(|(at, m)| {
+            let rest = &text[at + m.len()..];
+            let id = rest
+                .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+                .unwrap_or(rest.len());
+            id > 0 && rest[id..].starts_with(']')
+        })
+        .count()
+}
+
+/// Whether the line holding `at` carries [`ALLOW_MARKER`].
+fn line_allows(text: &str, at: usize) -> bool {
+    let start = memchr::memrchr(b'\n', &text.as_bytes()[..at]).map_or(0, |i| i + 1);
+    let end = memchr::memchr(b'\n', &text.as_bytes()[at..]).map_or(text.len(), |i| at + i);
+    text[start..end].contains(ALLOW_MARKER)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -366,13 +436,13 @@ fn judge(check: Check, key: Option<&str>, value: &str, bare: bool) -> Verdict {
                 && value.bytes().any(|b| b.is_ascii_digit()));
         if value.len() < min_len
             || unquoted_word
-            || key.is_some_and(|k| name_is_not_secret(k) || is_password_digest(k, value))
+            || key.is_some_and(|k| !name_is_secret_like(k) || name_is_not_secret(k))
             || value_is_not_secret(value)
         {
             return Verdict::NotFound;
         }
     }
-    match classify_value(value, matches!(check, Check::Assignment { .. })) {
+    match classify_value(value) {
         ValueClass::Reference => return Verdict::NotFound,
         ValueClass::Example => return Verdict::Example,
         ValueClass::Plausible => {}
@@ -387,61 +457,37 @@ fn judge(check: Check, key: Option<&str>, value: &str, bare: bool) -> Verdict {
     match check {
         Check::Shape | Check::EnvValue => Verdict::Secret,
         Check::PemBody => accept(longest_base64_run(value) >= 40),
-        Check::Entropy { min_len, min_bits } => {
+        Check::Base64PrivateKey => accept(decodes_to_private_key(value)),
+        Check::Entropy { min_len, min_bits } | Check::Assignment { min_len, min_bits } => {
             accept(value.len() >= min_len && shannon_entropy(value) >= min_bits)
         }
-        Check::UrlPassword => {
+        Check::UrlPassword | Check::OtherUrlPassword => {
             let lower = value.to_ascii_lowercase();
-            let placeholder = key.is_some_and(|user| user.eq_ignore_ascii_case(value))
-                || PLACEHOLDER_PASSWORDS.contains(&lower.as_str())
-                || ["pass", "pwd", "secret"].iter().any(|w| lower.contains(w));
-            if placeholder {
+            if PLACEHOLDER_PASSWORDS.contains(&lower.as_str()) {
                 Verdict::Example
+            } else if check == Check::OtherUrlPassword
+                && (value.len() < 8 || is_identifier_like(value))
+            {
+                Verdict::NotFound
             } else {
                 Verdict::Secret
             }
         }
-        Check::Assignment { min_len, min_bits } => {
-            accept(value.len() >= min_len && shannon_entropy(value) >= min_bits)
-        }
     }
 }
-
-/// Passwords in URLs that are placeholders or well-known defaults of local services.
-const PLACEHOLDER_PASSWORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "pass",
-    "pwd",
-    "secret",
-    "changeme",
-    "!changeme!",
-    "change_me",
-    "changeit",
-    "test",
-    "testing",
-    "dummy",
-    "foo",
-    "bar",
-    "baz",
-    "xxx",
-    "***",
-    "pa$$word",
-];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ValueClass {
     /// Not a value but a reference to one: `${TOKEN}`, `$password`, `%env(KEY)%`, `%s`.
     Reference,
-    /// A placeholder or published example.
+    /// A placeholder or published example, as a whole value.
     Example,
     Plausible,
 }
 
-/// The placeholder tests shared by every rule but `.env` values. `human` is set for values
-/// assigned to a secret-like name, which people choose, unlike machine-made tokens.
-fn classify_value(value: &str, human: bool) -> ValueClass {
-    let lower = value.to_ascii_lowercase();
+/// The placeholder tests shared by every rule but `.env` values. Only whole values are examples
+/// (see `rules`): a realistic value must not pass `--secrets fail` because it holds a word.
+fn classify_value(value: &str) -> ValueClass {
     // Anchored tests, so that a random password holding `%s` is not mistaken for a format.
     let is_reference = value.starts_with('$')
         || ["%env(", "%(", "{%", "<%", "#{", "@{"]
@@ -457,40 +503,57 @@ fn classify_value(value: &str, human: bool) -> ValueClass {
     if is_reference {
         return ValueClass::Reference;
     }
-    if KNOWN_EXAMPLES.iter().any(|e| value.contains(e))
-        || lower.contains("example")
-        || ["xxxxx", "...", "\u{2026}", "123456789", "abcdefghij"]
-            .iter()
-            .any(|m| lower.contains(m))
-        || (value.contains('<') && value.contains('>'))
-        || has_low_diversity(value)
-    {
-        return ValueClass::Example;
-    }
-    // A marker word standing apart: `your-api-key`, `xoxb-your-token-here`, `<token>`.
-    let apart_words: usize = MARKER_WORDS
-        .iter()
-        .map(|word| {
-            lower
-                .match_indices(word)
-                .filter(|(at, _)| {
-                    let apart = |c: Option<char>| c.is_none_or(|c| !c.is_ascii_alphanumeric());
-                    apart(lower[..*at].chars().next_back())
-                        && apart(lower[at + word.len()..].chars().next())
-                })
-                .count()
-                * word.len()
-        })
-        .sum();
-    // Marker words must make up much of the value: a random token that happens to hold `-here-`
-    // is still a secret. People choose the values assigned to names like `password`, so there
-    // a few telling fragments count anywhere (`MySecretPassw0rd`).
-    let placeholder = apart_words * 10 >= value.len() * 3
-        || (human && HUMAN_MARKERS.iter().any(|m| lower.contains(m)));
-    if placeholder {
+    if KNOWN_EXAMPLES.contains(&value) || is_placeholder(token_body(value)) {
         return ValueClass::Example;
     }
     ValueClass::Plausible
+}
+
+/// The value without a token's fixed prefix (`ghp_`, `sk_live_`, `xoxb-`, `glpat-`, `sk-proj-`):
+/// lower-case letters ending in `_` or `-`, at most three of them.
+fn token_body(value: &str) -> &str {
+    let mut body = value;
+    for _ in 0..3 {
+        let prefix = body.find(['_', '-']).filter(|&at| {
+            (2..=7).contains(&at) && body[..at].bytes().all(|b| b.is_ascii_lowercase())
+        });
+        match prefix {
+            Some(at) if at + 1 < body.len() => body = &body[at + 1..],
+            _ => break,
+        }
+    }
+    body
+}
+
+/// A whole-value placeholder: a listed value, `<...>`, words that only say "put it here"
+/// (`your-api-key`), a counting run, or one or two repeated characters.
+fn is_placeholder(body: &str) -> bool {
+    let lower = body.to_ascii_lowercase();
+    if PLACEHOLDER_VALUES.contains(&lower.as_str())
+        || (body.starts_with('<') && body.ends_with('>'))
+        || ["...", "\u{2026}"].contains(&body)
+    {
+        return true;
+    }
+    let words: Vec<&str> = lower
+        .split(['-', '_', '.', ' '])
+        .filter(|w| !w.is_empty())
+        .collect();
+    let placeholder_words = !words.is_empty()
+        && words
+            .iter()
+            .all(|w| PLACEHOLDER_WORDS.contains(w) || w.bytes().all(|b| b == b'x'));
+    placeholder_words || is_counting_run(&lower) || has_low_diversity(body)
+}
+
+/// `0123456789`, `abcdefghij`, `1234567890123...`: each character follows the one before.
+fn is_counting_run(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.len() >= 8
+        && bytes.windows(2).all(|pair| {
+            pair[1] == pair[0] + 1 || (pair[0] == b'9' && pair[1] == b'0') || pair[0] == pair[1]
+        })
+        && bytes.windows(2).filter(|p| p[0] == p[1]).count() * 4 < bytes.len()
 }
 
 /// A `{name}` template placeholder anywhere in the value (format strings, f-strings).
@@ -504,140 +567,52 @@ fn has_named_placeholder(value: &str) -> bool {
     })
 }
 
-/// Words that mark a placeholder when they stand apart.
-const MARKER_WORDS: &[&str] = &[
-    "your",
-    "my",
-    "the",
-    "changeme",
-    "change_me",
-    "changeit",
-    "placeholder",
-    "dummy",
-    "fake",
-    "sample",
-    "redacted",
-    "replace",
-    "insert",
-    "todo",
-    "here",
-    "secret",
-    "password",
-    "token",
-    "key",
-    "api",
-    "test",
-];
-
-/// Parts of words that mark a person's placeholder anywhere in an assigned value.
-const HUMAN_MARKERS: &[&str] = &[
-    "passw",
-    "secret",
-    "changeme",
-    "changeit",
-    "dummy",
-    "sample",
-    "placeholder",
-    "your",
-];
-
-/// One or two distinct characters after any prefix (`AKIA0000000000000000`, `ghp_xxxx...`), or a
-/// very low entropy over a long value.
+/// One or two distinct characters (`AKIA0000000000000000`, `xxxx...`), or a very low entropy over
+/// a long value.
 fn has_low_diversity(value: &str) -> bool {
-    let body = value.rsplit(['_', '-']).next().unwrap_or(value);
-    let body = if body.len() >= 8 { body } else { value };
-    let mut distinct: Vec<char> = body.chars().collect();
+    let mut distinct: Vec<char> = value.chars().collect();
     distinct.sort_unstable();
     distinct.dedup();
     distinct.len() <= 2 || (value.len() >= 16 && shannon_entropy(value) < 2.5)
 }
 
-/// Words that, as the last word of an assigned name, say the value is not a secret:
-/// `password_hash`, `token_type`, `secret_name`, `api_key_id`, `auth_token_url`...
-const NOT_SECRET_NAME_ENDINGS: &[&str] = &[
-    "id",
-    "ids",
-    "url",
-    "uri",
-    "urls",
-    "path",
-    "file",
-    "filename",
-    "dir",
-    "name",
-    "names",
-    "type",
-    "types",
-    "kind",
-    "length",
-    "len",
-    "size",
-    "count",
-    "header",
-    "headers",
-    "field",
-    "fields",
-    "param",
-    "parameter",
-    "prefix",
-    "suffix",
-    "endpoint",
-    "env",
-    "var",
-    "variable",
-    "hash",
-    "hashed",
-    "digest",
-    "format",
-    "algorithm",
-    "alg",
-    "mode",
-    "policy",
-    "provider",
-    "manager",
-    "storage",
-    "ttl",
-    "lifetime",
-    "expires",
-    "expiry",
-    "expiration",
-    "timeout",
-    "limit",
-    "min",
-    "max",
-    "label",
-    "hint",
-    "message",
-    "error",
-    "pattern",
-    "regex",
-    "class",
-    "service",
-    "generator",
-    "handler",
-    "strategy",
-    "attribute",
-    "option",
-    "options",
-    "template",
-    "route",
-    "method",
-    "enabled",
-    "required",
-    "version",
-    "location",
-    "source",
-    "store",
-    "reset",
-    "request",
-];
+/// The words of a name, split at `_`, `-`, `.`, other punctuation and lower-to-upper case
+/// changes, lower-cased.
+fn name_words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if !c.is_ascii_alphanumeric() {
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+            previous_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && previous_lower && !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        word.push(c.to_ascii_lowercase());
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
 
-/// A hex digest assigned to a password name: a stored hash (`sha1("password")`), not a password.
-fn is_password_digest(name: &str, value: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    (name.contains("passw") || name.contains("pwd"))
-        && [32, 40, 64, 128].contains(&value.len())
-        && value.bytes().all(|b| b.is_ascii_hexdigit())
+/// Whether a name the generic pattern matched is really secret-like: `pass` must be a word of
+/// its own (`DB_PASS`, `smtpPass`), not part of `bypass` or `compass`.
+fn name_is_secret_like(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let other = ["passw", "pwd", "secret", "token", "credential", "key"]
+        .iter()
+        .any(|w| lower.contains(w));
+    other
+        || name_words(name)
+            .iter()
+            .any(|w| w == "pass" || w == "passphrase")
 }
 
 fn name_is_not_secret(name: &str) -> bool {
@@ -646,48 +621,150 @@ fn name_is_not_secret(name: &str) -> bool {
 
 /// The last word of `name`, split at `_`, `-`, `.` and lower-to-upper case changes, lower-cased.
 fn last_word(name: &str) -> Option<String> {
-    let trimmed = name.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
-    let mut start = 0;
-    let bytes = trimmed.as_bytes();
-    for i in 1..bytes.len() {
-        let boundary = !bytes[i - 1].is_ascii_alphanumeric()
-            || (bytes[i - 1].is_ascii_lowercase() && bytes[i].is_ascii_uppercase());
-        if boundary && bytes[i].is_ascii_alphanumeric() {
-            start = i;
-        }
-    }
-    let word = &trimmed[start..];
-    (!word.is_empty()).then(|| word.to_ascii_lowercase())
+    name_words(name).pop()
 }
 
-/// Assigned values that are not credentials: UUIDs, paths and URLs, numbers, plain words and
-/// identifiers, password hashes.
+/// Whether a run of letters and digits looks machine-made: it switches often from lower to upper
+/// case or between letters and digits (`QmXkTzRw`, `K7MDENG`), unlike identifiers and words
+/// (`getUserName`, `XMLHttpRequest`, `sha256`).
+fn looks_random(word: &str) -> bool {
+    let bytes = word.as_bytes();
+    if bytes.len() < 6 {
+        return false;
+    }
+    let switches = bytes
+        .windows(2)
+        .filter(|p| {
+            (p[0].is_ascii_lowercase() && p[1].is_ascii_uppercase())
+                || (p[0].is_ascii_alphabetic() && p[1].is_ascii_digit())
+                || (p[0].is_ascii_digit() && p[1].is_ascii_alphabetic())
+        })
+        .count();
+    // Random letters are about half upper case with many lower-to-upper steps; identifiers
+    // have a capital every few letters (`getUserNameFromToken`) or an acronym (`XMLHttp`).
+    let upper = bytes.iter().filter(|b| b.is_ascii_uppercase()).count();
+    let letters = bytes.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    let humps = bytes
+        .windows(2)
+        .filter(|p| p[0].is_ascii_lowercase() && p[1].is_ascii_uppercase())
+        .count();
+    let mixed_case = letters >= 8 && upper * 10 >= letters * 3 && upper * 10 <= letters * 7;
+    switches * 4 >= bytes.len() || (mixed_case && humps >= 3)
+}
+
+/// Whether any alphanumeric run of `value` looks machine-made.
+fn has_random_run(value: &str) -> bool {
+    value
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(looks_random)
+}
+
+/// Letters and separators only, with no machine-made run: `Authorization-Header-Name`,
+/// `apiSecret`, `APPLICATION_SECRET`. `QmXkTzRwPvLs` is not one.
+fn is_identifier_like(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c.is_ascii_alphabetic() || matches!(c, '_' | '-' | '.' | ':' | '/'))
+        && !has_random_run(value)
+}
+
+/// Assigned values that are not credentials: UUIDs, paths and URLs, numbers, identifiers and
+/// words, prose, unsigned JWTs, password hashes.
 fn value_is_not_secret(value: &str) -> bool {
     let is_uuid = value.len() == 36
         && value.char_indices().all(|(i, c)| match i {
             8 | 13 | 18 | 23 => c == '-',
             _ => c.is_ascii_hexdigit(),
         });
+    // A leading `/` alone does not make a path: one base64 secret in 64 starts with it.
     let is_path_or_url = value.contains("://")
-        || value.starts_with('/')
-        || value.starts_with("./")
-        || value.starts_with("../")
-        || value.starts_with("~/");
+        || (["/", "./", "../", "~/"]
+            .iter()
+            .any(|p| value.starts_with(p))
+            && !value.contains(['+', '='])
+            && !has_random_run(value));
     let is_number = value.chars().all(|c| c.is_ascii_digit() || c == '.');
-    let is_word = value
-        .chars()
-        .all(|c| c.is_ascii_alphabetic() || matches!(c, '_' | '-' | '.' | ':' | '/'));
+    let is_word = is_identifier_like(value);
+    // A constant or path in code: `D3DKMT_PRESENTHISTORYTOKEN`, `windows_sys::core::PWSTR`.
+    let is_constant = value.contains('_')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b':');
     let is_dotted_identifier = value.contains('.')
         && value.split('.').all(|part| {
             part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
                 && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && part.bytes().filter(u8::is_ascii_digit).count() <= 3
+                && !looks_random(part)
         });
+    // Text with blanks is prose (`Your token has expired.`) unless a word in it mixes letters
+    // and digits (`Bearer 9fK2mQ7x`, `Xk9$ mQ2#pL`).
+    // Many words or parentheses are code or prose, not a password (`"+lr);switch(...`).
+    let is_prose = value.contains(' ')
+        && (value.split_whitespace().count() > 4
+            || value.contains(['(', ')'])
+            || !value.split_whitespace().any(|w| {
+                w.len() >= 6
+                    && w.bytes().any(|b| b.is_ascii_alphabetic())
+                    && w.bytes().any(|b| b.is_ascii_digit())
+            }));
     let is_password_hash = value.starts_with("{SSHA")
         || value.starts_with("{SHA")
         || value.starts_with("pbkdf2_")
         || value.starts_with("sha1$")
         || value.starts_with("md5$");
-    is_uuid || is_path_or_url || is_number || is_word || is_dotted_identifier || is_password_hash
+    is_uuid
+        || is_path_or_url
+        || is_number
+        || is_word
+        || is_constant
+        || is_dotted_identifier
+        || is_prose
+        || is_unsigned_jwt(value)
+        || is_password_hash
+}
+
+/// `header.payload.` with an empty signature: not a credential (see the `jwt` rule).
+fn is_unsigned_jwt(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('.').collect();
+    parts.len() == 3
+        && parts[0].starts_with("eyJ")
+        && parts[1].starts_with("eyJ")
+        && parts[2].is_empty()
+}
+
+/// Whether a base64 value decodes to a PEM private key's BEGIN line.
+fn decodes_to_private_key(value: &str) -> bool {
+    // 96 characters decode to 72 bytes: enough for the longest BEGIN line.
+    let head = &value[..value.len().min(96) / 4 * 4];
+    let decoded = decode_base64(head);
+    let text = String::from_utf8_lossy(&decoded);
+    text.starts_with("-----BEGIN") && text.contains("PRIVATE KEY")
+}
+
+/// Standard base64 without padding checks; stops at the first character outside the alphabet.
+fn decode_base64(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for b in text.bytes() {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => break,
+        };
+        buffer = (buffer << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    out
 }
 
 /// Shannon entropy of the bytes of `value`, in bits per byte.
