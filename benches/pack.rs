@@ -1,4 +1,5 @@
-//! Full-pack throughput against the tokenizer alone counting the same bytes on all cores.
+//! Full-pack throughput against the tokenizer alone counting the same bytes on all cores, and a
+//! cold `--budget 200k` pack against the full pack.
 //!
 //! `cargo bench --bench pack [-- CORPUS_DIR]`. Without a directory (or `CTXPACK_BENCH_CORPUS`), a
 //! synthetic tree of at least 50 MB in 10,000+ files is generated in a temporary directory first.
@@ -43,7 +44,8 @@ fn main() {
     };
     let out_dir = tempfile::tempdir().expect("temporary directory");
     let out = out_dir.path().join("context.xml");
-    let config = pack_config(&corpus, &out);
+    let config = pack_config(&corpus, &out, &[]);
+    let budgeted = pack_config(&corpus, &out, &["--budget", "200k"]);
 
     // The same texts the pack includes, read once up front for the tokenizer-alone baseline.
     let found = std::sync::Mutex::new(Vec::new());
@@ -67,6 +69,7 @@ fn main() {
 
     let mut tokenizer_secs = Vec::new();
     let mut pack_secs = Vec::new();
+    let mut budget_secs = Vec::new();
     let mut tokens = 0;
     for run in 0..=RUNS {
         let start = Instant::now();
@@ -76,10 +79,15 @@ fn main() {
         let start = Instant::now();
         ctxpack::pack::run(&config, &mut std::io::sink()).expect("pack");
         let pack = start.elapsed().as_secs_f64();
+
+        let start = Instant::now();
+        ctxpack::pack::run(&budgeted, &mut std::io::sink()).expect("budgeted pack");
+        let budget = start.elapsed().as_secs_f64();
         if run > 0 {
             // Run 0 warms the page cache and the tokenizer.
             tokenizer_secs.push(tokenizer);
             pack_secs.push(pack);
+            budget_secs.push(budget);
         }
     }
     let ratios: Vec<f64> = pack_secs
@@ -109,17 +117,31 @@ fn main() {
         ratios.iter().cloned().fold(f64::INFINITY, f64::min),
         ratios.iter().cloned().fold(0.0, f64::max)
     );
+    let budget_ratios: Vec<f64> = budget_secs
+        .iter()
+        .zip(&pack_secs)
+        .map(|(b, p)| b / p)
+        .collect();
+    println!(
+        "--budget 200k:   median {:.3} s; budgeted / full pack: median {:.3} (min {:.3}, max {:.3})",
+        median(&budget_secs),
+        median(&budget_ratios),
+        budget_ratios.iter().cloned().fold(f64::INFINITY, f64::min),
+        budget_ratios.iter().cloned().fold(0.0, f64::max)
+    );
 }
 
-fn pack_config(corpus: &std::path::Path, out: &std::path::Path) -> PackConfig {
-    let cli = Cli::parse_from([
-        "ctxpack".as_ref(),
-        "pack".as_ref(),
-        corpus.as_os_str(),
-        "-q".as_ref(),
-        "-o".as_ref(),
-        out.as_os_str(),
-    ]);
+fn pack_config(corpus: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> PackConfig {
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "ctxpack".into(),
+        "pack".into(),
+        corpus.into(),
+        "-q".into(),
+        "-o".into(),
+        out.into(),
+    ];
+    args.extend(extra.iter().map(|a| a.into()));
+    let cli = Cli::parse_from(args);
     let Command::Pack(args) = cli.command else {
         unreachable!("the arguments above name the pack command")
     };
