@@ -49,7 +49,9 @@ fn samples(git_dir: &Path, wanted: usize) -> Vec<Sample> {
         ],
     );
     let mut found = Vec::new();
-    for block in log.split("@@").collect::<Vec<_>>().chunks(2) {
+    // `@@header@@` then the commit's name-status lines, repeated: after the leading empty piece,
+    // pieces alternate between headers and file lists.
+    for block in log.split("@@").skip(1).collect::<Vec<_>>().chunks(2) {
         let [header, files] = block else { continue };
         let mut lines = header.lines();
         let Some(ids) = lines.next() else { continue };

@@ -193,7 +193,11 @@ impl Scanner {
                 }
             }
             // The patterns are constants of this crate; a unit test compiles every one.
-            let regex = Regex::new(rule.pattern).expect("built-in secret rules compile");
+            // Word boundaries are ASCII: credentials are ASCII, and the fast engines (the lazy
+            // DFA) cannot do Unicode word boundaries, which would leave every rule to the slow
+            // PikeVM on any file with a non-ASCII character.
+            let pattern = rule.pattern.replace(r"\b", r"(?-u:\b)");
+            let regex = Regex::new(&pattern).expect("built-in secret rules compile");
             let mut key_groups = Vec::new();
             let mut bare_group = None;
             let mut value_groups = Vec::new();
@@ -258,7 +262,12 @@ impl Scanner {
             if active & (1 << index) == 0 || !in_scope {
                 continue;
             }
-            for caps in compiled.regex.captures_iter(text) {
+            // Find with the fast engines first; resolving capture groups over a whole file would
+            // force the slow one (the PikeVM) across every byte of it.
+            for found in compiled.regex.find_iter(text) {
+                let Some(caps) = compiled.regex.captures_at(text, found.start()) else {
+                    continue;
+                };
                 let group = compiled
                     .value_groups
                     .iter()
