@@ -176,6 +176,12 @@ fn file_symbols(entry: &Entry, max_size: u64) -> Option<FileEntry> {
     if !matches!(entry.status, Status::Load) {
         return None;
     }
+    // A token used as a file or directory name is redacted here too, as in every other output.
+    let mut entry = entry.clone();
+    if let Some((shown, _)) = crate::secrets::Scanner::get().redact_path(entry.rel.components()) {
+        entry.rel.set_shown(shown);
+    }
+    let entry = &entry;
     let Loaded::Text(file) = load::load(&entry.abs, max_size) else {
         return None;
     };

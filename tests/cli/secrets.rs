@@ -464,3 +464,21 @@ fn budgeted_packs_never_carry_a_planted_secret() {
         }
     }
 }
+
+#[test]
+fn symbols_never_print_a_token_used_as_a_file_name() {
+    let env = TestEnv::new();
+    let token = format!("ghp_{}", "Q9vT2mX7kL4pR8sW1nB5cY3dF6hJCTPK0aE4");
+    env.write(format!("src/{token}.rs"), "pub fn leaked() {}\n");
+    for args in [vec!["symbols"], vec!["symbols", "--json"]] {
+        let mut cmd = env.ctxpack();
+        cmd.args(&args);
+        let out = run_ok(cmd);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("leaked"), "{stdout}");
+        assert!(
+            !stdout.contains(&token),
+            "{args:?} printed the token: {stdout}"
+        );
+    }
+}
