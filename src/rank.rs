@@ -452,10 +452,16 @@ pub fn rank(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
         .iter()
         .enumerate()
         .map(|(i, file)| {
-            let relevance = if focus.is_empty() {
-                graph[i]
+            // With a focus, its words decide; the graph spreads relevance to what those files use.
+            let (relevance, prior, git_weight) = if focus.is_empty() {
+                (graph[i], path_prior(file.path), 0.15)
             } else {
-                0.5 * graph[i] + 0.5 * bm25[i]
+                // Priors soften: the files a change touches include tests and examples.
+                (
+                    0.25 * graph[i] + 0.75 * bm25[i],
+                    path_prior(file.path).sqrt(),
+                    0.05,
+                )
             };
             let mentioned = focus.identifiers.contains(file.path)
                 || file
@@ -464,7 +470,7 @@ pub fn rank(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
                     .next()
                     .is_some_and(|name| focus.identifiers.contains(name));
             let boost = if mentioned { 2.0 } else { 1.0 };
-            path_prior(file.path) * boost * (0.05 + relevance + 0.15 * git[i])
+            prior * boost * (0.05 + relevance + git_weight * git[i])
         })
         .collect();
     normalize(scores)
@@ -497,14 +503,18 @@ fn bm25(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
     let scores: Vec<f64> = files
         .iter()
         .map(|f| {
+            // A term in the file's path counts as three occurrences in its text.
+            let path_terms: Vec<String> = sub_words(f.path);
             let length = f.index.length as f64;
             let norm = 1.2 * (0.25 + 0.75 * length / average.max(1.0));
             f.index
                 .focus_counts
                 .iter()
                 .zip(&idf)
-                .map(|(&tf, idf)| {
-                    let tf = tf as f64;
+                .zip(&focus.terms)
+                .map(|((&tf, idf), term)| {
+                    let in_path = path_terms.iter().filter(|p| *p == term).count();
+                    let tf = tf as f64 + 3.0 * in_path as f64;
                     idf * tf * 2.2 / (tf + norm)
                 })
                 .sum()
