@@ -12,7 +12,7 @@
 //! so the most relevant files sit where attention is highest and the least relevant in the middle.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Write};
+use std::io::Write;
 use std::ops::ControlFlow;
 
 use crate::config::PackConfig;
@@ -51,17 +51,8 @@ struct Indexed {
 
 /// Runs a budgeted pack and writes the document.
 pub fn run(config: &PackConfig, budget: usize, err: &mut dyn Write) -> Result<(), PackError> {
-    if !config.quiet {
-        for note in &config.notes {
-            writeln!(err, "ctxpack: note: {note}")?;
-        }
-    }
     let source = &config.source;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(source.threads)
-        .thread_name(|i| format!("ctxpack-{i}"))
-        .build()
-        .map_err(PackError::Threads)?;
+    let pool = pack::start(config, err)?;
     let counter = Tiktoken::new(config.encoding);
     let progress = report::progress(config.quiet);
 
@@ -307,13 +298,7 @@ pub fn run(config: &PackConfig, budget: usize, err: &mut dyn Write) -> Result<()
         .collect();
     fill_summary(&mut summary, &order, &rendered);
     let root_line = xml::root_line(env!("CARGO_PKG_VERSION"), config.encoding.name(), total);
-    let output_error = |source: io::Error| PackError::Output {
-        destination: match &config.output {
-            Some(path) => path.display().to_string(),
-            None => "standard output".to_string(),
-        },
-        source,
-    };
+    let output_error = |source| pack::output_error(config, source);
     let mut sink = Sink::open(config.output.as_deref()).map_err(output_error)?;
     let out = sink.writer();
     out.write_all(root_line.as_bytes()).map_err(output_error)?;

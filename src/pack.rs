@@ -98,17 +98,8 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> Result<(), PackError> {
     if let Some(budget) = config.budget {
         return crate::budget::run(config, budget, err);
     }
-    if !config.quiet {
-        for note in &config.notes {
-            writeln!(err, "ctxpack: note: {note}")?;
-        }
-    }
     let source = &config.source;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(source.threads)
-        .thread_name(|i| format!("ctxpack-{i}"))
-        .build()
-        .map_err(PackError::Threads)?;
+    let pool = start(config, err)?;
     let counter = Tiktoken::new(config.encoding);
     let progress = report::progress(config.quiet);
     let spool_error = |source: io::Error| PackError::Spool {
@@ -248,13 +239,7 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> Result<(), PackError> {
     debug_assert!(root_line.ends_with('\n'));
 
     let body = spool.into_reader().map_err(spool_error)?;
-    let output_error = |source: io::Error| PackError::Output {
-        destination: match &config.output {
-            Some(path) => path.display().to_string(),
-            None => "standard output".to_string(),
-        },
-        source,
-    };
+    let output_error = |source| output_error(config, source);
     let mut sink = Sink::open(config.output.as_deref()).map_err(output_error)?;
     let out = sink.writer();
     out.write_all(root_line.as_bytes()).map_err(output_error)?;
@@ -369,6 +354,34 @@ pub(crate) struct Prepared {
     pub file: load::TextFile,
     pub language: lang::Language,
     pub redactions: usize,
+}
+
+/// Prints the config's notes and starts the worker pool: the first steps of every pack.
+pub(crate) fn start(
+    config: &PackConfig,
+    err: &mut dyn Write,
+) -> Result<rayon::ThreadPool, PackError> {
+    if !config.quiet {
+        for note in &config.notes {
+            writeln!(err, "ctxpack: note: {note}")?;
+        }
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(config.source.threads)
+        .thread_name(|i| format!("ctxpack-{i}"))
+        .build()
+        .map_err(PackError::Threads)
+}
+
+/// The error for a failed write of the document, naming where it was going.
+pub(crate) fn output_error(config: &PackConfig, source: io::Error) -> PackError {
+    PackError::Output {
+        destination: match &config.output {
+            Some(path) => path.display().to_string(),
+            None => "standard output".to_string(),
+        },
+        source,
+    }
 }
 
 /// Redacts a token used as a file or directory name wherever the path is shown; returns what was
