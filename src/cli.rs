@@ -40,6 +40,23 @@ pub enum Command {
     /// Takes the same path and filter flags as `pack`.
     #[command(after_help = SYMBOLS_EXAMPLES)]
     Symbols(SymbolsArgs),
+
+    /// List what a plan references (files, line ranges, directories, globs, symbols) and
+    /// whether each exists in the tree.
+    ///
+    /// Reads the plan as Markdown (plain text works too): paths in code spans, fenced blocks,
+    /// links and prose, with `path:42`, `path:10-40` and `path#L10-L40` suffixes; globs; and
+    /// symbols such as `Type::method`, `module.func`, `func()` and backticked names. Each
+    /// reference gets a status: exists, new (its sentence or list item says it is to be
+    /// created), missing (nothing in the tree matches: the plan invented it), ambiguous (a bare
+    /// name matching several files or definitions; the candidates are listed) or outside-root
+    /// (`..`, an absolute path or a link leading out of the root; never read).
+    ///
+    /// URLs, prose words, and names the code uses but does not define (standard library and
+    /// dependency types, crate names) are not references. Takes the same path and filter flags as
+    /// `pack`; the root is the current directory unless --root or one directory is given.
+    #[command(after_help = REFS_EXAMPLES)]
+    Refs(RefsArgs),
 }
 
 // Examples are kept out of the doc comments, where clap would join their lines into one
@@ -54,6 +71,16 @@ Examples:
 const OUTLINE_EXAMPLES: &str = "\
 Example:
   ctxpack outline src/lib.rs";
+
+const REFS_EXAMPLES: &str = "\
+Examples:
+  ctxpack refs AI-PLAN.md                    # table: each reference, what it resolved to, status
+  ctxpack refs AI-PLAN.md --json
+  ctxpack refs AI-PLAN.md --check            # exit 1 if the plan names things that do not exist
+  ctxpack refs AI-PLAN.md path/to/repo
+
+Exit status: 0, or 1 with --check when a reference is missing or outside the root; 2 for bad
+usage (no such plan file, bad flags).";
 
 const SYMBOLS_EXAMPLES: &str = "\
 Examples:
@@ -217,6 +244,28 @@ pub struct SymbolsArgs {
     /// "references": [...]}]}.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RefsArgs {
+    /// The plan: a Markdown or text file ('-' reads it from standard input).
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Print JSON: per reference its text, plan line(s), kind (file, directory, glob, symbol),
+    /// status (exists, new, missing, ambiguous, outside-root), the resolved paths with line
+    /// spans, and a note; then a count per status.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Exit 1 when any reference is missing or outside the root, after printing the report and
+    /// a summary line on stderr. For CI: catch plans that name files or functions that do not
+    /// exist before a coder model follows them.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Parses token budgets: `200k`, `1m`, `1.5M`, `128000` (k = 1,000 and m = 1,000,000: token

@@ -12,6 +12,7 @@ pub mod lang;
 pub mod load;
 pub mod output;
 pub mod pack;
+pub mod plan;
 pub mod rank;
 pub mod render;
 pub mod secrets;
@@ -31,6 +32,8 @@ pub enum Failure {
     Runtime(anyhow::Error),
     /// `--secrets fail` found secrets (exit 3): a verdict for CI gates, not a malfunction.
     SecretsFound(secrets::SecretsFound),
+    /// `refs --check` found references to things that do not exist (exit 1).
+    CheckFailed(String),
     /// The reader of our output went away (`| head`): exit 0, quietly.
     BrokenPipe,
 }
@@ -39,7 +42,7 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Usage(_) => 2,
-            Failure::Runtime(_) => 1,
+            Failure::Runtime(_) | Failure::CheckFailed(_) => 1,
             Failure::SecretsFound(_) => 3,
             Failure::BrokenPipe => 0,
         }
@@ -63,6 +66,16 @@ impl From<pack::PackError> for Failure {
             // A budget below the smallest possible document is a mistake in what was asked for.
             pack::PackError::BudgetTooSmall { .. } => Failure::Usage(error.to_string()),
             error => Failure::from(anyhow::Error::new(error)),
+        }
+    }
+}
+
+impl From<plan::PlanError> for Failure {
+    fn from(error: plan::PlanError) -> Failure {
+        if error.is_usage() {
+            Failure::Usage(error.to_string())
+        } else {
+            Failure::from(anyhow::Error::new(error))
         }
     }
 }
@@ -105,6 +118,30 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             let mut out = io::BufWriter::new(io::stdout().lock());
             inspect::symbols(&source, args.json, &mut out, &mut io::stderr().lock())?;
             out.flush().map_err(anyhow::Error::from)?;
+        }
+        Command::Refs(args) => {
+            if args.source.stdin && args.plan.as_os_str() == "-" {
+                return Err(plan::PlanError::StdinTwice.into());
+            }
+            let text = plan::read_plan(&args.plan, &mut io::stdin().lock())?;
+            let source = config::SourceConfig::from_args(&args.source, &mut io::stdin().lock())?;
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            let verdict = plan::refs(
+                &args.plan,
+                &text,
+                &source,
+                args.json,
+                &mut out,
+                &mut io::stderr().lock(),
+            )?;
+            out.flush().map_err(anyhow::Error::from)?;
+            if args.check && verdict.failing > 0 {
+                return Err(Failure::CheckFailed(format!(
+                    "refs --check: {} of the plan's references do not exist or lie outside the \
+                     root ({})",
+                    verdict.failing, verdict.summary
+                )));
+            }
         }
     }
     Ok(())

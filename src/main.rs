@@ -14,6 +14,7 @@ fn main() -> ExitCode {
                 Failure::Usage(message) => eprintln!("ctxpack: error: {message}"),
                 Failure::Runtime(error) => eprintln!("ctxpack: error: {error:#}"),
                 Failure::SecretsFound(found) => eprintln!("ctxpack: error: {found}"),
+                Failure::CheckFailed(message) => eprintln!("ctxpack: {message}"),
                 Failure::BrokenPipe => {}
             }
             ExitCode::from(failure.exit_code())

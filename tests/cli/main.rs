@@ -4,5 +4,6 @@
 mod budget;
 mod lang;
 mod pack;
+mod plan;
 mod secrets;
 mod support;

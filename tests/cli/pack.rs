@@ -11,32 +11,9 @@ use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
 
 #[cfg(unix)]
 use crate::support::run_with_timeout;
-use crate::support::{expected_text, parse, run, run_ok, run_with_stdin, Doc, TestEnv};
-
-fn fixture(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
-}
-
-/// Copies a fixture tree into a fresh temporary tree.
-fn copy_fixture(name: &str) -> TestEnv {
-    let env = TestEnv::new();
-    let base = fixture(name);
-    let mut stack = vec![base.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path.strip_prefix(&base).unwrap();
-            if path.is_dir() {
-                stack.push(path.clone());
-            } else {
-                env.write(rel, fs::read(&path).unwrap());
-            }
-        }
-    }
-    env
-}
+use crate::support::{
+    copy_fixture, expected_text, fixture, parse, run, run_ok, run_with_stdin, Doc, TestEnv,
+};
 
 fn pack(env: &TestEnv, args: &[&str]) -> Doc {
     let mut cmd = env.ctxpack();

@@ -226,3 +226,28 @@ pub fn expected_text(bytes: &[u8]) -> String {
     let text = std::str::from_utf8(bytes).expect("expected_text takes valid UTF-8");
     text.replace("\r\n", "\n").replace('\r', "\n")
 }
+
+pub fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// Copies a fixture tree into a fresh temporary tree.
+pub fn copy_fixture(name: &str) -> TestEnv {
+    let env = TestEnv::new();
+    let base = fixture(name);
+    let mut stack = vec![base.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(&base).unwrap();
+            if path.is_dir() {
+                stack.push(path.clone());
+            } else {
+                env.write(rel, fs::read(&path).unwrap());
+            }
+        }
+    }
+    env
+}

@@ -1,0 +1,776 @@
+//! Reading a plan: the file paths, directories, globs and code symbols it names, each with the
+//! plan line it is on, how sure we are that it means code, and whether its sentence or list item
+//! announces it as new.
+//!
+//! The plan is Markdown (plain text is Markdown too), read with pulldown-cmark, so code spans,
+//! fenced blocks, links and prose are told apart by a real parser. Where a mention sits decides
+//! how much it is trusted:
+//!
+//! - a code span holds one thing the planner meant as code: a path, a glob, or a symbol;
+//! - a fenced or indented block is code or a command: only file paths are taken from it, since
+//!   every identifier in a snippet would be noise;
+//! - a link's destination is a path when it is relative;
+//! - prose gives paths with a known extension, `Type::method` and `func()` with confidence, and
+//!   `module.func`, CamelCase names and extension-less `a/b` only if they resolve to something
+//!   (prose is full of "and/or", "e.g." and product names).
+
+use std::ops::Range;
+
+use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+
+/// One thing the plan names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mention {
+    /// As written, without surrounding punctuation.
+    pub text: String,
+    /// 1-based line in the plan.
+    pub line: usize,
+    pub target: Target,
+    /// Strong mentions that resolve to nothing are the plan's inventions; weak ones (prose that
+    /// merely could be code) are kept only when they resolve.
+    pub strong: bool,
+    /// Its sentence or list item says it is to be created.
+    pub announced_new: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A file or directory path, relative to the root unless absolute, with a line span if the
+    /// plan gave one (`path:42`, `path:10-40`, `path#L10-L40`).
+    Path {
+        path: String,
+        span: Option<LineSpan>,
+    },
+    /// A glob over paths (`src/net/**`).
+    Glob { pattern: String },
+    /// A code symbol: `Type::method` is qualifier `[Type]` and name `method`.
+    Symbol {
+        qualifier: Vec<String>,
+        name: String,
+    },
+}
+
+/// Lines, 1-based and inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct LineSpan {
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Extensions that make a word a file name. Enough to recognise source, build and
+/// documentation files; a bare `name.xyz` with another extension is read as `module.member`.
+const EXTENSIONS: &[&str] = &[
+    "rs",
+    "py",
+    "pyi",
+    "js",
+    "jsx",
+    "mjs",
+    "cjs",
+    "ts",
+    "tsx",
+    "mts",
+    "cts",
+    "go",
+    "java",
+    "kt",
+    "kts",
+    "scala",
+    "c",
+    "h",
+    "cc",
+    "cpp",
+    "cxx",
+    "hh",
+    "hpp",
+    "hxx",
+    "cs",
+    "fs",
+    "rb",
+    "php",
+    "swift",
+    "m",
+    "mm",
+    "sh",
+    "bash",
+    "zsh",
+    "fish",
+    "ps1",
+    "lua",
+    "pl",
+    "pm",
+    "r",
+    "jl",
+    "ex",
+    "exs",
+    "erl",
+    "hrl",
+    "hs",
+    "ml",
+    "mli",
+    "clj",
+    "dart",
+    "vue",
+    "svelte",
+    "astro",
+    "zig",
+    "nim",
+    "sql",
+    "proto",
+    "graphql",
+    "gql",
+    "md",
+    "mdx",
+    "rst",
+    "txt",
+    "adoc",
+    "toml",
+    "yaml",
+    "yml",
+    "json",
+    "jsonc",
+    "json5",
+    "xml",
+    "html",
+    "htm",
+    "css",
+    "scss",
+    "sass",
+    "less",
+    "ini",
+    "cfg",
+    "conf",
+    "env",
+    "lock",
+    "mod",
+    "sum",
+    "gradle",
+    "cmake",
+    "mk",
+    "make",
+    "bazel",
+    "bzl",
+    "nix",
+    "tf",
+    "hcl",
+    "dockerfile",
+    "csv",
+    "tsv",
+    "svg",
+    "scm",
+    "snap",
+    "tmpl",
+    "tpl",
+    "j2",
+    "erb",
+    "ejs",
+    "hbs",
+    "properties",
+    "plist",
+    "pb",
+    "thrift",
+    "avsc",
+    "wasm",
+    "patch",
+    "diff",
+];
+
+/// File names without an extension that are still unmistakably files.
+const PLAIN_FILE_NAMES: &[&str] = &[
+    "Makefile",
+    "Dockerfile",
+    "Containerfile",
+    "Jenkinsfile",
+    "Gemfile",
+    "Rakefile",
+    "Procfile",
+    "Vagrantfile",
+    "Justfile",
+    "justfile",
+    "CMakeLists.txt",
+    "LICENSE",
+    "CODEOWNERS",
+    "BUILD",
+    "WORKSPACE",
+];
+
+/// Words in a sentence or list item that announce what it names as something to create.
+fn announces_new(prose: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "create",
+        "creates",
+        "created",
+        "creating",
+        "new",
+        "introduce",
+        "introduces",
+        "introducing",
+        "scaffold",
+        "add",
+        "adds",
+        "adding",
+        "implement",
+        "implements",
+        "define",
+        "defines",
+    ];
+    prose
+        .split(|c: char| !c.is_alphanumeric() && c != '_' && c != '-')
+        .any(|word| MARKERS.contains(&word.to_ascii_lowercase().as_str()))
+}
+
+/// Where in the Markdown a piece of text sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Prose,
+    CodeSpan,
+    CodeBlock { diff: bool },
+    LinkTarget,
+}
+
+/// A mention before its scope (sentence or list item) is known.
+struct Found {
+    mention: Mention,
+    offset: usize,
+}
+
+/// Finds every mention in `plan`, in order of appearance.
+pub fn mentions(plan: &str) -> Vec<Mention> {
+    let lines = LineIndex::new(plan);
+    let mut found: Vec<Found> = Vec::new();
+    // Blocks that decide "new": innermost list item or table row, else paragraph or heading.
+    let mut scopes: Vec<(Range<usize>, bool)> = Vec::new(); // (range, is item-like)
+    let mut open: Vec<(Range<usize>, bool)> = Vec::new();
+    let mut code_spans: Vec<Range<usize>> = Vec::new();
+    let mut in_block: Option<bool> = None; // Some(is diff) inside a code block
+
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let events = pulldown_cmark::utils::TextMergeWithOffset::new(
+        Parser::new_ext(plan, options).into_offset_iter(),
+    );
+    for (event, range) in events {
+        match event {
+            Event::Start(tag) => {
+                match &tag {
+                    Tag::Item | Tag::TableRow | Tag::TableHead => open.push((range.clone(), true)),
+                    Tag::Paragraph | Tag::Heading { .. } => open.push((range.clone(), false)),
+                    Tag::CodeBlock(kind) => {
+                        let diff = match kind {
+                            CodeBlockKind::Fenced(info) => {
+                                let info = info.split_whitespace().next().unwrap_or("");
+                                info == "diff" || info == "patch"
+                            }
+                            CodeBlockKind::Indented => false,
+                        };
+                        in_block = Some(diff);
+                    }
+                    Tag::Link { dest_url, .. } => {
+                        let start = found.len();
+                        scan(dest_url, Place::LinkTarget, range.start, &lines, &mut found);
+                        // A link's target is on the line where the link starts.
+                        for f in &mut found[start..] {
+                            f.offset = range.start;
+                            f.mention.line = lines.line(range.start);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::End(end) => match end {
+                TagEnd::Item | TagEnd::TableRow | TagEnd::TableHead | TagEnd::Paragraph => {
+                    if let Some(scope) = open.pop() {
+                        scopes.push(scope);
+                    }
+                }
+                TagEnd::Heading(_) => {
+                    if let Some(scope) = open.pop() {
+                        scopes.push(scope);
+                    }
+                }
+                TagEnd::CodeBlock => in_block = None,
+                _ => {}
+            },
+            Event::Text(text) => {
+                let place = match in_block {
+                    Some(diff) => Place::CodeBlock { diff },
+                    None => Place::Prose,
+                };
+                scan(&text, place, range.start, &lines, &mut found);
+            }
+            Event::Code(code) => {
+                code_spans.push(range.clone());
+                scan(&code, Place::CodeSpan, range.start, &lines, &mut found);
+            }
+            _ => {}
+        }
+    }
+
+    // Decide "new" from the prose around each mention, with code spans blanked out so that
+    // `Client::new` does not announce itself.
+    let mut masked = plan.as_bytes().to_vec();
+    for span in &code_spans {
+        for b in &mut masked[span.clone()] {
+            if *b != b'\n' {
+                *b = b' ';
+            }
+        }
+    }
+    let masked = String::from_utf8_lossy(&masked).into_owned();
+    found
+        .into_iter()
+        .map(|mut f| {
+            f.mention.announced_new = scope_of(f.offset, &scopes, &masked)
+                .is_some_and(|scope| announces_new(&masked[scope]));
+            f.mention
+        })
+        .collect()
+}
+
+/// The innermost list item or table row holding `offset`; else the sentence of its paragraph or
+/// heading.
+fn scope_of(offset: usize, scopes: &[(Range<usize>, bool)], text: &str) -> Option<Range<usize>> {
+    let holding = |item: bool| {
+        scopes
+            .iter()
+            .filter(|(r, i)| *i == item && r.contains(&offset))
+            .min_by_key(|(r, _)| r.len())
+            .map(|(r, _)| r.clone())
+    };
+    if let Some(item) = holding(true) {
+        return Some(item);
+    }
+    let block = holding(false)?;
+    let bytes = text.as_bytes();
+    let is_end = |i: usize| {
+        matches!(bytes[i], b'.' | b'!' | b'?' | b';')
+            && bytes.get(i + 1).is_none_or(|b| b.is_ascii_whitespace())
+    };
+    let mut start = offset.min(block.end);
+    while start > block.start && !is_end(start - 1) {
+        start -= 1;
+    }
+    let mut end = offset;
+    while end < block.end && !is_end(end) {
+        end += 1;
+    }
+    Some(start..end.min(block.end))
+}
+
+/// Byte offset → 1-based line.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        LineIndex { starts }
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset)
+    }
+}
+
+/// Finds mentions in one piece of text. `base` is the source offset where it starts: exact for
+/// code blocks and most text, and at worst on the right line (escapes shift offsets a little).
+fn scan(text: &str, place: Place, base: usize, lines: &LineIndex, found: &mut Vec<Found>) {
+    if place == Place::CodeSpan && !text.trim().contains(char::is_whitespace) {
+        // One token: the whole span is the mention.
+        if let Some(mention) = classify(text.trim(), place) {
+            push(found, mention, base, lines);
+        }
+        return;
+    }
+    let mut line_offset = 0;
+    for line in text.split_inclusive('\n') {
+        let mut words = line.split(|c: char| c.is_whitespace() || c == '`' || c == '"');
+        let mut at = 0;
+        for word in words.by_ref() {
+            let offset = base + line_offset + at;
+            at += word.len() + 1;
+            let mut word = word;
+            if let Place::CodeBlock { diff: true } = place {
+                // `--- a/src/x.rs` and `+++ b/src/x.rs`: the path without git's prefix.
+                word = word
+                    .strip_prefix("a/")
+                    .or_else(|| word.strip_prefix("b/"))
+                    .unwrap_or(word);
+            }
+            let Some(mention) = classify(word, place) else {
+                continue;
+            };
+            push(found, mention, offset, lines);
+        }
+        line_offset += line.len();
+    }
+}
+
+fn push(found: &mut Vec<Found>, mention: Mention, offset: usize, lines: &LineIndex) {
+    let mention = Mention {
+        line: lines.line(offset),
+        ..mention
+    };
+    found.push(Found { mention, offset });
+}
+
+/// Reads one word as a mention, or None when it is not code-like.
+fn classify(raw: &str, place: Place) -> Option<Mention> {
+    let word = trim_punctuation(raw);
+    if word.is_empty() || word.len() > 400 {
+        return None;
+    }
+    if word.contains("://") || word.starts_with("www.") || word.starts_with("mailto:") {
+        return None; // URLs are never references
+    }
+    if word.starts_with('#') || word.starts_with('@') || word.starts_with('-') {
+        return None; // anchors, handles and command-line flags
+    }
+    let mention = |target: Target, strong: bool| {
+        Some(Mention {
+            text: word.to_string(),
+            line: 0,
+            target,
+            strong,
+            announced_new: false,
+        })
+    };
+    let in_code = matches!(place, Place::CodeBlock { .. });
+
+    if let Some((path, span)) = path_like(word) {
+        let globby = path.contains(['*', '?', '[']);
+        let has_extension = has_file_extension(&path);
+        let dotted_start = path.starts_with("./") || path.starts_with("../");
+        let explicit_dir = path.ends_with('/');
+        let strong = match place {
+            Place::CodeSpan | Place::LinkTarget => {
+                has_extension || dotted_start || explicit_dir || globby || path.starts_with('/')
+            }
+            Place::CodeBlock { .. } => has_extension || dotted_start,
+            // "Node.js", "Vue.js": product names, not files, unless they exist.
+            Place::Prose => (has_extension && !is_product_name(&path)) || dotted_start,
+        };
+        if globby {
+            if matches!(place, Place::Prose | Place::CodeBlock { .. }) && !has_extension {
+                return None; // `*` in prose or a shell line is rarely a path pattern
+            }
+            return mention(Target::Glob { pattern: path }, strong);
+        }
+        // In prose and code blocks, slashes alone make too many false paths ("and/or",
+        // "application/json"); those are kept as weak and reported only if they exist.
+        return mention(Target::Path { path, span }, strong);
+    }
+    if in_code {
+        return None; // only paths are taken from code blocks
+    }
+    if place == Place::LinkTarget {
+        return None;
+    }
+    let (qualifier, name, call, separator) = symbol_like(word)?;
+    if name.chars().all(|c| c.is_ascii_digit() || c == '_') {
+        return None;
+    }
+    let camel = is_camel(&name);
+    let snake = name.contains('_') && name.chars().any(|c| c.is_ascii_lowercase());
+    let strong = match place {
+        Place::CodeSpan => {
+            separator == Some("::")
+                || call
+                || (separator == Some(".") && !qualifier.is_empty())
+                || camel
+                || snake
+                || name.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && name.len() > 1
+        }
+        Place::Prose => separator == Some("::") || call,
+        _ => false,
+    };
+    if place == Place::Prose && !strong {
+        // Prose: only qualified names, calls, CamelCase and snake_case can be code at all.
+        let qualified = !qualifier.is_empty();
+        if !(qualified || camel || snake) {
+            return None;
+        }
+        if qualified
+            && separator == Some(".")
+            && !(camel || snake || qualifier.iter().any(|q| is_camel(q) || q.contains('_')))
+        {
+            // "e.g.", "Node.js", "i.e": dotted prose words resolve only as weak mentions, and
+            // plain lowercase ones are too common to try.
+            return None;
+        }
+    }
+    mention(Target::Symbol { qualifier, name }, strong)
+}
+
+/// Strips punctuation that prose puts around a word, keeping a call's `()` and a balanced
+/// closing bracket.
+fn trim_punctuation(word: &str) -> &str {
+    let mut word =
+        word.trim_start_matches(['(', '[', '{', '<', '\'', '"', '*', '_', '`', '“', '‘']);
+    loop {
+        let Some(last) = word.chars().last() else {
+            return word;
+        };
+        let unbalanced = |open: char, close: char| {
+            last == close && word.matches(open).count() < word.matches(close).count()
+        };
+        let strip = matches!(
+            last,
+            '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '"' | '>' | '*' | '`' | '”' | '’'
+        ) || (last == '_'
+            && word.starts_with(|c: char| c.is_alphanumeric())
+            && word.ends_with("__")
+            && !word.starts_with("__"))
+            || unbalanced('(', ')')
+            || unbalanced('[', ']')
+            || unbalanced('{', '}');
+        if !strip {
+            return word;
+        }
+        word = &word[..word.len() - last.len_utf8()];
+    }
+}
+
+/// `Node.js`, `Next.js`: a capitalised name ending in `.js`, with no directory.
+fn is_product_name(path: &str) -> bool {
+    !path.contains('/')
+        && path.ends_with(".js")
+        && path.starts_with(|c: char| c.is_ascii_uppercase())
+}
+
+/// `path`, `path:42`, `path:10-40`, `path#L10-L40`: a path (normalised to `/` with `./`
+/// removed) and its line span, when `word` looks like a file path at all.
+fn path_like(word: &str) -> Option<(String, Option<LineSpan>)> {
+    let (path, span) = split_line_suffix(word);
+    if path.is_empty()
+        || path.contains(['(', ')', '<', '>', '|', '=', ',', '\'', '"', '$', '{', '}'])
+    {
+        return None;
+    }
+    if path.contains("::") {
+        return None;
+    }
+    let looks_like_path = path.contains('/')
+        || has_file_extension(path)
+        || PLAIN_FILE_NAMES.contains(&path)
+        || path.starts_with('.') && path.len() > 1 && path[1..].chars().all(is_name_char);
+    if !looks_like_path {
+        return None;
+    }
+    if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    // A version ("1.2.3"), a fraction ("1/2") or a date is not a path.
+    if path
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == '/' || c == '-')
+    {
+        return None;
+    }
+    let mut normal = path;
+    while let Some(rest) = normal.strip_prefix("./") {
+        normal = rest;
+    }
+    if normal.is_empty() || normal == "/" || normal == "." {
+        return None;
+    }
+    Some((normal.to_string(), span))
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '_' | '-' | '.')
+}
+
+/// Splits `:42`, `:10-40`, `#L10`, `#L10-L40` (and `#L10-40`) off the end of a path.
+fn split_line_suffix(word: &str) -> (&str, Option<LineSpan>) {
+    let number = |s: &str| -> Option<usize> {
+        (!s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+            .filter(|&n| n > 0)
+    };
+    let range = |s: &str, marker: &str| -> Option<LineSpan> {
+        let s = s.strip_prefix(marker)?;
+        match s.split_once('-') {
+            Some((a, b)) => {
+                let start = number(a)?;
+                let end = number(b.strip_prefix(marker).unwrap_or(b))?;
+                (end >= start).then_some(LineSpan { start, end })
+            }
+            None => number(s).map(|n| LineSpan { start: n, end: n }),
+        }
+    };
+    if let Some((path, suffix)) = word.rsplit_once('#') {
+        if let Some(span) = range(suffix, "L") {
+            return (path, Some(span));
+        }
+        return (path, None);
+    }
+    // `path:10-40`, `path:42`, and `path:42:7` (a column, ignored).
+    let mut parts = word.splitn(3, ':');
+    let path = parts.next().unwrap_or(word);
+    if let Some(lines) = parts.next() {
+        if let Some(span) = range(lines, "") {
+            let column_ok = parts.next().is_none_or(|c| number(c).is_some());
+            if column_ok {
+                return (path, Some(span));
+            }
+        }
+    }
+    (word, None)
+}
+
+fn has_file_extension(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if PLAIN_FILE_NAMES.contains(&name) {
+        return true;
+    }
+    match name.rsplit_once('.') {
+        Some((stem, ext)) => {
+            !ext.is_empty()
+                && EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
+                && (!stem.is_empty() || name.len() > 1)
+                && stem
+                    .chars()
+                    .all(|c| is_name_char(c) || c == '*' || c == '?')
+        }
+        None => false,
+    }
+}
+
+/// `Type::method`, `a::b::c`, `module.func`, `Class#method`, `func()`, `func(args)`, `Name`:
+/// (qualifier, name, is a call, separator).
+fn symbol_like(word: &str) -> Option<(Vec<String>, String, bool, Option<&'static str>)> {
+    let mut body = word;
+    let mut call = false;
+    if let Some(open) = body.find('(') {
+        if !body.ends_with(')') {
+            return None;
+        }
+        call = true;
+        body = &body[..open];
+    }
+    // Generic arguments: `Vec<T>`, `Client<T>::new` are kept to their names.
+    if body.contains(['<', '>']) {
+        return None;
+    }
+    let body = body.trim_end_matches('!'); // a Rust macro call: `println!`
+    let separator = if body.contains("::") {
+        Some("::")
+    } else if body.contains('#') {
+        Some("#")
+    } else if body.contains('.') {
+        Some(".")
+    } else {
+        None
+    };
+    let parts: Vec<&str> = match separator {
+        Some(sep) => body.split(sep).collect(),
+        None => vec![body],
+    };
+    let parts: Vec<&str> = parts
+        .into_iter()
+        .skip_while(|p| p.is_empty()) // `::std::x`
+        .collect();
+    if parts.is_empty() || !parts.iter().all(|p| is_identifier(p)) {
+        return None;
+    }
+    // `self.x`, `this.x`, `cls.x`: the receiver tells nothing.
+    let skip = usize::from(
+        matches!(
+            parts[0],
+            "self" | "this" | "cls" | "Self" | "crate" | "super"
+        ) && parts.len() > 1,
+    );
+    let name = parts.last()?.to_string();
+    let qualifier = parts[skip..parts.len() - 1]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    Some((qualifier, name, call, separator))
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+}
+
+/// `RetryPolicy`, `httpClient`: an upper-case letter after a lower-case one.
+fn is_camel(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes
+        .windows(2)
+        .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targets(plan: &str) -> Vec<(String, usize, bool, bool)> {
+        mentions(plan)
+            .into_iter()
+            .map(|m| (m.text, m.line, m.strong, m.announced_new))
+            .collect()
+    }
+
+    #[test]
+    fn line_suffixes_become_spans() {
+        for (word, path, span) in [
+            ("src/a.rs:42", "src/a.rs", Some((42, 42))),
+            ("src/a.rs:10-40", "src/a.rs", Some((10, 40))),
+            ("src/a.rs#L10-L40", "src/a.rs", Some((10, 40))),
+            ("src/a.rs#L7", "src/a.rs", Some((7, 7))),
+            ("./src/a.rs", "src/a.rs", None),
+            ("src/a.rs:40-10", "src/a.rs:40-10", None),
+        ] {
+            let (p, s) = path_like(word).unwrap_or_else(|| panic!("{word} is a path"));
+            assert_eq!(p, path, "{word}");
+            assert_eq!(s.map(|s| (s.start, s.end)), span, "{word}");
+        }
+    }
+
+    #[test]
+    fn prose_that_only_looks_like_code_is_not_strong() {
+        let plan = "Use and/or the client/server model, e.g. with Node.js; see https://example.com/a.rs and www.x.io.\n";
+        assert!(
+            targets(plan).iter().all(|(_, _, strong, _)| !strong),
+            "{:?}",
+            targets(plan)
+        );
+        assert!(!targets(plan)
+            .iter()
+            .any(|(t, ..)| t.contains("example.com")));
+    }
+
+    #[test]
+    fn code_spans_blocks_and_links_are_read() {
+        let plan = "# Plan\n\n1. Edit `src/net/client.rs:10-40` and [the docs](docs/guide.md#L3).\n2. Create `src/retry.rs` with `RetryPolicy::backoff()`.\n\n```diff\n--- a/src/lib.rs\n+++ b/src/lib.rs\n```\n";
+        let found = targets(plan);
+        let texts: Vec<&str> = found.iter().map(|f| f.0.as_str()).collect();
+        assert!(texts.contains(&"src/net/client.rs:10-40"), "{texts:?}");
+        assert!(texts.contains(&"docs/guide.md#L3"), "{texts:?}");
+        assert!(texts.contains(&"RetryPolicy::backoff()"), "{texts:?}");
+        let lib = found
+            .iter()
+            .find(|f| f.0 == "src/lib.rs")
+            .expect("diff header path");
+        assert_eq!(lib.1, 7);
+        let retry = found.iter().find(|f| f.0 == "src/retry.rs").unwrap();
+        assert!(retry.3, "announced as new by 'Create'");
+        let client = found.iter().find(|f| f.0.starts_with("src/net")).unwrap();
+        assert!(!client.3, "'Edit' does not announce a new file");
+        assert_eq!(client.1, 3);
+    }
+
+    #[test]
+    fn new_is_not_announced_by_a_code_span() {
+        let plan = "Call `Client::new` from `src/app.rs`.\n";
+        assert!(targets(plan).iter().all(|f| !f.3), "{:?}", targets(plan));
+    }
+}

@@ -1,0 +1,230 @@
+//! What the repository holds for a plan to be checked against: every path the walk lists, and
+//! the definitions and uses of the names the plan mentions.
+//!
+//! Only names the plan mentions are looked for. Each source file's text is searched for them as
+//! whole words (one Aho-Corasick pass), and only files that contain one are parsed for
+//! definitions, so checking a plan against a large tree costs about one read of it. Prose
+//! (Markdown, text) and the plan itself do not count as uses: a design note that repeats the
+//! plan's invented name does not make it real.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use aho_corasick::AhoCorasick;
+
+use crate::config::SourceConfig;
+use crate::lang::{self, symbols, syntax};
+use crate::load::{self, Loaded};
+use crate::walk::{self, Entry, Status, WalkError};
+
+/// A definition of a mentioned name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defined {
+    /// Index into [`RepoIndex::files`].
+    pub file: usize,
+    pub kind: String,
+    pub start_line: usize,
+    pub end_line: usize,
+    pub scope: Option<String>,
+}
+
+/// The repository as the plan's resolver sees it.
+#[derive(Debug, Default)]
+pub struct RepoIndex {
+    /// Every path the walk listed, relative to the root with `/`, sorted.
+    pub files: Vec<String>,
+    /// Whether the walk would read the file (false: binary, too large, a link, ...).
+    pub readable: Vec<bool>,
+    /// Every directory that holds a listed file, without a trailing `/`.
+    pub dirs: BTreeSet<String>,
+    /// File stems and directory names: what `module.func` and `module::func` can qualify by.
+    pub modules: BTreeSet<String>,
+    /// Mentioned name → its definitions.
+    pub definitions: HashMap<String, Vec<Defined>>,
+    /// Mentioned name → the files whose text contains it as a whole word.
+    pub uses: HashMap<String, Vec<usize>>,
+    /// Warnings from the walk.
+    pub warnings: Vec<String>,
+}
+
+impl RepoIndex {
+    /// Walks `source` and indexes `names` (identifiers the plan mentions).
+    pub fn build(
+        source: &SourceConfig,
+        names: &BTreeSet<String>,
+        plan: Option<&Path>,
+        pool: &rayon::ThreadPool,
+    ) -> Result<RepoIndex, WalkError> {
+        let plan = plan.and_then(|p| p.canonicalize().ok());
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let matcher = (!names.is_empty()).then(|| {
+            AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                .build(&names)
+                .expect("a handful of identifiers always builds an automaton")
+        });
+        let work = |entry: Entry| {
+            let is_plan = plan
+                .as_ref()
+                .is_some_and(|p| entry.abs.canonicalize().is_ok_and(|a| &a == p));
+            let matcher = matcher.as_ref().filter(|_| !is_plan);
+            scan_file(&entry, source.max_file_size, &names, matcher)
+        };
+        let mut scanned: Vec<Scanned> = Vec::new();
+        let mut consume = |one: Scanned| {
+            scanned.push(one);
+            ControlFlow::Continue(())
+        };
+        let warnings = walk::walk_with(&source.inputs, &source.walk, pool, &work, &mut consume)?;
+        scanned.sort_by(|a, b| a.path.cmp(&b.path));
+
+        let mut index = RepoIndex {
+            warnings,
+            ..RepoIndex::default()
+        };
+        for (file, one) in scanned.into_iter().enumerate() {
+            let mut parts: Vec<&str> = one.path.split('/').collect();
+            let name = parts.pop().unwrap_or_default();
+            let stem = name.split('.').next().unwrap_or(name);
+            if !stem.is_empty() {
+                index.modules.insert(stem.to_string());
+            }
+            for depth in 1..=parts.len() {
+                index.dirs.insert(parts[..depth].join("/"));
+                index.modules.insert(parts[depth - 1].to_string());
+            }
+            for used in one.uses {
+                index
+                    .uses
+                    .entry(names[used].to_string())
+                    .or_default()
+                    .push(file);
+            }
+            for (name, mut defined) in one.definitions {
+                defined.file = file;
+                index.definitions.entry(name).or_default().push(defined);
+            }
+            index.readable.push(one.readable);
+            index.files.push(one.path);
+        }
+        Ok(index)
+    }
+
+    /// Files under directory `dir` (no trailing `/`; empty for the root).
+    pub fn files_under(&self, dir: &str) -> Vec<usize> {
+        if dir.is_empty() {
+            return (0..self.files.len()).collect();
+        }
+        let prefix = format!("{dir}/");
+        let start = self.files.partition_point(|f| f.as_str() < prefix.as_str());
+        (start..self.files.len())
+            .take_while(|&i| self.files[i].starts_with(&prefix))
+            .collect()
+    }
+
+    /// The file at exactly `path`.
+    pub fn file(&self, path: &str) -> Option<usize> {
+        self.files.binary_search_by(|f| f.as_str().cmp(path)).ok()
+    }
+
+    /// Files whose path ends with `/tail` or is `tail`: a bare name or a partial path.
+    pub fn files_ending_with(&self, tail: &str) -> Vec<usize> {
+        let suffix = format!("/{tail}");
+        (0..self.files.len())
+            .filter(|&i| self.files[i] == tail || self.files[i].ends_with(&suffix))
+            .collect()
+    }
+
+    /// Directories whose path ends with `/tail` or is `tail`.
+    pub fn dirs_ending_with(&self, tail: &str) -> Vec<String> {
+        let suffix = format!("/{tail}");
+        self.dirs
+            .iter()
+            .filter(|d| d.as_str() == tail || d.ends_with(&suffix))
+            .cloned()
+            .collect()
+    }
+
+    pub fn defined(&self, name: &str) -> &[Defined] {
+        self.definitions.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn used(&self, name: &str) -> bool {
+        self.uses.get(name).is_some_and(|files| !files.is_empty())
+    }
+}
+
+/// What one file contributes.
+struct Scanned {
+    path: String,
+    readable: bool,
+    /// Indexes of the names it contains.
+    uses: Vec<usize>,
+    definitions: Vec<(String, Defined)>,
+}
+
+fn scan_file(
+    entry: &Entry,
+    max_size: u64,
+    names: &[&str],
+    matcher: Option<&AhoCorasick>,
+) -> Scanned {
+    let mut scanned = Scanned {
+        path: entry.rel.display(),
+        readable: matches!(entry.status, Status::Load),
+        uses: Vec::new(),
+        definitions: Vec::new(),
+    };
+    let (Some(matcher), Status::Load) = (matcher, &entry.status) else {
+        return scanned;
+    };
+    let Loaded::Text(file) = load::load(&entry.abs, max_size) else {
+        scanned.readable = false;
+        return scanned;
+    };
+    let text = file.text.as_str();
+    let language = lang::detect(&entry.abs, text);
+    if matches!(language, lang::Language::Markdown | lang::Language::Text) {
+        return scanned; // prose is not code: only source and config files define or use names
+    }
+    let bytes = text.as_bytes();
+    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$';
+    let mut uses: BTreeSet<usize> = BTreeSet::new();
+    for found in matcher.find_iter(text) {
+        let before = found.start().checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(found.end()).copied();
+        if before.is_some_and(word_byte) || after.is_some_and(word_byte) {
+            continue;
+        }
+        uses.insert(found.pattern().as_usize());
+    }
+    if uses.is_empty() {
+        return scanned;
+    }
+    if syntax::grammar_for(language).is_some() {
+        // A file that cannot be parsed (or needs more work than its bound) still counts its
+        // uses; it just defines nothing the resolver can point at.
+        if let Ok(parsed) = syntax::parse(language, text) {
+            if let Ok(table) = symbols::extract(&parsed, text) {
+                let wanted: BTreeMap<&str, ()> = uses.iter().map(|&u| (names[u], ())).collect();
+                for d in table.definitions {
+                    if wanted.contains_key(d.name.as_str()) {
+                        scanned.definitions.push((
+                            d.name,
+                            Defined {
+                                file: 0,
+                                kind: d.kind,
+                                start_line: d.start_line,
+                                end_line: d.end_line,
+                                scope: d.scope,
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    scanned.uses = uses.into_iter().collect();
+    scanned
+}

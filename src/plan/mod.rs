@@ -1,0 +1,270 @@
+//! Plans: read a plan (AI-PLAN.md), resolve what it references against the tree and the symbol
+//! table, and report what does not exist. A layer on top of the pipeline: it walks, loads and
+//! parses through the pipeline's stages, which never call back into it.
+
+pub mod extract;
+pub mod index;
+pub mod resolve;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::SourceConfig;
+use crate::secrets::Scanner;
+use crate::walk::WalkError;
+pub use extract::LineSpan;
+pub use index::RepoIndex;
+pub use resolve::{Kind, Reference, Resolved, Status};
+
+/// The largest plan read: plans are prose, and a multi-megabyte one is a mistake.
+const MAX_PLAN_BYTES: u64 = 8 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("could not read the plan {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the plan {} is larger than {} MiB; is it really a plan?", path.display(), MAX_PLAN_BYTES >> 20)]
+    TooLarge { path: PathBuf },
+    #[error("the plan and --stdin cannot both come from standard input")]
+    StdinTwice,
+    #[error("could not start worker threads: {0}")]
+    Threads(#[source] rayon::ThreadPoolBuildError),
+    #[error(transparent)]
+    Walk(#[from] WalkError),
+    #[error(transparent)]
+    Output(#[from] std::io::Error),
+}
+
+impl PlanError {
+    /// Whether the user asked for something impossible (exit 2) rather than the system failing.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            PlanError::Read { .. } | PlanError::TooLarge { .. } | PlanError::StdinTwice
+        )
+    }
+}
+
+/// Reads the plan at `path` (`-`: standard input), as text.
+pub fn read_plan(path: &Path, stdin: &mut dyn Read) -> Result<String, PlanError> {
+    let read_error = |source| PlanError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    if path == Path::new("-") {
+        stdin
+            .take(MAX_PLAN_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+    } else {
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        if file.metadata().map_err(read_error)?.is_dir() {
+            return Err(read_error(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "it is a directory; give the plan's Markdown file",
+            )));
+        }
+        file.take(MAX_PLAN_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+    }
+    if bytes.len() as u64 > MAX_PLAN_BYTES {
+        return Err(PlanError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    let text = String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Ok(text.replace("\r\n", "\n"))
+}
+
+/// A plan's references, resolved, with the index they were resolved against.
+pub struct Analysis {
+    pub references: Vec<Reference>,
+    pub index: RepoIndex,
+}
+
+/// Finds and resolves the references of `plan` in the tree `source` describes.
+///
+/// `plan_path`, when the plan is a file inside the tree, is left out of the index: the plan's
+/// own words must not make its inventions look used.
+pub fn analyze(
+    plan: &str,
+    plan_path: Option<&Path>,
+    source: &SourceConfig,
+    pool: &rayon::ThreadPool,
+) -> Result<Analysis, PlanError> {
+    let mentions = extract::mentions(plan);
+    let names = resolve::names_of(&mentions);
+    let index = RepoIndex::build(source, &names, plan_path, pool)?;
+    let references = resolve::resolve(&mentions, &index, &source.inputs.root);
+    Ok(Analysis { references, index })
+}
+
+/// Counts per status, in the order of [`Status::ALL`].
+pub fn tally(references: &[Reference]) -> Vec<(Status, usize)> {
+    Status::ALL
+        .iter()
+        .map(|&s| (s, references.iter().filter(|r| r.status == s).count()))
+        .collect()
+}
+
+/// One line for people and CI logs: `12 references: 8 exist, 1 new, 2 missing, ...`.
+pub fn summary_line(references: &[Reference]) -> String {
+    let counts: Vec<String> = tally(references)
+        .into_iter()
+        .map(|(s, n)| format!("{n} {}", s.name()))
+        .collect();
+    format!("{} references: {}", references.len(), counts.join(", "))
+}
+
+/// What `refs` decided, for the exit code.
+pub struct Verdict {
+    /// References that fail `--check`: missing or outside the root.
+    pub failing: usize,
+    pub summary: String,
+}
+
+/// The `refs` command: prints the plan's references as a table or JSON.
+pub fn refs(
+    plan_path: &Path,
+    plan: &str,
+    source: &SourceConfig,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Verdict, PlanError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(source.threads)
+        .build()
+        .map_err(PlanError::Threads)?;
+    let in_file = (plan_path != Path::new("-")).then_some(plan_path);
+    let analysis = analyze(plan, in_file, source, &pool)?;
+    let scanner = Scanner::get();
+    for warning in &analysis.index.warnings {
+        writeln!(err, "ctxpack: warning: {}", scanner.redact_message(warning))?;
+    }
+    // Plans and paths can carry credentials too: everything printed is redacted.
+    let references: Vec<Reference> = analysis
+        .references
+        .iter()
+        .map(|r| Reference {
+            text: scanner.redact_message(&r.text),
+            note: r.note.as_deref().map(|n| scanner.redact_message(n)),
+            resolved: r
+                .resolved
+                .iter()
+                .map(|x| Resolved {
+                    path: scanner.redact_message(&x.path),
+                    ..x.clone()
+                })
+                .collect(),
+            ..r.clone()
+        })
+        .collect();
+    let summary = summary_line(&references);
+    if json {
+        write_json(plan_path, &references, out)?;
+    } else {
+        write_table(&references, out)?;
+        writeln!(out, "{summary}")?;
+    }
+    Ok(Verdict {
+        failing: references.iter().filter(|r| r.status.fails_check()).count(),
+        summary,
+    })
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    plan: String,
+    references: &'a [Reference],
+    summary: std::collections::BTreeMap<&'static str, usize>,
+}
+
+fn write_json(
+    plan_path: &Path,
+    references: &[Reference],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let report = JsonReport {
+        plan: plan_path.to_string_lossy().into_owned(),
+        references,
+        summary: tally(references)
+            .into_iter()
+            .map(|(s, n)| (s.name(), n))
+            .collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &report)?;
+    writeln!(out)
+}
+
+/// `LINE  STATUS  KIND  REFERENCE  RESOLVED`, one row per reference.
+fn write_table(references: &[Reference], out: &mut dyn Write) -> std::io::Result<()> {
+    let rows: Vec<[String; 5]> = references
+        .iter()
+        .map(|r| {
+            [
+                r.line.to_string(),
+                r.status.name().to_string(),
+                r.kind.name().to_string(),
+                r.text.clone(),
+                describe(r),
+            ]
+        })
+        .collect();
+    let header = ["LINE", "STATUS", "KIND", "REFERENCE", "RESOLVED"].map(String::from);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count()).min(60);
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let mut line = format!("{:>w$}", row[0], w = widths[0]);
+        for (cell, w) in row[1..4].iter().zip(&widths[1..4]) {
+            line.push_str(&format!("  {cell:<w$}"));
+        }
+        line.push_str("  ");
+        line.push_str(&row[4]);
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+/// The RESOLVED cell: where it points, or why it points nowhere.
+fn describe(r: &Reference) -> String {
+    let place = |x: &Resolved| match x.span {
+        Some(s) if s.start == s.end => format!("{}:{}", x.path, s.start),
+        Some(s) => format!("{}:{}-{}", x.path, s.start, s.end),
+        None => x.path.clone(),
+    };
+    let mut cell = match (r.status, r.kind) {
+        (Status::New, _) => "(to be created)".to_string(),
+        (Status::Missing | Status::OutsideRoot, _) => String::new(),
+        (_, Kind::Glob) => format!("{} files", r.resolved.len()),
+        _ => {
+            let shown: Vec<String> = r.resolved.iter().take(3).map(place).collect();
+            let more = r.resolved.len().saturating_sub(3);
+            let mut cell = shown.join(", ");
+            if more > 0 {
+                cell.push_str(&format!(", and {more} more"));
+            }
+            cell
+        }
+    };
+    if let Some(note) = &r.note {
+        if !cell.is_empty() {
+            cell.push_str(" — ");
+        }
+        cell.push_str(note);
+    }
+    cell
+}

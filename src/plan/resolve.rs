@@ -1,0 +1,541 @@
+//! Resolving what a plan mentions: each path, glob and symbol becomes `exists`, `new`,
+//! `missing`, `ambiguous` or `outside-root`, with the files and line spans it points at.
+//!
+//! Paths are confined to the root before anything touches the disk: `..` that climbs out, an
+//! absolute path elsewhere, and a link whose target lies outside are `outside-root`, and their
+//! targets are never opened. A name the repository uses but never defines (`HashMap`,
+//! `serde_json`, a local variable) is somebody else's code, not a reference; a strong mention
+//! that is neither defined nor used anywhere is something the plan made up.
+
+use std::collections::HashMap;
+use std::path::{Component, Path};
+
+use serde::Serialize;
+
+use super::extract::{LineSpan, Mention, Target};
+use super::index::{Defined, RepoIndex};
+
+/// What became of a reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Exists,
+    New,
+    Missing,
+    Ambiguous,
+    OutsideRoot,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Exists => "exists",
+            Status::New => "new",
+            Status::Missing => "missing",
+            Status::Ambiguous => "ambiguous",
+            Status::OutsideRoot => "outside-root",
+        }
+    }
+
+    /// Whether `refs --check` fails on it: the plan names something that is not there, or
+    /// reaches outside the tree.
+    pub fn fails_check(self) -> bool {
+        matches!(self, Status::Missing | Status::OutsideRoot)
+    }
+
+    pub const ALL: [Status; 5] = [
+        Status::Exists,
+        Status::New,
+        Status::Missing,
+        Status::Ambiguous,
+        Status::OutsideRoot,
+    ];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    File,
+    Directory,
+    Glob,
+    Symbol,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Directory => "directory",
+            Kind::Glob => "glob",
+            Kind::Symbol => "symbol",
+        }
+    }
+}
+
+/// One place a reference resolves to (or, when ambiguous, could).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resolved {
+    /// Relative to the root, with `/`; a directory ends with `/`.
+    pub path: String,
+    /// The lines meant: the plan's own span for a path, the definition's for a symbol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span: Option<LineSpan>,
+    /// For a symbol: the definition's kind (`function`, `method`, `class`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definition: Option<String>,
+    /// For a symbol: the enclosing definition (`Client` for `Client::send`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// A reference of the plan, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reference {
+    /// As written in the plan.
+    pub text: String,
+    /// The first plan line where it appears.
+    pub line: usize,
+    /// Every plan line where it appears.
+    pub lines: Vec<usize>,
+    pub kind: Kind,
+    pub status: Status,
+    /// Exists: what it points at. Ambiguous: the candidates.
+    pub resolved: Vec<Resolved>,
+    /// Why, when the status alone does not say (`Client` has no `reconnect`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Identifiers a resolver will ask the index about: every segment of every symbol mention.
+pub fn names_of(mentions: &[Mention]) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for mention in mentions {
+        if let Target::Symbol { qualifier, name } = &mention.target {
+            names.insert(name.clone());
+            names.extend(qualifier.iter().cloned());
+        }
+    }
+    names
+}
+
+/// How one mention came out, before strength and announcements decide its status.
+enum Outcome {
+    Found {
+        kind: Kind,
+        status: Status,
+        resolved: Vec<Resolved>,
+        note: Option<String>,
+    },
+    Absent {
+        kind: Kind,
+        note: Option<String>,
+    },
+    /// Not code of this repository after all (an external crate's type, a local variable).
+    NotAReference,
+}
+
+/// Resolves every mention against `index`; the same text mentioned twice is one reference with
+/// both lines. Weak mentions that resolve to nothing are dropped.
+pub fn resolve(mentions: &[Mention], index: &RepoIndex, root: &Path) -> Vec<Reference> {
+    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let mut groups: Vec<(&Mention, Vec<usize>, bool, bool)> = Vec::new();
+    let mut seen: HashMap<(&str, &Target), usize> = HashMap::new();
+    for mention in mentions {
+        let key = (mention.text.as_str(), &mention.target);
+        match seen.get(&key) {
+            Some(&g) => {
+                let group = &mut groups[g];
+                if !group.1.contains(&mention.line) {
+                    group.1.push(mention.line);
+                }
+                group.2 |= mention.strong;
+                group.3 |= mention.announced_new;
+            }
+            None => {
+                seen.insert(key, groups.len());
+                groups.push((
+                    mention,
+                    vec![mention.line],
+                    mention.strong,
+                    mention.announced_new,
+                ));
+            }
+        }
+    }
+
+    let mut references = Vec::new();
+    for (mention, lines, strong, announced_new) in groups {
+        let outcome = match &mention.target {
+            Target::Path { path, span } => {
+                resolve_path(path, *span, strong, index, root, &canonical_root)
+            }
+            Target::Glob { pattern } => resolve_glob(pattern, index),
+            Target::Symbol { qualifier, name } => resolve_symbol(qualifier, name, index),
+        };
+        let (kind, status, resolved, note) = match outcome {
+            Outcome::Found {
+                kind,
+                status,
+                resolved,
+                note,
+            } => (kind, status, resolved, note),
+            Outcome::Absent { kind, note } => {
+                if announced_new {
+                    (kind, Status::New, Vec::new(), None)
+                } else if strong {
+                    (kind, Status::Missing, Vec::new(), note)
+                } else {
+                    continue;
+                }
+            }
+            Outcome::NotAReference => continue,
+        };
+        references.push(Reference {
+            text: mention.text.clone(),
+            line: mention.line,
+            lines,
+            kind,
+            status,
+            resolved,
+            note,
+        });
+    }
+    references
+}
+
+fn resolve_path(
+    path: &str,
+    span: Option<LineSpan>,
+    strong: bool,
+    index: &RepoIndex,
+    root: &Path,
+    canonical_root: &Path,
+) -> Outcome {
+    let dir_only = path.ends_with('/');
+    let kind = if dir_only {
+        Kind::Directory
+    } else {
+        Kind::File
+    };
+    let outside = |kind| Outcome::Found {
+        kind,
+        status: Status::OutsideRoot,
+        resolved: Vec::new(),
+        note: Some("outside the root: never read".into()),
+    };
+    // Absolute paths count only when they lead into the root.
+    let mut relative = path.to_string();
+    let is_absolute = path.starts_with('/')
+        || path.starts_with('~')
+        || path
+            .as_bytes()
+            .get(1..3)
+            .is_some_and(|s| s == b":\\" || s == b":/");
+    if is_absolute {
+        let inside = [root, canonical_root]
+            .iter()
+            .find_map(|r| Path::new(path).strip_prefix(r).ok());
+        match inside {
+            Some(rest) => relative = rest.to_string_lossy().replace('\\', "/"),
+            // A weak absolute path ("/api/users" in prose) is flagged only when it is a real
+            // path on this machine; a strong one always is.
+            None if strong || Path::new(path).exists() => return outside(kind),
+            None => return Outcome::NotAReference,
+        }
+    }
+    // `..` that climbs above the root is refused before the disk is touched.
+    let mut parts: Vec<&str> = Vec::new();
+    for component in Path::new(&relative).components() {
+        match component {
+            Component::Normal(part) => match part.to_str() {
+                Some(part) => parts.push(part),
+                None => return Outcome::NotAReference,
+            },
+            Component::ParentDir => {
+                if parts.pop().is_none() {
+                    return outside(kind);
+                }
+            }
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => return outside(kind),
+        }
+    }
+    let normal = parts.join("/");
+    if normal.is_empty() {
+        return Outcome::NotAReference;
+    }
+    // A link (anywhere along the path) that leads out of the root.
+    let on_disk = root.join(&normal);
+    let meta = std::fs::symlink_metadata(&on_disk);
+    if meta.is_ok() {
+        if let Ok(target) = on_disk.canonicalize() {
+            if !target.starts_with(canonical_root) {
+                return outside(kind);
+            }
+        }
+    }
+
+    let found_file = |file: usize, note: Option<String>| {
+        let (span, span_note) = check_span(index, root, file, span);
+        Outcome::Found {
+            kind: Kind::File,
+            status: if span_note.as_ref().is_some_and(|n| n.1) {
+                Status::Missing
+            } else {
+                Status::Exists
+            },
+            resolved: vec![Resolved {
+                path: index.files[file].clone(),
+                span,
+                definition: None,
+                scope: None,
+            }],
+            note: span_note.map(|n| n.0).or(note),
+        }
+    };
+    let found_dirs = |dirs: Vec<String>, note: Option<String>| Outcome::Found {
+        kind: Kind::Directory,
+        status: if dirs.len() == 1 {
+            Status::Exists
+        } else {
+            Status::Ambiguous
+        },
+        resolved: dirs
+            .into_iter()
+            .map(|d| Resolved {
+                path: format!("{d}/"),
+                span: None,
+                definition: None,
+                scope: None,
+            })
+            .collect(),
+        note,
+    };
+
+    if !dir_only {
+        if let Some(file) = index.file(&normal) {
+            return found_file(file, None);
+        }
+    }
+    if index.dirs.contains(&normal) {
+        return found_dirs(vec![normal], None);
+    }
+    // On disk, but not something the walk lists (ignored, hidden, filtered out).
+    if let Ok(meta) = meta {
+        let note = Some("exists, but the walk skips it (ignored, hidden or filtered)".into());
+        return if meta.is_dir() {
+            found_dirs(vec![normal], note)
+        } else if dir_only {
+            Outcome::Absent { kind, note: None }
+        } else {
+            Outcome::Found {
+                kind: Kind::File,
+                status: Status::Exists,
+                resolved: vec![Resolved {
+                    path: normal,
+                    span,
+                    definition: None,
+                    scope: None,
+                }],
+                note,
+            }
+        };
+    }
+    // A bare name or a partial path: the unique file (or directory) it ends.
+    if !dir_only {
+        let files = index.files_ending_with(&normal);
+        match files.len() {
+            0 => {}
+            1 => return found_file(files[0], None),
+            _ => {
+                return Outcome::Found {
+                    kind: Kind::File,
+                    status: Status::Ambiguous,
+                    resolved: files
+                        .iter()
+                        .map(|&f| Resolved {
+                            path: index.files[f].clone(),
+                            span,
+                            definition: None,
+                            scope: None,
+                        })
+                        .collect(),
+                    note: Some(format!("{} files end with this path", files.len())),
+                }
+            }
+        }
+    }
+    let dirs = index.dirs_ending_with(&normal);
+    if !dirs.is_empty() {
+        return found_dirs(dirs, None);
+    }
+    Outcome::Absent { kind, note: None }
+}
+
+/// Checks a plan's line span against the file: a span that starts past the end is invented
+/// (status missing); one that runs past the end is cut to it. Returns the span to use and a
+/// note with whether it is fatal.
+fn check_span(
+    index: &RepoIndex,
+    root: &Path,
+    file: usize,
+    span: Option<LineSpan>,
+) -> (Option<LineSpan>, Option<(String, bool)>) {
+    let Some(span) = span else {
+        return (None, None);
+    };
+    let path = root.join(&index.files[file]);
+    let Ok(text) = std::fs::read(&path) else {
+        return (Some(span), None);
+    };
+    let mut lines = memchr::memchr_iter(b'\n', &text).count();
+    if !text.is_empty() && !text.ends_with(b"\n") {
+        lines += 1;
+    }
+    if span.start > lines {
+        let note = format!(
+            "line {} is past the end of the file ({lines} lines)",
+            span.start
+        );
+        return (Some(span), Some((note, true)));
+    }
+    if span.end > lines {
+        let note = format!("the file ends at line {lines}");
+        let cut = LineSpan {
+            start: span.start,
+            end: lines,
+        };
+        return (Some(cut), Some((note, false)));
+    }
+    (Some(span), None)
+}
+
+fn resolve_glob(pattern: &str, index: &RepoIndex) -> Outcome {
+    let glob = globset::GlobBuilder::new(pattern.trim_start_matches("./"))
+        .literal_separator(true)
+        .build();
+    let Ok(glob) = glob else {
+        return Outcome::NotAReference;
+    };
+    let matcher = glob.compile_matcher();
+    // Without a `/`, a pattern matches a file name anywhere (as in .gitignore).
+    let by_name = !pattern.contains('/');
+    let resolved: Vec<Resolved> = index
+        .files
+        .iter()
+        .filter(|f| {
+            if by_name {
+                matcher.is_match(f.rsplit('/').next().unwrap_or(f))
+            } else {
+                matcher.is_match(f.as_str())
+            }
+        })
+        .map(|f| Resolved {
+            path: f.clone(),
+            span: None,
+            definition: None,
+            scope: None,
+        })
+        .collect();
+    if resolved.is_empty() {
+        return Outcome::Absent {
+            kind: Kind::Glob,
+            note: Some("matches no file".into()),
+        };
+    }
+    Outcome::Found {
+        kind: Kind::Glob,
+        status: Status::Exists,
+        resolved,
+        note: None,
+    }
+}
+
+fn resolve_symbol(qualifier: &[String], name: &str, index: &RepoIndex) -> Outcome {
+    let known = |n: &str| !index.defined(n).is_empty() || index.modules.contains(n);
+    let definitions = index.defined(name);
+    // `std::fs::read`, `serde_json::to_string`, `HashMap::new`: the outermost name is used here
+    // but defined elsewhere, so the whole path belongs to another project. A lower-case single
+    // qualifier may be a variable instead: `client.send()` is `send` wherever it is defined.
+    if let Some(first) = qualifier.first() {
+        if !known(first) && index.used(first) {
+            let receiver = qualifier.len() == 1 && first.starts_with(|c: char| c.is_lowercase());
+            if receiver && !definitions.is_empty() {
+                return found_definitions(index, definitions);
+            }
+            return Outcome::NotAReference;
+        }
+    }
+    let Some(q) = qualifier.last() else {
+        if !definitions.is_empty() {
+            return found_definitions(index, definitions);
+        }
+        if index.used(name) {
+            return Outcome::NotAReference; // used but defined elsewhere
+        }
+        return Outcome::Absent {
+            kind: Kind::Symbol,
+            note: Some(format!("`{name}` is not defined or used anywhere")),
+        };
+    };
+    let in_scope: Vec<Defined> = definitions
+        .iter()
+        .filter(|d| {
+            d.scope.as_deref() == Some(q.as_str()) || {
+                let path = &index.files[d.file];
+                let mut parts = path.split('/');
+                let file = parts.next_back().unwrap_or(path);
+                file.split('.').next() == Some(q.as_str()) || parts.any(|p| p == q)
+            }
+        })
+        .cloned()
+        .collect();
+    if !in_scope.is_empty() {
+        return found_definitions(index, &in_scope);
+    }
+    if known(q) {
+        return Outcome::Absent {
+            kind: Kind::Symbol,
+            note: Some(format!("`{q}` exists but has no `{name}`")),
+        };
+    }
+    if index.used(q) {
+        return Outcome::NotAReference; // `a::Foo::bar` with `Foo` from another project
+    }
+    Outcome::Absent {
+        kind: Kind::Symbol,
+        note: Some(format!("`{q}` is not defined or used anywhere")),
+    }
+}
+
+fn found_definitions(index: &RepoIndex, definitions: &[Defined]) -> Outcome {
+    // A Rust type is defined once and implemented in `impl` blocks: the definition is the answer
+    // when there is one.
+    let primary = definitions.iter().any(|d| d.kind != "impl");
+    let resolved: Vec<Resolved> = definitions
+        .iter()
+        .filter(|d| !primary || d.kind != "impl")
+        .map(|d| Resolved {
+            path: index.files[d.file].clone(),
+            span: Some(LineSpan {
+                start: d.start_line,
+                end: d.end_line,
+            }),
+            definition: Some(d.kind.clone()),
+            scope: d.scope.clone(),
+        })
+        .collect();
+    let mut files: Vec<&str> = resolved.iter().map(|r| r.path.as_str()).collect();
+    files.sort_unstable();
+    files.dedup();
+    Outcome::Found {
+        kind: Kind::Symbol,
+        status: if files.len() == 1 {
+            Status::Exists
+        } else {
+            Status::Ambiguous
+        },
+        note: (files.len() > 1).then(|| format!("defined in {} files", files.len())),
+        resolved,
+    }
+}

@@ -1,0 +1,245 @@
+//! `ctxpack refs`: what a plan references, resolved against a fixture repository, compared with
+//! resolutions written by hand.
+
+use std::fs;
+
+use serde_json::Value;
+
+use crate::support::{copy_fixture, fixture, run, run_with_stdin, TestEnv};
+
+/// Runs `refs --json` and returns the references as rows like the `.expected` files':
+/// line, status, kind, text, resolved places joined by `|`.
+fn json_rows(env: &TestEnv, plan: &str, extra: &[&str]) -> Vec<String> {
+    let mut cmd = env.ctxpack();
+    cmd.arg("refs").arg(plan).arg("--json").args(extra);
+    let out = run(cmd);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("refs --json prints JSON");
+    rows(&report)
+}
+
+fn rows(report: &Value) -> Vec<String> {
+    report["references"]
+        .as_array()
+        .expect("a references array")
+        .iter()
+        .map(|r| {
+            let places: Vec<String> = r["resolved"]
+                .as_array()
+                .expect("a resolved array")
+                .iter()
+                .map(|x| {
+                    let path = x["path"].as_str().expect("a path").to_string();
+                    match x.get("span") {
+                        Some(span) => format!("{path}:{}-{}", span["start"], span["end"]),
+                        None => path,
+                    }
+                })
+                .collect();
+            format!(
+                "{}\t{}\t{}\t{}\t{}",
+                r["line"],
+                r["status"].as_str().unwrap(),
+                r["kind"].as_str().unwrap(),
+                r["text"].as_str().unwrap(),
+                places.join("|")
+            )
+        })
+        .collect()
+}
+
+fn expected(name: &str) -> Vec<String> {
+    fs::read_to_string(fixture("plans").join(name))
+        .expect("read the expected resolutions")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn plan_env() -> TestEnv {
+    let env = copy_fixture("plan-repo");
+    for plan in ["retry-jitter.md", "clean.md"] {
+        env.write(
+            format!("plans/{plan}"),
+            fs::read(fixture("plans").join(plan)).unwrap(),
+        );
+    }
+    env
+}
+
+#[test]
+fn plan_references_resolve_as_written_by_hand() {
+    let env = plan_env();
+    // The plan lives outside the tree it describes here, as AI-PLAN.md often does not; the
+    // root is given explicitly.
+    let plan = fixture("plans").join("retry-jitter.md");
+    let got = json_rows(&env, plan.to_str().unwrap(), &["--root", "."]);
+    let want = expected("retry-jitter.expected");
+    // Every line, and nothing else: URLs, "client/server", "read/write", `cargo test -p ...`
+    // and the percentages must not appear.
+    assert_eq!(got, want, "\ngot:\n{}\n", got.join("\n"));
+}
+
+#[test]
+fn check_fails_on_invented_files_and_functions() {
+    let env = plan_env();
+    let mut cmd = env.ctxpack();
+    cmd.args(["refs", "plans/retry-jitter.md", "--check", "--root", "."]);
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The table names each invention; stderr carries one line for CI.
+    for invented in [
+        "src/http/constants.rs",
+        "src/http/prelude.rs",
+        "HttpClient::with_deadline()",
+        "../upstream/retry.rs",
+    ] {
+        let row = stdout
+            .lines()
+            .find(|l| l.contains(invented))
+            .unwrap_or_else(|| panic!("{invented} is listed:\n{stdout}"));
+        assert!(
+            row.contains("missing") || row.contains("outside-root"),
+            "{row}"
+        );
+    }
+    assert!(
+        stderr.contains("refs --check: 4 of the plan's references"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("3 missing"), "{stderr}");
+    assert!(stderr.contains("1 outside-root"), "{stderr}");
+}
+
+#[test]
+fn check_passes_on_a_clean_plan() {
+    let env = plan_env();
+    let mut cmd = env.ctxpack();
+    cmd.args(["refs", "plans/clean.md", "--check", "--root", "."]);
+    let out = run(cmd);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // It did find the plan's references: a plan with none would pass vacuously.
+    assert!(stdout.contains("src/store/client.rs:15-22"), "{stdout}");
+    assert!(stdout.contains("0 missing"), "{stdout}");
+    // The file to be created is new, not missing.
+    let limits = stdout.lines().find(|l| l.contains("limits.rs")).unwrap();
+    assert!(limits.contains("new"), "{limits}");
+}
+
+#[cfg(unix)]
+#[test]
+fn links_and_paths_that_leave_the_root_are_outside_root() {
+    let outside = TestEnv::new();
+    outside.write("secret.rs", "pub fn leaked() {}\n");
+    outside.write("dir/notes.md", "# not ours\n");
+    let env = plan_env();
+    env.symlink(outside.path("secret.rs"), "src/vendor.rs");
+    env.symlink(outside.path("dir"), "linked");
+    let absolute = outside.path("secret.rs");
+    let plan = format!(
+        "# Plan\n\n- Edit `src/vendor.rs`.\n- Read `linked/notes.md`.\n- Compare with `{}`.\n- See `src/../../x.rs` and `/etc/passwd`.\n- Keep `src/config.rs`.\n",
+        absolute.display()
+    );
+    env.write("PLAN.md", plan);
+    let got = json_rows(&env, "PLAN.md", &[]);
+    let status_of = |text: &str| {
+        got.iter()
+            .find(|row| row.split('\t').nth(3) == Some(text))
+            .unwrap_or_else(|| panic!("{text} listed in {got:?}"))
+            .split('\t')
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(status_of("src/vendor.rs"), "outside-root");
+    assert_eq!(status_of("linked/notes.md"), "outside-root");
+    assert_eq!(status_of(absolute.to_str().unwrap()), "outside-root");
+    assert_eq!(status_of("src/../../x.rs"), "outside-root");
+    assert_eq!(status_of("/etc/passwd"), "outside-root");
+    assert_eq!(status_of("src/config.rs"), "exists");
+}
+
+#[test]
+fn a_plain_text_plan_from_stdin_is_read() {
+    let env = plan_env();
+    let plan = "Step one: edit src/config.rs:27-35 so validate() also checks base_url.\nStep two: call HttpClient::post from main.rs.\n";
+    let mut cmd = env.ctxpack();
+    cmd.args(["refs", "-", "--json"]);
+    let out = run_with_stdin(cmd, plan.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got = rows(&report);
+    assert_eq!(
+        got,
+        [
+            "1\texists\tfile\tsrc/config.rs:27-35\tsrc/config.rs:27-35",
+            "1\texists\tsymbol\tvalidate()\tsrc/config.rs:27-35",
+            "2\texists\tsymbol\tHttpClient::post\tsrc/http/client.rs:26-30",
+            "2\texists\tfile\tmain.rs\tsrc/main.rs",
+        ],
+        "{got:#?}"
+    );
+    assert_eq!(report["summary"]["exists"], 4);
+    assert_eq!(report["summary"]["missing"], 0);
+}
+
+#[test]
+fn a_span_past_the_end_of_a_file_is_missing() {
+    let env = plan_env();
+    env.write(
+        "PLAN.md",
+        "1. Fix `src/config.rs:90-120`.\n2. Tidy `src/main.rs:20-40`.\n",
+    );
+    let got = json_rows(&env, "PLAN.md", &[]);
+    assert_eq!(
+        got,
+        [
+            "1\tmissing\tfile\tsrc/config.rs:90-120\tsrc/config.rs:90-120",
+            // Runs past the end (23 lines): cut to the end, still there.
+            "2\texists\tfile\tsrc/main.rs:20-40\tsrc/main.rs:20-23",
+        ]
+    );
+}
+
+#[test]
+fn bad_plan_paths_are_usage_errors() {
+    let env = plan_env();
+    let mut cmd = env.ctxpack();
+    cmd.args(["refs", "NO-SUCH-PLAN.md"]);
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("could not read the plan NO-SUCH-PLAN.md"),
+        "{stderr}"
+    );
+
+    let mut cmd = env.ctxpack();
+    cmd.args(["refs", "src"]);
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("directory"));
+
+    let mut cmd = env.ctxpack();
+    cmd.args(["refs", "-", "--stdin"]);
+    let out = run_with_stdin(cmd, b"src/main.rs\n");
+    assert_eq!(out.status.code(), Some(2));
+}
