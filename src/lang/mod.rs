@@ -227,6 +227,9 @@ pub enum Fidelity {
     Compressed,
     /// One line per definition with its line range.
     Outline,
+    /// Chosen line spans in full, and the outline of the rest: a very large file that a plan
+    /// references only by a symbol or a line range. Not a `--fidelity` choice.
+    Excerpt,
 }
 
 impl Fidelity {
@@ -237,6 +240,7 @@ impl Fidelity {
             Fidelity::Full => "full",
             Fidelity::Compressed => "compressed",
             Fidelity::Outline => "outline",
+            Fidelity::Excerpt => "excerpt",
         }
     }
 }
@@ -314,9 +318,102 @@ pub fn view(language: Language, fidelity: Fidelity, text: &str) -> View {
     }
 }
 
+/// Lines around each excerpt span also shown in full: the doc comment and attributes above a
+/// definition, and enough after it to see how it ends.
+const EXCERPT_CONTEXT: usize = 3;
+
+/// The excerpt view: the lines of `spans` (1-based, inclusive) in full, each led by a
+/// `── lines A-B ──` marker, between the outline lines of the definitions outside them, in line
+/// order. Degraded (spans only) when the outline cannot be made.
+pub fn excerpt(language: Language, text: &str, spans: &[(usize, usize)]) -> View {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    let mut sorted: Vec<(usize, usize)> = spans
+        .iter()
+        .map(|&(a, b)| {
+            (
+                a.saturating_sub(EXCERPT_CONTEXT).max(1),
+                (b + EXCERPT_CONTEXT).min(lines.len()),
+            )
+        })
+        .filter(|(a, b)| a <= b)
+        .collect();
+    sorted.sort_unstable();
+    for (a, b) in sorted {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 + 1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    let outline = view(language, Fidelity::Outline, text);
+    // An outline line starts (after its indent) with its `start-end` range.
+    let range_of = |line: &str| -> Option<(usize, usize)> {
+        let head = line.trim_start().split(' ').next()?;
+        let (a, b) = head.split_once('-')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    };
+    let mut out = String::new();
+    let mut next_span = 0;
+    let emit_span = |out: &mut String, (a, b): (usize, usize)| {
+        out.push_str(&format!("── lines {a}-{b} ──\n"));
+        for line in &lines[a - 1..b] {
+            out.push_str(line);
+        }
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str("── end of lines ──\n");
+    };
+    for line in outline.text.lines() {
+        let Some((start, end)) = range_of(line) else {
+            continue;
+        };
+        while next_span < merged.len() && merged[next_span].0 <= start {
+            emit_span(&mut out, merged[next_span]);
+            next_span += 1;
+        }
+        // A definition wholly inside a span is already shown in full.
+        let inside = merged.iter().any(|&(a, b)| a <= start && end <= b);
+        if !inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    for &span in &merged[next_span..] {
+        emit_span(&mut out, span);
+    }
+    View {
+        text: out,
+        degraded: outline.degraded,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_excerpt_shows_its_spans_in_full_between_outline_lines() {
+        let text: String = (1..=30)
+            .map(|i| format!("fn f{i}() {{\n    let x = {i};\n}}\n"))
+            .collect();
+        // f10 spans lines 28-30.
+        let shown = excerpt(Language::Rust, &text, &[(28, 30)]);
+        assert_eq!(shown.degraded, None);
+        assert!(shown.text.contains("── lines 25-33 ──\n"), "{}", shown.text);
+        assert!(shown.text.contains("    let x = 10;\n"));
+        assert!(
+            !shown.text.contains("    let x = 12;\n"),
+            "outside the span and its context"
+        );
+        // Outline lines before and after, none for what is shown in full.
+        assert!(shown.text.starts_with("1-3 fn f1()"), "{}", shown.text);
+        assert!(shown.text.contains("88-90 fn f30()"));
+        assert!(!shown.text.contains("28-30 fn f10()"));
+        let span_at = shown.text.find("── lines").unwrap();
+        assert!(shown.text.find("22-24 fn f8()").unwrap() < span_at);
+        assert!(shown.text.find("34-36 fn f12()").unwrap() > span_at);
+    }
 
     #[test]
     fn names_extensions_and_shebangs() {

@@ -155,6 +155,10 @@ fn shown_at(s: &Summary, fidelity: Fidelity) -> String {
             "{} as outlines: one line per definition, led by its line range",
             plural(s.files, "file")
         ),
+        Fidelity::Excerpt => format!(
+            "{} as excerpts: the lines a plan names in full, between the outline lines of the rest",
+            plural(s.files, "file")
+        ),
     }
 }
 
