@@ -113,10 +113,17 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> Result<(), PackError> {
     let mut stored: Vec<Stored> = Vec::new();
     let mut body_tokens = 0usize;
     let mut failed = None;
+    // With --secrets fail, the first secret decides the outcome: from then on files are only
+    // scanned (to list every secret), never counted or rendered.
+    let doomed = std::sync::atomic::AtomicBool::new(false);
     let work = |mut entry: Entry| {
         let mut path_findings = redact_path(&mut entry, config);
+        let fail_mode = config.secrets == secrets::Mode::Fail;
+        if fail_mode && path_findings.iter().any(Finding::is_secret) {
+            doomed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let (outcome, mut findings) = match entry.status {
-            Status::Load => process(&entry, config, &counter),
+            Status::Load => process(&entry, config, &counter, fail_mode.then_some(&doomed)),
             Status::Omitted(reason) => (Outcome::Omitted(reason, None), Vec::new()),
         };
         let outcome = match outcome {
@@ -494,16 +501,28 @@ pub(crate) fn render_element(
     }
 }
 
+/// Reads, scans, counts and renders one file. `doomed` (with `--secrets fail`) is set once any
+/// file holds a secret; after that, files are scanned but not rendered.
 fn process(
     entry: &Entry,
     config: &PackConfig,
     counter: &dyn TokenCounter,
+    doomed: Option<&std::sync::atomic::AtomicBool>,
 ) -> (Outcome, Vec<Finding>) {
     let (prepared, findings) = prepare(entry, config);
     let prepared = match prepared {
         Ok(prepared) => prepared,
         Err((reason, detail)) => return (Outcome::Omitted(reason, detail), findings),
     };
+    if let Some(doomed) = doomed {
+        use std::sync::atomic::Ordering;
+        if findings.iter().any(Finding::is_secret) {
+            doomed.store(true, Ordering::Relaxed);
+        }
+        if doomed.load(Ordering::Relaxed) {
+            return (Outcome::Omitted(OmitReason::Secrets, None), findings);
+        }
+    }
     let element = render_element(entry, &prepared, config.fidelity, None, counter);
     let outcome = Outcome::Packed {
         bytes: element.bytes,

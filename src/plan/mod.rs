@@ -5,6 +5,7 @@
 pub mod extract;
 pub mod index;
 pub mod resolve;
+pub mod select;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
