@@ -617,6 +617,66 @@ fn git_scores(files: &[RankInput<'_>]) -> Vec<f64> {
     raw.into_iter().map(|r| r / max).collect()
 }
 
+/// One hop in the reference graph from `seeds` (the files a plan references): how strongly each
+/// file is tied to them, in [0, 1] (0: not at all; seeds get 0 too). A file is tied when it
+/// defines a name a seed uses (what the seeds build on), or uses a name in `changed` (the names
+/// the plan changes: callers that may need to follow). Names defined in more than eight files say
+/// little about who depends on whom and are skipped, as in the ranking's graph.
+pub fn neighbours(files: &[RankInput<'_>], seeds: &[usize], changed: &HashSet<String>) -> Vec<f64> {
+    let n = files.len();
+    let mut definers: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, file) in files.iter().enumerate() {
+        for name in &file.index.definitions {
+            definers.entry(name.as_str()).or_default().push(i);
+        }
+    }
+    let is_seed: HashSet<usize> = seeds.iter().copied().collect();
+    let mut weight = vec![0.0f64; n];
+    // What the seeds use, defined elsewhere.
+    for &seed in seeds {
+        for (name, count) in &files[seed].index.references {
+            let Some(owners) = definers.get(name.as_str()) else {
+                continue;
+            };
+            if owners.len() > 8 {
+                continue;
+            }
+            for &owner in owners {
+                weight[owner] += (*count as f64).sqrt() / owners.len() as f64;
+            }
+        }
+    }
+    // Who uses what the plan changes.
+    let changed: Vec<&str> = changed
+        .iter()
+        .map(String::as_str)
+        .filter(|name| definers.get(name).is_some_and(|o| o.len() <= 8))
+        .collect();
+    if !changed.is_empty() {
+        for (i, file) in files.iter().enumerate() {
+            for name in &changed {
+                if let Ok(at) = file
+                    .index
+                    .references
+                    .binary_search_by(|(r, _)| r.as_str().cmp(name))
+                {
+                    weight[i] += (file.index.references[at].1 as f64).sqrt();
+                }
+            }
+        }
+    }
+    for &seed in &is_seed {
+        weight[seed] = 0.0;
+    }
+    let max = weight.iter().cloned().fold(0.0, f64::max);
+    if max > 0.0 {
+        for w in &mut weight {
+            *w /= max;
+        }
+    }
+    weight
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -701,5 +761,30 @@ mod tests {
         ];
         let scores = rank(&files, &focus);
         assert!(scores[1] > scores[0] * 2.0, "{scores:?}");
+    }
+
+    #[test]
+    fn neighbours_are_what_seeds_use_and_who_uses_what_changes() {
+        let focus = Focus::default();
+        let seed = index("fn handler() { RetryPolicy::new(); }\n", &focus);
+        let used = index("pub struct RetryPolicy;\n", &focus);
+        let caller = index("fn main() { handler(); }\n", &focus);
+        let unrelated = index("fn other_thing() {}\n", &focus);
+        let files: Vec<RankInput<'_>> = [&seed, &used, &caller, &unrelated]
+            .iter()
+            .zip(["seed.rs", "used.rs", "caller.rs", "unrelated.rs"])
+            .map(|(index, path)| RankInput {
+                path,
+                index,
+                git: None,
+            })
+            .collect();
+        let changed: HashSet<String> = ["handler".to_string()].into();
+        let weights = neighbours(&files, &[0], &changed);
+        assert_eq!(weights[0], 0.0, "a seed is not its own neighbour");
+        assert!(weights[1] > 0.0, "defines what the seed uses: {weights:?}");
+        assert!(weights[2] > 0.0, "uses what the plan changes: {weights:?}");
+        assert_eq!(weights[3], 0.0);
+        assert!(neighbours(&files, &[0], &HashSet::new())[2] == 0.0);
     }
 }
