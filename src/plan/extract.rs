@@ -16,7 +16,7 @@
 
 use std::ops::Range;
 
-use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 /// One thing the plan names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +47,8 @@ pub enum Target {
     Symbol {
         qualifier: Vec<String>,
         name: String,
+        /// Qualified with `.` or `#` (`module.func`, `value.field`), not `::`.
+        dotted: bool,
     },
 }
 
@@ -195,6 +197,25 @@ const PLAIN_FILE_NAMES: &[&str] = &[
 ];
 
 /// Words in a sentence or list item that announce what it names as something to create.
+/// The stronger words, enough to make a whole section new from its heading ("### Task 3: Create
+/// the progress bar"): "add", "implement" and "extend" head sections about features that change
+/// existing files ("### Add market impact modeling").
+fn heading_announces_new(heading: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "create",
+        "creates",
+        "creating",
+        "new",
+        "introduce",
+        "introduces",
+        "introducing",
+        "scaffold",
+    ];
+    heading
+        .split(|c: char| !c.is_alphanumeric() && c != '_' && c != '-')
+        .any(|word| MARKERS.contains(&word.to_ascii_lowercase().as_str()))
+}
+
 fn announces_new(prose: &str) -> bool {
     const MARKERS: &[&str] = &[
         "create",
@@ -213,6 +234,15 @@ fn announces_new(prose: &str) -> bool {
         "implements",
         "define",
         "defines",
+        "extend",
+        "extends",
+        "rename",
+        "renames",
+        "write",
+        "writes",
+        "generate",
+        "generates",
+        "migration",
     ];
     prose
         .split(|c: char| !c.is_alphanumeric() && c != '_' && c != '-')
@@ -223,10 +253,259 @@ fn announces_new(prose: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {
     Prose,
+    /// A code span of one word: the planner marked exactly this as code.
     CodeSpan,
-    CodeBlock { diff: bool },
+    /// A word of a code span with several words: a fragment of code or a command.
+    CodeFragment,
+    CodeBlock {
+        diff: bool,
+    },
+    /// A word of a shell command (in a code span, a shell block, or a `$ ` line): its arguments
+    /// are flags, scratch paths and test filters as often as files of the tree.
+    Command,
     LinkTarget,
 }
+
+/// Programs whose command lines a plan quotes (`cargo test -p x`, `git worktree add ../y`).
+const COMMANDS: &[&str] = &[
+    "cargo",
+    "rustc",
+    "rustup",
+    "go",
+    "gofmt",
+    "npm",
+    "npx",
+    "pnpm",
+    "yarn",
+    "bun",
+    "deno",
+    "node",
+    "tsc",
+    "python",
+    "python3",
+    "pip",
+    "pip3",
+    "uv",
+    "poetry",
+    "pytest",
+    "ruff",
+    "mypy",
+    "black",
+    "make",
+    "cmake",
+    "git",
+    "gh",
+    "cd",
+    "ls",
+    "cat",
+    "cp",
+    "mv",
+    "rm",
+    "mkdir",
+    "touch",
+    "echo",
+    "grep",
+    "rg",
+    "sed",
+    "awk",
+    "find",
+    "curl",
+    "wget",
+    "docker",
+    "kubectl",
+    "helm",
+    "terraform",
+    "bash",
+    "sh",
+    "zsh",
+    "sudo",
+    "export",
+    "source",
+    "chmod",
+    "sqlite3",
+    "psql",
+    "mysql",
+    "redis-cli",
+    "java",
+    "javac",
+    "mvn",
+    "gradle",
+    "./gradlew",
+    "dotnet",
+    "ruby",
+    "bundle",
+    "rake",
+    "rails",
+    "php",
+    "composer",
+    "ctxpack",
+    "claude",
+    "gemini",
+    "codex",
+    "just",
+    "task",
+    "alembic",
+    "flask",
+    "django-admin",
+    "uvicorn",
+    "gunicorn",
+    "jest",
+    "vitest",
+    "eslint",
+    "prettier",
+    "bazel",
+    "nix",
+];
+
+/// Whether a line (of a code block, or a multi-word code span) is a shell command.
+fn is_command_line(line: &str) -> bool {
+    let line = line.trim_start();
+    let line = line
+        .strip_prefix("$ ")
+        .or_else(|| line.strip_prefix("> "))
+        .or_else(|| line.strip_prefix("% "))
+        .unwrap_or(line);
+    let first = line.split_whitespace().next().unwrap_or("");
+    // `FOO=1 cargo test`: environment assignments before the program.
+    let first = if first.contains('=') {
+        line.split_whitespace()
+            .find(|w| !w.contains('='))
+            .unwrap_or("")
+    } else {
+        first
+    };
+    COMMANDS.contains(&first)
+}
+
+/// Code-block info strings that mean a shell session.
+fn is_shell_block(info: &str) -> bool {
+    matches!(
+        info,
+        "sh" | "bash"
+            | "shell"
+            | "console"
+            | "zsh"
+            | "fish"
+            | "powershell"
+            | "ps1"
+            | "cmd"
+            | "bat"
+            | "terminal"
+    )
+}
+
+/// Names that are a language's own, never a repository's: primitive types and literals.
+const BUILTIN_NAMES: &[&str] = &[
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "u128",
+    "usize",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "i128",
+    "isize",
+    "f32",
+    "f64",
+    "bool",
+    "char",
+    "str",
+    "int",
+    "float",
+    "double",
+    "long",
+    "short",
+    "byte",
+    "rune",
+    "string",
+    "void",
+    "any",
+    "unknown",
+    "never",
+    "object",
+    "number",
+    "boolean",
+    "bigint",
+    "symbol",
+    "true",
+    "false",
+    "True",
+    "False",
+    "None",
+    "null",
+    "nil",
+    "undefined",
+    "self",
+    "Self",
+    "this",
+    "super",
+    "crate",
+    "async",
+    "await",
+    "return",
+    "yield",
+    "static",
+    "const",
+    "mut",
+    "pub",
+    "let",
+    "var",
+    "fn",
+    "def",
+    "func",
+    "class",
+    "struct",
+    "enum",
+    "trait",
+    "impl",
+    "interface",
+    "type",
+    "import",
+    "export",
+    "from",
+    "main",
+    "new",
+    "NULL",
+    "TODO",
+    "FIXME",
+    "JSON",
+    "YAML",
+    "TOML",
+    "HTTP",
+    "HTTPS",
+    "URL",
+    "URI",
+    "API",
+    "CLI",
+    "SQL",
+    "UTF",
+    "OK",
+    "ID",
+];
+
+/// Directories that builds and tools make: named in plans, rarely part of the tree.
+pub const BUILD_DIRS: &[&str] = &[
+    "target",
+    "node_modules",
+    "dist",
+    "build",
+    "out",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".next",
+    ".cache",
+    ".git",
+    ".idea",
+    ".vscode",
+    "coverage",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".tox",
+];
 
 /// A mention before its scope (sentence or list item) is known.
 struct Found {
@@ -234,15 +513,31 @@ struct Found {
     offset: usize,
 }
 
+/// What a plan says: its mentions, and the names its own code blocks declare (`fn x`, `class
+/// Y`, `func (s *S) Z`), which it means to write.
+#[derive(Debug, Default)]
+pub struct Extracted {
+    pub mentions: Vec<Mention>,
+    pub declared: std::collections::BTreeSet<String>,
+}
+
 /// Finds every mention in `plan`, in order of appearance.
 pub fn mentions(plan: &str) -> Vec<Mention> {
+    read(plan).mentions
+}
+
+/// Reads `plan`: every mention in order of appearance, and the names it declares.
+pub fn read(plan: &str) -> Extracted {
     let lines = LineIndex::new(plan);
     let mut found: Vec<Found> = Vec::new();
-    // Blocks that decide "new": innermost list item or table row, else paragraph or heading.
+    let mut declared = std::collections::BTreeSet::new();
+    // Blocks that decide "new": list items and table rows (with their parents), else the
+    // sentence of a paragraph or heading; and the section's heading.
     let mut scopes: Vec<(Range<usize>, bool)> = Vec::new(); // (range, is item-like)
     let mut open: Vec<(Range<usize>, bool)> = Vec::new();
+    let mut headings: Vec<(usize, HeadingLevel, Range<usize>)> = Vec::new(); // (start, level, range)
     let mut code_spans: Vec<Range<usize>> = Vec::new();
-    let mut in_block: Option<bool> = None; // Some(is diff) inside a code block
+    let mut in_block: Option<Place> = None;
 
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
@@ -251,39 +546,45 @@ pub fn mentions(plan: &str) -> Vec<Mention> {
     );
     for (event, range) in events {
         match event {
-            Event::Start(tag) => {
-                match &tag {
-                    Tag::Item | Tag::TableRow | Tag::TableHead => open.push((range.clone(), true)),
-                    Tag::Paragraph | Tag::Heading { .. } => open.push((range.clone(), false)),
-                    Tag::CodeBlock(kind) => {
-                        let diff = match kind {
-                            CodeBlockKind::Fenced(info) => {
-                                let info = info.split_whitespace().next().unwrap_or("");
-                                info == "diff" || info == "patch"
-                            }
-                            CodeBlockKind::Indented => false,
-                        };
-                        in_block = Some(diff);
-                    }
-                    Tag::Link { dest_url, .. } => {
-                        let start = found.len();
-                        scan(dest_url, Place::LinkTarget, range.start, &lines, &mut found);
-                        // A link's target is on the line where the link starts.
-                        for f in &mut found[start..] {
-                            f.offset = range.start;
-                            f.mention.line = lines.line(range.start);
+            Event::Start(tag) => match &tag {
+                Tag::Item | Tag::TableRow | Tag::TableHead => open.push((range.clone(), true)),
+                Tag::Paragraph => open.push((range.clone(), false)),
+                Tag::Heading { level, .. } => {
+                    open.push((range.clone(), false));
+                    headings.push((range.start, *level, range.clone()));
+                }
+                Tag::CodeBlock(kind) => {
+                    let info = match kind {
+                        CodeBlockKind::Fenced(info) => {
+                            info.split_whitespace().next().unwrap_or("").to_string()
                         }
-                    }
-                    _ => {}
+                        CodeBlockKind::Indented => String::new(),
+                    };
+                    in_block = Some(if is_shell_block(&info) {
+                        Place::Command
+                    } else {
+                        Place::CodeBlock {
+                            diff: info == "diff" || info == "patch",
+                        }
+                    });
                 }
-            }
+                Tag::Link { dest_url, .. } => {
+                    let start = found.len();
+                    scan(dest_url, Place::LinkTarget, range.start, &lines, &mut found);
+                    // A link's target is on the line where the link starts.
+                    for f in &mut found[start..] {
+                        f.offset = range.start;
+                        f.mention.line = lines.line(range.start);
+                    }
+                }
+                _ => {}
+            },
             Event::End(end) => match end {
-                TagEnd::Item | TagEnd::TableRow | TagEnd::TableHead | TagEnd::Paragraph => {
-                    if let Some(scope) = open.pop() {
-                        scopes.push(scope);
-                    }
-                }
-                TagEnd::Heading(_) => {
+                TagEnd::Item
+                | TagEnd::TableRow
+                | TagEnd::TableHead
+                | TagEnd::Paragraph
+                | TagEnd::Heading(_) => {
                     if let Some(scope) = open.pop() {
                         scopes.push(scope);
                     }
@@ -291,16 +592,24 @@ pub fn mentions(plan: &str) -> Vec<Mention> {
                 TagEnd::CodeBlock => in_block = None,
                 _ => {}
             },
-            Event::Text(text) => {
-                let place = match in_block {
-                    Some(diff) => Place::CodeBlock { diff },
-                    None => Place::Prose,
-                };
-                scan(&text, place, range.start, &lines, &mut found);
-            }
+            Event::Text(text) => match in_block {
+                Some(place) => {
+                    declared.extend(declarations(&text));
+                    scan(&text, place, range.start, &lines, &mut found);
+                }
+                None => scan(&text, Place::Prose, range.start, &lines, &mut found),
+            },
             Event::Code(code) => {
                 code_spans.push(range.clone());
-                scan(&code, Place::CodeSpan, range.start, &lines, &mut found);
+                let code = code.trim();
+                let place = if !code.contains(char::is_whitespace) {
+                    Place::CodeSpan
+                } else if is_command_line(code) {
+                    Place::Command
+                } else {
+                    Place::CodeFragment
+                };
+                scan(code, place, range.start, &lines, &mut found);
             }
             _ => {}
         }
@@ -317,30 +626,83 @@ pub fn mentions(plan: &str) -> Vec<Mention> {
         }
     }
     let masked = String::from_utf8_lossy(&masked).into_owned();
-    found
+    let mentions = found
         .into_iter()
         .map(|mut f| {
-            f.mention.announced_new = scope_of(f.offset, &scopes, &masked)
-                .is_some_and(|scope| announces_new(&masked[scope]));
+            let in_scope = scope_of(f.offset, &scopes, &masked)
+                .iter()
+                .any(|scope| announces_new(&masked[scope.clone()]));
+            f.mention.announced_new = in_scope || section_announces(f.offset, &headings, &masked);
             f.mention
         })
+        .collect();
+    Extracted { mentions, declared }
+}
+
+/// Whether the heading of the section holding `offset` (the nearest heading above it) says
+/// its content is to be created: "### Task 3: Create the progress bar".
+fn section_announces(
+    offset: usize,
+    headings: &[(usize, HeadingLevel, Range<usize>)],
+    text: &str,
+) -> bool {
+    headings
+        .iter()
+        .rev()
+        .find(|(start, _, _)| *start <= offset)
+        .is_some_and(|(_, level, range)| {
+            *level >= HeadingLevel::H2 && heading_announces_new(&text[range.clone()])
+        })
+}
+
+/// Names a code block declares: `fn name`, `def name`, `class Name`, `func (r *R) Name`, ...
+fn declarations(code: &str) -> Vec<String> {
+    static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let pattern = PATTERN.get_or_init(|| {
+        regex::Regex::new(
+            r"(?m)\b(?:fn|func|def|class|struct|interface|trait|enum|type|function|module|record)\s+(?:\([^)]*\)\s*)?([A-Za-z_][A-Za-z0-9_]*)",
+        )
+        .expect("a valid pattern")
+    });
+    pattern
+        .captures_iter(code)
+        .filter_map(|c| c.get(1))
+        .map(|m| m.as_str().to_string())
         .collect()
 }
 
-/// The innermost list item or table row holding `offset`; else the sentence of its paragraph or
-/// heading.
-fn scope_of(offset: usize, scopes: &[(Range<usize>, bool)], text: &str) -> Option<Range<usize>> {
-    let holding = |item: bool| {
-        scopes
-            .iter()
-            .filter(|(r, i)| *i == item && r.contains(&offset))
-            .min_by_key(|(r, _)| r.len())
-            .map(|(r, _)| r.clone())
-    };
-    if let Some(item) = holding(true) {
-        return Some(item);
+/// The list items and table rows holding `offset` (a parent item's words carry down to its
+/// sub-items); outside any, the sentence of its paragraph or heading.
+fn scope_of(offset: usize, scopes: &[(Range<usize>, bool)], text: &str) -> Vec<Range<usize>> {
+    let mut items: Vec<Range<usize>> = scopes
+        .iter()
+        .filter(|(r, item)| *item && r.contains(&offset))
+        .map(|(r, _)| r.clone())
+        .collect();
+    if !items.is_empty() {
+        items.sort_by_key(|r| r.len());
+        // The innermost item whole; each parent's own words, up to its first nested item, so
+        // a sibling's "new" stays with the sibling.
+        let mut own = vec![items[0].clone()];
+        for parent in &items[1..] {
+            let end = scopes
+                .iter()
+                .filter(|(r, item)| *item && r.start > parent.start && r.end <= parent.end)
+                .map(|(r, _)| r.start)
+                .min()
+                .unwrap_or(parent.end);
+            own.push(parent.start..end);
+        }
+        return own;
     }
-    let block = holding(false)?;
+    let Some(block) = scopes
+        .iter()
+        .filter(|(r, _)| r.contains(&offset))
+        .min_by_key(|(r, _)| r.len())
+        .map(|(r, _)| r.clone())
+    else {
+        return Vec::new();
+    };
     let bytes = text.as_bytes();
     let is_end = |i: usize| {
         matches!(bytes[i], b'.' | b'!' | b'?' | b';')
@@ -354,7 +716,7 @@ fn scope_of(offset: usize, scopes: &[(Range<usize>, bool)], text: &str) -> Optio
     while end < block.end && !is_end(end) {
         end += 1;
     }
-    Some(start..end.min(block.end))
+    std::iter::once(start..end.min(block.end)).collect()
 }
 
 /// Byte offset → 1-based line.
@@ -377,20 +739,32 @@ impl LineIndex {
 /// Finds mentions in one piece of text. `base` is the source offset where it starts: exact for
 /// code blocks and most text, and at worst on the right line (escapes shift offsets a little).
 fn scan(text: &str, place: Place, base: usize, lines: &LineIndex, found: &mut Vec<Found>) {
-    if place == Place::CodeSpan && !text.trim().contains(char::is_whitespace) {
+    if place == Place::CodeSpan {
         // One token: the whole span is the mention.
-        if let Some(mention) = classify(text.trim(), place) {
+        if let Some(mention) = classify(text, place) {
             push(found, mention, base, lines);
         }
         return;
     }
+    let in_code = matches!(
+        place,
+        Place::CodeBlock { .. } | Place::Command | Place::CodeFragment
+    );
     let mut line_offset = 0;
     for line in text.split_inclusive('\n') {
-        let mut words = line.split(|c: char| c.is_whitespace() || c == '`' || c == '"');
+        let line_place = match place {
+            Place::CodeBlock { .. } if is_command_line(line) => Place::Command,
+            other => other,
+        };
         let mut at = 0;
-        for word in words.by_ref() {
+        for word in line.split(|c: char| c.is_whitespace() || (!in_code && c == '`')) {
             let offset = base + line_offset + at;
             at += word.len() + 1;
+            // In code, a quoted word is a string's value (a temporary file name, a key), not
+            // a reference to the tree.
+            if in_code && word.contains(['"', '\'', '`']) {
+                continue;
+            }
             let mut word = word;
             if let Place::CodeBlock { diff: true } = place {
                 // `--- a/src/x.rs` and `+++ b/src/x.rs`: the path without git's prefix.
@@ -399,7 +773,7 @@ fn scan(text: &str, place: Place, base: usize, lines: &LineIndex, found: &mut Ve
                     .or_else(|| word.strip_prefix("b/"))
                     .unwrap_or(word);
             }
-            let Some(mention) = classify(word, place) else {
+            let Some(mention) = classify(word, line_place) else {
                 continue;
             };
             push(found, mention, offset, lines);
@@ -416,6 +790,32 @@ fn push(found: &mut Vec<Found>, mention: Mention, offset: usize, lines: &LineInd
     found.push(Found { mention, offset });
 }
 
+/// Top-level directories of a machine: an absolute path under one of them is a real path (and
+/// outside the root); any other absolute path without an extension is a route (`/v1/chat`).
+const SYSTEM_ROOTS: &[&str] = &[
+    "etc",
+    "usr",
+    "var",
+    "home",
+    "root",
+    "opt",
+    "proc",
+    "sys",
+    "dev",
+    "tmp",
+    "bin",
+    "sbin",
+    "lib",
+    "Users",
+    "private",
+    "mnt",
+    "srv",
+    "Library",
+    "Applications",
+    "System",
+    "Volumes",
+];
+
 /// Reads one word as a mention, or None when it is not code-like.
 fn classify(raw: &str, place: Place) -> Option<Mention> {
     let word = trim_punctuation(raw);
@@ -428,6 +828,9 @@ fn classify(raw: &str, place: Place) -> Option<Mention> {
     if word.starts_with('#') || word.starts_with('@') || word.starts_with('-') {
         return None; // anchors, handles and command-line flags
     }
+    if word.starts_with("//") {
+        return None; // a comment or directive (`//go:embed`), not a path
+    }
     let mention = |target: Target, strong: bool| {
         Some(Mention {
             text: word.to_string(),
@@ -437,24 +840,37 @@ fn classify(raw: &str, place: Place) -> Option<Mention> {
             announced_new: false,
         })
     };
-    let in_code = matches!(place, Place::CodeBlock { .. });
 
     if let Some((path, span)) = path_like(word) {
         let globby = path.contains(['*', '?', '[']);
         let has_extension = has_file_extension(&path);
         let dotted_start = path.starts_with("./") || path.starts_with("../");
         let explicit_dir = path.ends_with('/');
+        if let Some(absolute) = path.strip_prefix('/') {
+            let top = absolute.split('/').next().unwrap_or("");
+            if !has_extension && !SYSTEM_ROOTS.contains(&top) {
+                return None; // an HTTP route or an API path: `/v1/chat`, `/health`
+            }
+        }
         let strong = match place {
             Place::CodeSpan | Place::LinkTarget => {
                 has_extension || dotted_start || explicit_dir || globby || path.starts_with('/')
             }
-            Place::CodeBlock { .. } => has_extension || dotted_start,
+            Place::CodeFragment | Place::CodeBlock { .. } => has_extension || dotted_start,
             // "Node.js", "Vue.js": product names, not files, unless they exist.
             Place::Prose => (has_extension && !is_product_name(&path)) || dotted_start,
+            // A command's arguments: scratch directories (`git worktree add ../wt`), temporary
+            // files and outputs as often as files of the tree. Kept only if they resolve.
+            Place::Command => {
+                if dotted_start || path.starts_with('/') || path.contains("..") || globby {
+                    return None;
+                }
+                false
+            }
         };
         if globby {
-            if matches!(place, Place::Prose | Place::CodeBlock { .. }) && !has_extension {
-                return None; // `*` in prose or a shell line is rarely a path pattern
+            if !has_extension && !matches!(place, Place::CodeSpan | Place::LinkTarget) {
+                return None; // `*` in prose or a code line is rarely a path pattern
             }
             return mention(Target::Glob { pattern: path }, strong);
         }
@@ -462,30 +878,49 @@ fn classify(raw: &str, place: Place) -> Option<Mention> {
         // "application/json"); those are kept as weak and reported only if they exist.
         return mention(Target::Path { path, span }, strong);
     }
-    if in_code {
-        return None; // only paths are taken from code blocks
-    }
-    if place == Place::LinkTarget {
-        return None;
+    if matches!(
+        place,
+        Place::CodeBlock { .. } | Place::Command | Place::LinkTarget
+    ) {
+        return None; // only paths are taken from code blocks, commands and links
     }
     let (qualifier, name, call, separator) = symbol_like(word)?;
     if name.chars().all(|c| c.is_ascii_digit() || c == '_') {
         return None;
     }
+    if qualifier.is_empty() && BUILTIN_NAMES.contains(&name.as_str()) {
+        return None;
+    }
+    // `_get_X_rate()`, `pulse.X`, `X_limit`: placeholders of a template, not names.
+    let placeholder = |part: &str| {
+        part.split('_')
+            .any(|piece| piece.len() == 1 && piece.chars().all(|c| c.is_ascii_uppercase()))
+    };
+    if placeholder(&name) || qualifier.iter().any(|q| placeholder(q)) {
+        return None;
+    }
     let camel = is_camel(&name);
     let snake = name.contains('_') && name.chars().any(|c| c.is_ascii_lowercase());
-    let strong = match place {
-        Place::CodeSpan => {
-            separator == Some("::")
-                || call
-                || (separator == Some(".") && !qualifier.is_empty())
-                || camel
-                || snake
-                || name.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && name.len() > 1
-        }
-        Place::Prose => separator == Some("::") || call,
-        _ => false,
-    };
+    // `STRAVA_CLIENT_ID`, `MAX_RETRIES`: environment variables and settings as often as
+    // constants; reported only when defined.
+    let all_caps = !name.chars().any(|c| c.is_lowercase());
+    let dotted = separator == Some(".") || separator == Some("#");
+    let strong = !all_caps
+        && match place {
+            Place::CodeSpan => {
+                separator == Some("::")
+                    || call
+                    || (dotted && !qualifier.is_empty())
+                    || camel
+                    || snake
+                    || name.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && name.len() > 1
+            }
+            Place::Prose | Place::CodeFragment => separator == Some("::") || call,
+            _ => false,
+        };
+    if place == Place::CodeFragment && !strong {
+        return None; // a word of a code fragment: only `Type::method` and calls are names
+    }
     if place == Place::Prose && !strong {
         // Prose: only qualified names, calls, CamelCase and snake_case can be code at all.
         let qualified = !qualifier.is_empty();
@@ -493,7 +928,7 @@ fn classify(raw: &str, place: Place) -> Option<Mention> {
             return None;
         }
         if qualified
-            && separator == Some(".")
+            && dotted
             && !(camel || snake || qualifier.iter().any(|q| is_camel(q) || q.contains('_')))
         {
             // "e.g.", "Node.js", "i.e": dotted prose words resolve only as weak mentions, and
@@ -501,14 +936,21 @@ fn classify(raw: &str, place: Place) -> Option<Mention> {
             return None;
         }
     }
-    mention(Target::Symbol { qualifier, name }, strong)
+    mention(
+        Target::Symbol {
+            qualifier,
+            name,
+            dotted,
+        },
+        strong,
+    )
 }
 
 /// Strips punctuation that prose puts around a word, keeping a call's `()` and a balanced
-/// closing bracket.
+/// closing bracket. Underscores stay: `_private` is a name (pulldown-cmark has already taken
+/// Markdown's emphasis apart).
 fn trim_punctuation(word: &str) -> &str {
-    let mut word =
-        word.trim_start_matches(['(', '[', '{', '<', '\'', '"', '*', '_', '`', '“', '‘']);
+    let mut word = word.trim_start_matches(['(', '[', '{', '<', '\'', '"', '`', '“', '‘']);
     loop {
         let Some(last) = word.chars().last() else {
             return word;
@@ -518,12 +960,8 @@ fn trim_punctuation(word: &str) -> &str {
         };
         let strip = matches!(
             last,
-            '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '"' | '>' | '*' | '`' | '”' | '’'
-        ) || (last == '_'
-            && word.starts_with(|c: char| c.is_alphanumeric())
-            && word.ends_with("__")
-            && !word.starts_with("__"))
-            || unbalanced('(', ')')
+            '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '"' | '>' | '`' | '”' | '’'
+        ) || unbalanced('(', ')')
             || unbalanced('[', ']')
             || unbalanced('{', '}');
         if !strip {

@@ -102,10 +102,15 @@ pub fn analyze(
     source: &SourceConfig,
     pool: &rayon::ThreadPool,
 ) -> Result<Analysis, PlanError> {
-    let mentions = extract::mentions(plan);
-    let names = resolve::names_of(&mentions);
+    let extracted = extract::read(plan);
+    let names = resolve::names_of(&extracted.mentions);
     let index = RepoIndex::build(source, &names, plan_path, pool)?;
-    let references = resolve::resolve(&mentions, &index, &source.inputs.root);
+    let references = resolve::resolve(
+        &extracted.mentions,
+        &extracted.declared,
+        &index,
+        &source.inputs.root,
+    );
     Ok(Analysis { references, index })
 }
 

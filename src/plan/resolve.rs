@@ -7,12 +7,12 @@
 //! `serde_json`, a local variable) is somebody else's code, not a reference; a strong mention
 //! that is neither defined nor used anywhere is something the plan made up.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Component, Path};
 
 use serde::Serialize;
 
-use super::extract::{LineSpan, Mention, Target};
+use super::extract::{LineSpan, Mention, Target, BUILD_DIRS};
 use super::index::{Defined, RepoIndex};
 
 /// What became of a reference.
@@ -110,7 +110,10 @@ pub struct Reference {
 pub fn names_of(mentions: &[Mention]) -> std::collections::BTreeSet<String> {
     let mut names = std::collections::BTreeSet::new();
     for mention in mentions {
-        if let Target::Symbol { qualifier, name } = &mention.target {
+        if let Target::Symbol {
+            qualifier, name, ..
+        } = &mention.target
+        {
             names.insert(name.clone());
             names.extend(qualifier.iter().cloned());
         }
@@ -136,12 +139,21 @@ enum Outcome {
 
 /// Resolves every mention against `index`; the same text mentioned twice is one reference with
 /// both lines. Weak mentions that resolve to nothing are dropped.
-pub fn resolve(mentions: &[Mention], index: &RepoIndex, root: &Path) -> Vec<Reference> {
+///
+/// A missing name the plan announces as new elsewhere (a later bare mention of a file it
+/// creates, a method of a type it adds), declares in its own code blocks, or that names a test
+/// (plans list the tests they will write) is `new` too.
+pub fn resolve(
+    mentions: &[Mention],
+    declared: &BTreeSet<String>,
+    index: &RepoIndex,
+    root: &Path,
+) -> Vec<Reference> {
     let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let mut groups: Vec<(&Mention, Vec<usize>, bool, bool)> = Vec::new();
-    let mut seen: HashMap<(&str, &Target), usize> = HashMap::new();
+    let mut seen: HashMap<&Target, usize> = HashMap::new();
     for mention in mentions {
-        let key = (mention.text.as_str(), &mention.target);
+        let key = &mention.target;
         match seen.get(&key) {
             Some(&g) => {
                 let group = &mut groups[g];
@@ -170,7 +182,11 @@ pub fn resolve(mentions: &[Mention], index: &RepoIndex, root: &Path) -> Vec<Refe
                 resolve_path(path, *span, strong, index, root, &canonical_root)
             }
             Target::Glob { pattern } => resolve_glob(pattern, index),
-            Target::Symbol { qualifier, name } => resolve_symbol(qualifier, name, index),
+            Target::Symbol {
+                qualifier,
+                name,
+                dotted,
+            } => resolve_symbol(qualifier, name, *dotted, index),
         };
         let (kind, status, resolved, note) = match outcome {
             Outcome::Found {
@@ -180,27 +196,98 @@ pub fn resolve(mentions: &[Mention], index: &RepoIndex, root: &Path) -> Vec<Refe
                 note,
             } => (kind, status, resolved, note),
             Outcome::Absent { kind, note } => {
-                if announced_new {
+                if !strong {
+                    continue; // prose that only might have been code
+                } else if announced_new {
                     (kind, Status::New, Vec::new(), None)
-                } else if strong {
-                    (kind, Status::Missing, Vec::new(), note)
                 } else {
-                    continue;
+                    (kind, Status::Missing, Vec::new(), note)
                 }
             }
             Outcome::NotAReference => continue,
         };
-        references.push(Reference {
-            text: mention.text.clone(),
-            line: mention.line,
-            lines,
-            kind,
-            status,
-            resolved,
-            note,
-        });
+        references.push((
+            &mention.target,
+            Reference {
+                text: mention.text.clone(),
+                line: mention.line,
+                lines,
+                kind,
+                status,
+                resolved,
+                note,
+            },
+        ));
+    }
+
+    // What the plan creates, by every name it may be mentioned by again.
+    let mut created: BTreeSet<String> = declared.clone();
+    for (target, reference) in &references {
+        if reference.status != Status::New {
+            continue;
+        }
+        match target {
+            Target::Path { path, .. } | Target::Glob { pattern: path } => {
+                let path = path.trim_end_matches('/');
+                created.insert(path.rsplit('/').next().unwrap_or(path).to_string());
+                created.insert(path.to_string());
+            }
+            Target::Symbol {
+                qualifier, name, ..
+            } => {
+                created.insert(name.clone());
+                created.extend(qualifier.iter().cloned());
+            }
+        }
     }
     references
+        .into_iter()
+        .map(|(target, mut reference)| {
+            if reference.status == Status::Missing && created_elsewhere(target, &created) {
+                reference.status = Status::New;
+                reference.note = None;
+            }
+            reference
+        })
+        .collect()
+}
+
+/// Whether a missing `target` is something the plan creates: named as new elsewhere, declared
+/// in the plan's code, or a test (plans list the tests they will write).
+fn created_elsewhere(target: &Target, created: &BTreeSet<String>) -> bool {
+    match target {
+        Target::Path { path, .. } | Target::Glob { pattern: path } => {
+            let path = path.trim_end_matches('/');
+            let name = path.rsplit('/').next().unwrap_or(path);
+            created.contains(path) || created.contains(name) || is_test_file(name)
+        }
+        Target::Symbol {
+            qualifier, name, ..
+        } => {
+            created.contains(name)
+                || qualifier.last().is_some_and(|q| created.contains(q))
+                || is_test_name(name)
+        }
+    }
+}
+
+fn is_test_name(name: &str) -> bool {
+    name.starts_with("test_")
+        || name.ends_with("_test")
+        || name.ends_with("_tests")
+        || name
+            .strip_prefix("Test")
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase() || c == '_'))
+}
+
+fn is_test_file(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name);
+    is_test_name(stem)
+        || stem.starts_with("test_")
+        || name.contains(".test.")
+        || name.contains(".spec.")
+        || stem.ends_with("Test")
+        || stem.ends_with("Tests")
 }
 
 fn resolve_path(
@@ -369,6 +456,9 @@ fn resolve_path(
     if !dirs.is_empty() {
         return found_dirs(dirs, None);
     }
+    if BUILD_DIRS.contains(&parts[0]) {
+        return Outcome::NotAReference; // `target/`, `node_modules/`: made by tools, not the plan
+    }
     Outcome::Absent { kind, note: None }
 }
 
@@ -451,7 +541,7 @@ fn resolve_glob(pattern: &str, index: &RepoIndex) -> Outcome {
     }
 }
 
-fn resolve_symbol(qualifier: &[String], name: &str, index: &RepoIndex) -> Outcome {
+fn resolve_symbol(qualifier: &[String], name: &str, dotted: bool, index: &RepoIndex) -> Outcome {
     let known = |n: &str| !index.defined(n).is_empty() || index.modules.contains(n);
     let definitions = index.defined(name);
     // `std::fs::read`, `serde_json::to_string`, `HashMap::new`: the outermost name is used here
@@ -494,13 +584,35 @@ fn resolve_symbol(qualifier: &[String], name: &str, index: &RepoIndex) -> Outcom
         return found_definitions(index, &in_scope);
     }
     if known(q) {
+        // A member the symbol table does not index (a field, an enum variant) is still named in
+        // the files that define its type or module.
+        let homes: Vec<usize> = index
+            .defined(q)
+            .iter()
+            .map(|d| d.file)
+            .chain((0..index.files.len()).filter(|&f| {
+                let path = &index.files[f];
+                let mut parts = path.split('/');
+                let file = parts.next_back().unwrap_or(path);
+                file.split('.').next() == Some(q.as_str()) || parts.any(|p| p == q)
+            }))
+            .collect();
+        let member = index
+            .uses
+            .get(name)
+            .is_some_and(|files| files.iter().any(|f| homes.contains(f)));
+        if member {
+            return Outcome::NotAReference;
+        }
         return Outcome::Absent {
             kind: Kind::Symbol,
             note: Some(format!("`{q}` exists but has no `{name}`")),
         };
     }
-    if index.used(q) {
-        return Outcome::NotAReference; // `a::Foo::bar` with `Foo` from another project
+    if index.used(name) || index.used(q) || dotted {
+        // `a::Foo::bar` with `Foo` from another project; `hub.challenge`, a value's member; a
+        // name the code has that the symbol table does not index.
+        return Outcome::NotAReference;
     }
     Outcome::Absent {
         kind: Kind::Symbol,
