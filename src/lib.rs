@@ -1,7 +1,8 @@
 //! ctxpack packs a codebase into a token-budget-fitted context for large language models.
 //!
 //! The pipeline runs one way: walk → load → secrets (redaction) → analyze (lang) → tokens →
-//! render, with `pack` driving it for the `pack` command and `inspect` for `outline` and `symbols`.
+//! render, with `pack` driving it for the `pack` command (`budget` when it has a budget), `stats`
+//! reporting what a pack would do, and `inspect` for `outline` and `symbols`.
 
 pub mod budget;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod pack;
 pub mod rank;
 pub mod render;
 pub mod secrets;
+pub mod stats;
 pub mod tokens;
 pub mod walk;
 
@@ -105,6 +107,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             let mut out = io::BufWriter::new(io::stdout().lock());
             inspect::symbols(&source, args.json, &mut out, &mut io::stderr().lock())?;
             out.flush().map_err(anyhow::Error::from)?;
+        }
+        Command::Stats(args) => {
+            let config = config::StatsConfig::from_args(args, &mut io::stdin().lock())?;
+            stats::run(&config, &mut io::stdout().lock(), &mut io::stderr().lock())?;
         }
     }
     Ok(())
