@@ -5,4 +5,5 @@ mod budget;
 mod lang;
 mod pack;
 mod secrets;
+mod stats;
 mod support;
