@@ -1,6 +1,10 @@
 //! `pack --budget`: rank every file, choose one fidelity per file with the fit, render what was
 //! chosen, and verify the whole document's exact count against the budget.
 //!
+//! Deciding and writing are separate steps: [`compute`] returns a [`Packing`], every file's fate
+//! and the rendered document, and [`write`] emits it. `pack --budget` does both; `stats --budget`
+//! reports the same [`Packing`], so it shows exactly what the pack would do.
+//!
 //! The walk counts each file's full text exactly and indexes it for ranking; nothing is parsed
 //! yet. Compressed and outline sizes start as estimates from the full count, and a file is parsed
 //! only when the fit picks one of those views for it; from then on its exact size replaces the
@@ -24,7 +28,7 @@ use crate::rank::{self, FileIndex, RankInput};
 use crate::render::report::{self, PackReport};
 use crate::render::xml;
 use crate::render::{Summary, TreeItem};
-use crate::secrets::{Finding, SecretsFound};
+use crate::secrets::{Finding, ScanSummary, SecretsFound};
 use crate::tokens::{Tiktoken, TokenCounter};
 use crate::walk::{self, Entry, OmitReason, Status};
 
@@ -49,8 +53,106 @@ struct Indexed {
     findings: Vec<Finding>,
 }
 
+/// What a budgeted pack decided, before anything is written.
+pub struct Packing {
+    /// Every file considered, in path order.
+    pub files: Vec<FileDecision>,
+    /// The tokens the document may use (the budget less --reserve).
+    pub budget: usize,
+    /// The whole document's exact count.
+    pub document_tokens: usize,
+    /// The depth below which the document's tree shows directories as one line, when the whole
+    /// tree would have taken too much of the budget.
+    pub tree_depth: Option<usize>,
+    /// The document's summary: counts per fidelity, omitted files, secrets.
+    pub summary: Summary,
+    header: Vec<u8>,
+    footer: Vec<u8>,
+    /// The packed files' elements in document order, each with its index in `files`.
+    elements: Vec<(usize, Element)>,
+}
+
+/// What a pack does with one file.
+#[derive(Debug, Clone)]
+pub struct FileDecision {
+    /// The path components as every output shows them (a secret in a name is redacted).
+    pub components: Vec<String>,
+    /// Tokens of the full text, or why the file is left out whatever the budget.
+    pub full_tokens: Result<usize, OmitReason>,
+    /// Position in the ranking (1 = most relevant), for files that can be packed.
+    pub rank: Option<usize>,
+    /// The ranking's score behind `rank`.
+    pub score: Option<f64>,
+    /// The view in the document; None when the file is omitted or left out to fit the budget.
+    pub packed: Option<PackedView>,
+}
+
+impl FileDecision {
+    /// The `/`-joined path, as the document shows it.
+    pub fn path(&self) -> String {
+        self.components.join("/")
+    }
+}
+
+/// A file's view as the document holds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PackedView {
+    pub fidelity: Fidelity,
+    /// Tokens of the view's text (the element's tokens attribute).
+    pub tokens: usize,
+    /// Tokens the whole element adds to the document.
+    pub document_tokens: usize,
+    /// The view fell back (head of file, empty outline).
+    pub degraded: bool,
+}
+
+/// Every file the walk found, read, counted and indexed for ranking, with what the secrets scan
+/// found: the input of [`decide`].
+pub struct Corpus {
+    files: Vec<Indexed>,
+    scan: ScanSummary,
+}
+
+impl Corpus {
+    /// Every file in path order, with its full-text tokens (nothing ranked or fitted yet).
+    pub fn decisions(&self) -> Vec<FileDecision> {
+        self.files
+            .iter()
+            .map(|f| FileDecision {
+                components: f.entry.rel.components().to_vec(),
+                full_tokens: f.tokens.as_ref().copied().map_err(|(reason, _)| *reason),
+                rank: None,
+                score: None,
+                packed: None,
+            })
+            .collect()
+    }
+
+    /// What secret scanning found, in path order.
+    pub fn scan(&self) -> &ScanSummary {
+        &self.scan
+    }
+}
+
 /// Runs a budgeted pack and writes the document.
 pub fn run(config: &PackConfig, budget: usize, err: &mut dyn Write) -> Result<(), PackError> {
+    let packing = compute(config, budget, err)?;
+    write(config, packing, err)
+}
+
+/// Decides everything a budgeted pack writes: [`index`], then [`decide`].
+pub fn compute(
+    config: &PackConfig,
+    budget: usize,
+    err: &mut dyn Write,
+) -> Result<Packing, PackError> {
+    let corpus = index(config, err)?;
+    decide(config, budget, corpus)
+}
+
+/// Walks, reads, counts and indexes every file. Notes and warnings go to `err`; with `--secrets
+/// fail`, any secret is an error.
+pub fn index(config: &PackConfig, err: &mut dyn Write) -> Result<Corpus, PackError> {
     let source = &config.source;
     let pool = pack::start(config, err)?;
     let counter = Tiktoken::new(config.encoding);
@@ -78,8 +180,9 @@ pub fn run(config: &PackConfig, budget: usize, err: &mut dyn Write) -> Result<()
         if let Err((OmitReason::Unreadable, Some(detail))) = &file.tokens {
             writeln!(
                 err,
-                "ctxpack: warning: skipped {}: {detail}",
-                file.entry.rel.display()
+                "ctxpack: warning: skipped {}: {}",
+                file.entry.rel.display(),
+                shown(detail)
             )?;
         }
     }
@@ -93,6 +196,19 @@ pub fn run(config: &PackConfig, budget: usize, err: &mut dyn Write) -> Result<()
         }
         .into());
     }
+    Ok(Corpus { files, scan })
+}
+
+/// Ranks the files of `corpus`, chooses each one's fidelity and renders the document within
+/// `budget`, in rounds of fit → render → exact count.
+///
+/// Everything a caller may want to steer per file (its score, the views it may take) is settled
+/// between the ranking and the first fit, in this function's `scores` and `items`.
+pub fn decide(config: &PackConfig, budget: usize, corpus: Corpus) -> Result<Packing, PackError> {
+    let source = &config.source;
+    let counter = Tiktoken::new(config.encoding);
+    let mut decisions = corpus.decisions();
+    let Corpus { files, scan } = corpus;
 
     // Rank the files that can be packed.
     let candidates: Vec<usize> = (0..files.len())
@@ -281,7 +397,7 @@ pub fn run(config: &PackConfig, budget: usize, err: &mut dyn Write) -> Result<()
         return Err(PackError::BudgetTooSmall { needed: fixed });
     };
 
-    // Write the files in the attention-friendly order.
+    // The files in the attention-friendly order.
     let mut chosen: Vec<(usize, Fidelity)> = solution
         .chosen
         .iter()
@@ -297,27 +413,68 @@ pub fn run(config: &PackConfig, budget: usize, err: &mut dyn Write) -> Result<()
         .chain(even.into_iter().rev().map(|(_, k)| *k))
         .collect();
     fill_summary(&mut summary, &order, &rendered);
+
+    for (c, &i) in candidates.iter().enumerate() {
+        decisions[i].rank = Some(rank_of[c]);
+        decisions[i].score = Some(scores[c]);
+    }
+    let mut elements = Vec::with_capacity(order.len());
+    for key in &order {
+        // Every key in `order` was filtered on being in `rendered`, and keys are distinct.
+        let element = rendered.remove(key).expect("chosen views are rendered");
+        let i = candidates[key.0];
+        decisions[i].packed = Some(PackedView {
+            fidelity: key.1,
+            tokens: element.tokens,
+            document_tokens: element.document_tokens,
+            degraded: element.degraded,
+        });
+        elements.push((i, element));
+    }
+    Ok(Packing {
+        files: decisions,
+        budget,
+        document_tokens: total,
+        tree_depth: depth,
+        summary,
+        header,
+        footer,
+        elements,
+    })
+}
+
+/// Writes the document `packing` holds, and the summary on `err` unless `--quiet`.
+pub fn write(config: &PackConfig, packing: Packing, err: &mut dyn Write) -> Result<(), PackError> {
+    let Packing {
+        files,
+        document_tokens: total,
+        summary,
+        header,
+        footer,
+        elements,
+        ..
+    } = packing;
     let root_line = xml::root_line(env!("CARGO_PKG_VERSION"), config.encoding.name(), total);
     let output_error = |source| pack::output_error(config, source);
     let mut sink = Sink::open(config.output.as_deref()).map_err(output_error)?;
     let out = sink.writer();
     out.write_all(root_line.as_bytes()).map_err(output_error)?;
     out.write_all(&header).map_err(output_error)?;
-    for key in &order {
-        out.write_all(&rendered[key].bytes).map_err(output_error)?;
+    for (_, element) in &elements {
+        out.write_all(&element.bytes).map_err(output_error)?;
     }
     out.write_all(&footer).map_err(output_error)?;
     sink.finish().map_err(output_error)?;
 
     if !config.quiet {
-        let mut top: Vec<(String, usize)> = order
+        let mut top: Vec<(String, usize)> = elements
             .iter()
-            .map(|&(c, f)| (paths[candidates[c]].clone(), rendered[&(c, f)].tokens))
+            .map(|(i, element)| (files[*i].path(), element.tokens))
             .collect();
         top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         top.truncate(5);
         let report = PackReport {
-            files: order.len(),
+            files: elements.len(),
             fidelity: Fidelity::Full,
             degraded: summary.degraded,
             document_tokens: total,
@@ -328,9 +485,9 @@ pub fn run(config: &PackConfig, budget: usize, err: &mut dyn Write) -> Result<()
                 .and_then(|p| p.file_name())
                 .map(walk::shown_name),
             top_files: top,
-            omitted: summary.omitted.clone(),
-            secrets: summary.secrets.clone(),
-            budget: summary.budget.clone(),
+            omitted: summary.omitted,
+            secrets: summary.secrets,
+            budget: summary.budget,
         };
         report::print_summary(err, &report)?;
     }

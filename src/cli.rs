@@ -57,6 +57,15 @@ pub enum Command {
     /// `pack`; the root is the current directory unless --root or one directory is given.
     #[command(after_help = REFS_EXAMPLES)]
     Refs(RefsArgs),
+
+    /// Show where the tokens are: a token tree per directory, the largest files, and with
+    /// --budget what `pack --budget` would pack, at which fidelity and rank.
+    ///
+    /// Takes the same path, filter, budget, focus, encoding and secrets flags as `pack`, and runs
+    /// the same steps: with --budget it reports the decisions the pack would write, file by file.
+    /// Paths are redacted as the pack redacts them. Nothing is written but the report (stdout).
+    #[command(after_help = STATS_EXAMPLES, after_long_help = STATS_LONG_HELP)]
+    Stats(StatsArgs),
 }
 
 // Examples are kept out of the doc comments, where clap would join their lines into one
@@ -86,6 +95,77 @@ const SYMBOLS_EXAMPLES: &str = "\
 Examples:
   ctxpack symbols src/
   ctxpack symbols --json > symbols.json";
+
+const STATS_EXAMPLES: &str = "\
+Examples:
+  ctxpack stats                                 # where the tokens are
+  ctxpack stats --budget 128k                   # what would be packed, and why
+  ctxpack stats --budget 32k --focus SPEC.md --depth all --entries all
+  ctxpack stats --budget 200k --json | jq '.files[] | select(.fidelity == \"full\") | .path'
+
+Run `ctxpack stats --help` for the JSON schema.";
+
+const STATS_LONG_HELP: &str = "\
+Examples:
+  ctxpack stats                                 # where the tokens are
+  ctxpack stats --budget 128k                   # what would be packed, and why
+  ctxpack stats --budget 32k --focus SPEC.md --depth all --entries all
+  ctxpack stats --budget 200k --json | jq '.files[] | select(.fidelity == \"full\") | .path'
+
+Text: the root's totals; with --budget the budget used and the files per fidelity; a tree with
+the full-text tokens (and with --budget the packed tokens) and the file count of each directory,
+the largest entries first, each file with its fidelity and rank or why it is left out; the
+largest files, and with --budget the highest ranked; omitted files per reason; secrets found.
+
+JSON (--json), schema version 1. New fields may be added; a field that changes meaning or goes
+away raises \"version\". Token counts are in the chosen encoding.
+  {
+    \"version\": 1,
+    \"root\": \"repo\",                      the root directory's name
+    \"encoding\": \"o200k_base\",
+    \"budget\": null, or with --budget {
+      \"budget\": 120000,                  tokens the document may use: --budget less --reserve
+      \"reserve\": 8000,
+      \"document_tokens\": 119000,         exact count of the document pack --budget would write
+      \"tree_depth\": null,                or N: the tree shows directories below depth N as one line
+      \"full\": 30,                        files per fidelity
+      \"compressed\": 5,
+      \"outline\": 2,
+      \"left_out\": 3                      files that could be read but were left out to fit
+    },
+    \"totals\": {
+      \"files\": 42,                       every file considered, omitted ones included
+      \"tokens\": 150000,                  full-text tokens of the files that can be read
+      \"packed_files\": 37,                files the document holds
+      \"packed_tokens\": 98000             tokens of their text as held (views hold fewer)
+    },
+    \"omitted\": {\"binary\": 1, \"budget\": 3},
+                                         files left out, per reason: binary, too-large,
+                                         unreadable, symlink, symlink-loop, outside-root,
+                                         special-file, secrets; and budget (left out to fit)
+    \"secrets\": {                         counts only, never a value
+      \"mode\": \"redact\",                  redact, omit-file, fail or off
+      \"found\": 2, \"files\": 1,            secrets found, and the files holding them
+      \"examples\": 0                      known example values left in place
+    },
+    \"directories\": [                     every directory holding a file: the root \".\" first,
+      {\"path\": \"src\", \"files\": 30, ...}  then depth first in name order, with the four
+    ],                                   sums of \"totals\" over the files below it
+    \"files\": [                           every file considered, in path order
+      {
+        \"path\": \"src/main.rs\",           as the document shows it (secrets in names redacted)
+        \"tokens\": 12000,                 full-text tokens; null when the file is not read
+        \"omitted\": null,                 or why it is not in the document (as above)
+        \"fidelity\": \"full\",              full, compressed or outline; null when omitted
+        \"packed_tokens\": 12000,          tokens of its text in the document; 0 when omitted
+        \"rank\": 1,                       with --budget: 1 = most relevant; else null
+        \"score\": 0.0132,                 with --budget: the ranking's score; else null
+        \"degraded\": false                the view fell back to the head of the file or nothing
+      }
+    ]
+  }
+Without --budget every readable file is \"full\", as in a plain pack. The JSON always lists every
+file and directory: --depth, --entries and --top shape only the text.";
 
 /// Which files to read: shared by every command that walks a tree.
 #[derive(Debug, Args, Clone)]
@@ -173,9 +253,29 @@ pub struct PackArgs {
     ///
     /// Compressed and outline views need a parser: files in other languages, or with syntax
     /// errors, get the head of the file (compressed) or an empty outline.
-    #[arg(long, value_name = "FIDELITY", default_value = "full", value_parser = parse_fidelity)]
+    #[arg(
+        long,
+        value_name = "FIDELITY",
+        default_value = "full",
+        value_parser = parse_fidelity,
+        conflicts_with = "budget"
+    )]
     pub fidelity: Fidelity,
 
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+
+    #[command(flatten)]
+    pub counting: CountingArgs,
+
+    /// Do not print the summary (and progress) on stderr. Errors and warnings are still printed.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Fitting a token budget: shared by `pack` and `stats`, so that stats shows what pack would do.
+#[derive(Debug, Args, Clone)]
+pub struct BudgetArgs {
     /// Fit the document into N tokens: the whole document as emitted (summary, tree, tags and
     /// text) counts, in the chosen encoding, and never exceeds N.
     ///
@@ -183,7 +283,7 @@ pub struct PackArgs {
     /// tree only), chosen to spend the budget on the files that matter most: a ranking by the
     /// repository's reference graph, the --focus, git history and path priors. Accepts 200k,
     /// 1m, 1.5M or 128000 (k = 1,000, m = 1,000,000).
-    #[arg(long, value_name = "N", value_parser = parse_budget, conflicts_with = "fidelity")]
+    #[arg(long, value_name = "N", value_parser = parse_budget)]
     pub budget: Option<usize>,
 
     /// With --budget: keep N tokens of the budget free (for the model's answer or a prompt).
@@ -195,7 +295,11 @@ pub struct PackArgs {
     /// or mention them up.
     #[arg(long, value_name = "FILE|TEXT", requires = "budget")]
     pub focus: Vec<String>,
+}
 
+/// How text is counted and what is done with secrets in it: shared by `pack` and `stats`.
+#[derive(Debug, Args, Clone)]
+pub struct CountingArgs {
     /// Token encoding: o200k_base (GPT-4o, GPT-4.1, GPT-5, o-series) or cl100k_base (GPT-4,
     /// GPT-3.5).
     #[arg(long, value_name = "NAME", conflicts_with = "model")]
@@ -217,10 +321,70 @@ pub struct PackArgs {
     /// secret in a file's path is redacted wherever the path is shown.
     #[arg(long, value_name = "MODE", value_enum, default_value_t = SecretsChoice::Redact)]
     pub secrets: SecretsChoice,
+}
 
-    /// Do not print the summary (and progress) on stderr. Errors and warnings are still printed.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+
+    #[command(flatten)]
+    pub counting: CountingArgs,
+
+    /// Print JSON instead of the tree (schema below, under "JSON"). The JSON lists every file
+    /// and directory: --depth, --entries and --top shape only the text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Expand directories down to N levels below the root (1: only the root's entries); deeper
+    /// directories are one line with their totals. "all" expands everything.
+    #[arg(long, value_name = "N|all", default_value = "3", value_parser = parse_limit)]
+    pub depth: Limit,
+
+    /// Show at most N entries per directory, the largest first; the rest are summed up in one
+    /// line. "all" shows every entry.
+    #[arg(long, value_name = "N|all", default_value = "20", value_parser = parse_limit)]
+    pub entries: Limit,
+
+    /// List the N largest files (and with --budget, the N highest ranked).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+
+    /// Do not print notes and progress on stderr. Errors and warnings are still printed.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// A count limit that can be lifted: `--depth all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    At(usize),
+    None,
+}
+
+impl Limit {
+    /// Whether `n` is within the limit.
+    pub fn allows(self, n: usize) -> bool {
+        match self {
+            Limit::At(limit) => n <= limit,
+            Limit::None => true,
+        }
+    }
+}
+
+fn parse_limit(raw: &str) -> Result<Limit, String> {
+    if raw.trim().eq_ignore_ascii_case("all") {
+        return Ok(Limit::None);
+    }
+    match raw.trim().parse::<usize>() {
+        Ok(0) | Err(_) => Err(format!(
+            "{raw:?} is not a limit: use a number of at least 1, or \"all\""
+        )),
+        Ok(n) => Ok(Limit::At(n)),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::cli::{PackArgs, SecretsChoice, SourceArgs};
+use crate::cli::{BudgetArgs, CountingArgs, Limit, PackArgs, SecretsChoice, SourceArgs, StatsArgs};
 use crate::lang::Fidelity;
 use crate::secrets;
 use crate::tokens::Encoding;
@@ -134,11 +134,34 @@ pub struct PackConfig {
 impl PackConfig {
     /// Validates `args`. `stdin` is read only with `--stdin`.
     pub fn from_args(args: PackArgs, stdin: &mut dyn Read) -> Result<PackConfig, ConfigError> {
-        let mut source = SourceConfig::from_args(&args.source, stdin)?;
+        let mut config = PackConfig::from_parts(&args.source, &args.budget, &args.counting, stdin)?;
+        let cwd = std::env::current_dir().map_err(ConfigError::CurrentDir)?;
+        let output = match &args.output {
+            Some(path) => Some(check_output(&cwd.join(path), path)?),
+            None => None,
+        };
+        // Never pack our own previous output: it is skipped by its exact path (a glob built from
+        // the name would have to escape every glob character, and `{` is easy to miss).
+        config.source.walk.skip = output.clone();
+        config.output = output;
+        config.fidelity = args.fidelity;
+        config.quiet = args.quiet;
+        Ok(config)
+    }
+
+    /// The settings every pack shares, validated: what to read, the budget, the focus, how to
+    /// count and what to do with secrets. The document goes to stdout, in full, with a summary.
+    fn from_parts(
+        source: &SourceArgs,
+        budget: &BudgetArgs,
+        counting: &CountingArgs,
+        stdin: &mut dyn Read,
+    ) -> Result<PackConfig, ConfigError> {
+        let source = SourceConfig::from_args(source, stdin)?;
         let cwd = std::env::current_dir().map_err(ConfigError::CurrentDir)?;
 
         let mut notes = Vec::new();
-        let encoding = match (&args.encoding, &args.model) {
+        let encoding = match (&counting.encoding, &counting.model) {
             (Some(name), _) => name.parse().map_err(ConfigError::Invalid)?,
             (None, Some(model)) => {
                 let (encoding, note) = Encoding::for_model(model).map_err(ConfigError::Invalid)?;
@@ -148,14 +171,7 @@ impl PackConfig {
             (None, None) => Encoding::O200kBase,
         };
 
-        let output = match &args.output {
-            Some(path) => Some(check_output(&cwd.join(path), path)?),
-            None => None,
-        };
-        // Never pack our own previous output: it is skipped by its exact path (a glob built from
-        // the name would have to escape every glob character, and `{` is easy to miss).
-        source.walk.skip = output.clone();
-        let budget = match (args.budget, args.reserve) {
+        let budget_tokens = match (budget.budget, budget.reserve) {
             (Some(budget), Some(reserve)) if reserve >= budget => {
                 return Err(ConfigError::Invalid(format!(
                     "--reserve {reserve} leaves nothing of --budget {budget}"
@@ -165,7 +181,7 @@ impl PackConfig {
             (None, _) => None,
         };
         let mut focus_texts = Vec::new();
-        for focus in &args.focus {
+        for focus in &budget.focus {
             let path = cwd.join(focus);
             if fs::metadata(&path).is_ok_and(|m| m.is_file()) {
                 let text = fs::read_to_string(&path).map_err(|e| ConfigError::Unusable {
@@ -179,14 +195,43 @@ impl PackConfig {
         }
         Ok(PackConfig {
             source,
-            budget,
+            budget: budget_tokens,
             focus: crate::rank::Focus::new(&focus_texts),
-            fidelity: args.fidelity,
+            fidelity: Fidelity::Full,
             encoding,
-            output,
-            quiet: args.quiet,
-            secrets: secrets_mode(args.secrets),
+            output: None,
+            quiet: false,
+            secrets: secrets_mode(counting.secrets),
             notes,
+        })
+    }
+}
+
+/// Everything `stats` needs, checked: the pack it describes, and how to show it.
+#[derive(Debug, Clone)]
+pub struct StatsConfig {
+    /// The pack whose decisions are shown: the one `pack` would run with the same flags.
+    pub pack: PackConfig,
+    /// With --budget: the tokens kept free (`pack.budget` is what is left).
+    pub reserve: usize,
+    pub json: bool,
+    pub depth: Limit,
+    pub entries: Limit,
+    pub top: usize,
+}
+
+impl StatsConfig {
+    /// Validates `args`. `stdin` is read only with `--stdin`.
+    pub fn from_args(args: StatsArgs, stdin: &mut dyn Read) -> Result<StatsConfig, ConfigError> {
+        let mut pack = PackConfig::from_parts(&args.source, &args.budget, &args.counting, stdin)?;
+        pack.quiet = args.quiet;
+        Ok(StatsConfig {
+            pack,
+            reserve: args.budget.reserve.unwrap_or(0),
+            json: args.json,
+            depth: args.depth,
+            entries: args.entries,
+            top: args.top,
         })
     }
 }

@@ -1,7 +1,8 @@
 //! ctxpack packs a codebase into a token-budget-fitted context for large language models.
 //!
 //! The pipeline runs one way: walk → load → secrets (redaction) → analyze (lang) → tokens →
-//! render, with `pack` driving it for the `pack` command and `inspect` for `outline` and `symbols`.
+//! render, with `pack` driving it for the `pack` command (`budget` when it has a budget), `stats`
+//! reporting what a pack would do, and `inspect` for `outline` and `symbols`.
 
 pub mod budget;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod plan;
 pub mod rank;
 pub mod render;
 pub mod secrets;
+pub mod stats;
 pub mod tokens;
 pub mod walk;
 
@@ -142,6 +144,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                     verdict.failing, verdict.summary
                 )));
             }
+        }
+        Command::Stats(args) => {
+            let config = config::StatsConfig::from_args(args, &mut io::stdin().lock())?;
+            stats::run(&config, &mut io::stdout().lock(), &mut io::stderr().lock())?;
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
-//! Writing what the earlier stages decided: the XML document and the stderr report.
+//! Writing what the earlier stages decided: the XML document, the stderr report, and `stats`.
 
 pub mod report;
+pub mod stats;
 pub mod xml;
 
 use crate::lang::Fidelity;

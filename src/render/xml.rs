@@ -412,7 +412,7 @@ fn push_indent(text: &mut String, depth: usize) {
 
 /// A file name as one tree line: control characters are shown as escapes so a name cannot break
 /// the layout.
-fn tree_name(name: &str) -> Cow<'_, str> {
+pub(crate) fn tree_name(name: &str) -> Cow<'_, str> {
     if name.chars().any(char::is_control) {
         Cow::Owned(
             name.chars()

@@ -6,4 +6,5 @@ mod lang;
 mod pack;
 mod plan;
 mod secrets;
+mod stats;
 mod support;

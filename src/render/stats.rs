@@ -1,0 +1,414 @@
+//! The text form of `stats`: a token tree cut to a readable size (and saying what was cut), the
+//! top files, and the omitted and secret counts.
+
+use std::io::{self, Write};
+
+use super::human;
+use super::xml::tree_name;
+use crate::cli::Limit;
+use crate::secrets::Mode;
+use crate::stats::{DirectoryNode, FileStats, Stats, Totals, LEFT_OUT};
+
+/// How much of the tree and the top lists to show.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    /// Levels below the root whose entries are listed (a directory at the last level is one line).
+    pub depth: Limit,
+    /// Entries listed per directory, the largest first; the rest become one line.
+    pub entries: Limit,
+    /// Files in each top list.
+    pub top: usize,
+}
+
+/// Column widths, from the largest numbers shown (the root's).
+struct Columns {
+    budgeted: bool,
+    tokens: usize,
+    packed: usize,
+    files: usize,
+}
+
+impl Columns {
+    fn header(&self) -> String {
+        if self.budgeted {
+            format!(
+                "{:>t$}  {:>p$}  {:>f$}",
+                "tokens",
+                "packed",
+                "files",
+                t = self.tokens,
+                p = self.packed,
+                f = self.files
+            )
+        } else {
+            format!(
+                "{:>t$}  {:>f$}",
+                "tokens",
+                "files",
+                t = self.tokens,
+                f = self.files
+            )
+        }
+    }
+
+    /// The number columns of a line; `files` is None on a file's own line.
+    fn numbers(&self, tokens: Option<usize>, packed: usize, files: Option<usize>) -> String {
+        let tokens = tokens.map_or_else(|| "-".to_string(), human);
+        let files = files.map(human).unwrap_or_default();
+        if self.budgeted {
+            format!(
+                "{tokens:>t$}  {:>p$}  {files:>f$}",
+                human(packed),
+                t = self.tokens,
+                p = self.packed,
+                f = self.files
+            )
+        } else {
+            format!("{tokens:>t$}  {files:>f$}", t = self.tokens, f = self.files)
+        }
+    }
+
+    fn totals(&self, totals: &Totals) -> String {
+        self.numbers(
+            Some(totals.tokens),
+            totals.packed_tokens,
+            Some(totals.files),
+        )
+    }
+}
+
+/// What the cut left out, for the closing line.
+#[derive(Default)]
+struct Cut {
+    unexpanded: usize,
+    hidden_entries: usize,
+}
+
+/// One entry of a directory listing.
+enum Entry<'a> {
+    Directory(&'a DirectoryNode),
+    File(&'a FileStats),
+}
+
+impl Entry<'_> {
+    fn tokens(&self) -> usize {
+        match self {
+            Entry::Directory(d) => d.totals.tokens,
+            Entry::File(f) => f.tokens.unwrap_or(0),
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Entry::Directory(d) => &d.name,
+            Entry::File(f) => f.components.last().map_or("", String::as_str),
+        }
+    }
+
+    fn totals(&self) -> Totals {
+        match self {
+            Entry::Directory(d) => d.totals,
+            Entry::File(f) => Totals {
+                files: 1,
+                tokens: f.tokens.unwrap_or(0),
+                packed_files: usize::from(f.fidelity.is_some()),
+                packed_tokens: f.packed_tokens,
+            },
+        }
+    }
+}
+
+/// Writes the text report.
+pub fn write_text(
+    out: &mut dyn Write,
+    stats: &Stats,
+    tree: &DirectoryNode,
+    layout: &Layout,
+) -> io::Result<()> {
+    let totals = &stats.totals;
+    writeln!(
+        out,
+        "{}: {}, {} tokens of text ({})",
+        tree_name(&stats.root),
+        plural(totals.files, "file"),
+        human(totals.tokens),
+        stats.encoding
+    )?;
+    if let Some(b) = &stats.budget {
+        let reserve = if b.reserve > 0 {
+            format!(", {} more reserved", human(b.reserve))
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "budget: {} of {} tokens used{reserve}; {} full, {} compressed, {} outline, {} left out",
+            human(b.document_tokens),
+            human(b.budget),
+            human(b.full),
+            human(b.compressed),
+            human(b.outline),
+            human(b.left_out)
+        )?;
+        if let Some(depth) = b.tree_depth {
+            writeln!(
+                out,
+                "  the document's tree shows directories below depth {depth} as one line each, \
+                 to leave room for files"
+            )?;
+        }
+    }
+    writeln!(out)?;
+
+    let columns = Columns {
+        budgeted: stats.budget.is_some(),
+        tokens: human(tree.totals.tokens).len().max("tokens".len()),
+        packed: human(tree.totals.packed_tokens).len().max("packed".len()),
+        files: human(tree.totals.files).len().max("files".len()),
+    };
+    writeln!(out, "{}  path", columns.header())?;
+    writeln!(
+        out,
+        "{}  {}/",
+        columns.totals(&tree.totals),
+        tree_name(&tree.name)
+    )?;
+    let mut cut = Cut::default();
+    write_directory(out, stats, tree, 1, layout, &columns, &mut cut)?;
+    if cut.unexpanded > 0 || cut.hidden_entries > 0 {
+        let mut parts = Vec::new();
+        if cut.unexpanded > 0 {
+            parts.push(format!(
+                "{} not expanded (--depth {})",
+                plural(cut.unexpanded, "directory"),
+                limit_name(layout.depth)
+            ));
+        }
+        if cut.hidden_entries > 0 {
+            parts.push(format!(
+                "{} summed up in \"more\" lines (--entries {})",
+                plural(cut.hidden_entries, "entry"),
+                limit_name(layout.entries)
+            ));
+        }
+        writeln!(
+            out,
+            "cut: {}; --depth all --entries all shows everything",
+            parts.join(", ")
+        )?;
+    }
+
+    write_top_lists(out, stats, layout.top)?;
+    writeln!(out)?;
+    if stats.omitted.is_empty() {
+        writeln!(out, "omitted: none")?;
+    } else {
+        let parts: Vec<String> = stats
+            .omitted
+            .iter()
+            .map(|(reason, n)| match *reason {
+                LEFT_OUT => format!("{} left out to fit the budget", human(*n)),
+                reason => format!("{} {reason}", human(*n)),
+            })
+            .collect();
+        writeln!(out, "omitted: {}", parts.join(", "))?;
+    }
+    let secrets = &stats.secrets;
+    let files = plural(secrets.files, "file");
+    match stats.secrets.mode {
+        "off" => writeln!(out, "secrets: not scanned (--secrets off)")?,
+        _ if secrets.found == 0 => writeln!(out, "secrets: none found")?,
+        mode if mode == Mode::OmitFile.name() => writeln!(
+            out,
+            "secrets: {} found; {files} left out",
+            human(secrets.found)
+        )?,
+        _ => writeln!(out, "secrets: {} redacted in {files}", human(secrets.found))?,
+    }
+    Ok(())
+}
+
+fn write_directory(
+    out: &mut dyn Write,
+    stats: &Stats,
+    node: &DirectoryNode,
+    level: usize,
+    layout: &Layout,
+    columns: &Columns,
+    cut: &mut Cut,
+) -> io::Result<()> {
+    let mut entries: Vec<Entry<'_>> = node
+        .directories
+        .values()
+        .map(Entry::Directory)
+        .chain(node.files.iter().map(|&i| Entry::File(&stats.files[i])))
+        .collect();
+    // The largest first: what a token budget cares about. Names break ties, for stable output.
+    entries.sort_by(|a, b| {
+        b.tokens()
+            .cmp(&a.tokens())
+            .then_with(|| a.name().cmp(b.name()))
+    });
+    let indent = "  ".repeat(level);
+    let shown = match layout.entries {
+        Limit::At(n) if entries.len() > n => n,
+        _ => entries.len(),
+    };
+    for entry in &entries[..shown] {
+        match entry {
+            Entry::Directory(dir) => {
+                let expand = layout.depth.allows(level + 1);
+                let note = if expand { "" } else { "  [not expanded]" };
+                writeln!(
+                    out,
+                    "{}  {indent}{}/{note}",
+                    columns.totals(&dir.totals),
+                    tree_name(&dir.name)
+                )?;
+                if expand {
+                    write_directory(out, stats, dir, level + 1, layout, columns, cut)?;
+                } else {
+                    cut.unexpanded += 1;
+                }
+            }
+            Entry::File(file) => {
+                let numbers = columns.numbers(file.tokens, file.packed_tokens, None);
+                let name = tree_name(entry.name());
+                writeln!(out, "{numbers}  {indent}{name}{}", file_note(file))?;
+            }
+        }
+    }
+    let hidden = &entries[shown..];
+    if !hidden.is_empty() {
+        let mut totals = Totals::default();
+        for entry in hidden {
+            let t = entry.totals();
+            totals.files += t.files;
+            totals.tokens += t.tokens;
+            totals.packed_files += t.packed_files;
+            totals.packed_tokens += t.packed_tokens;
+        }
+        writeln!(
+            out,
+            "{}  {indent}... {} more {}",
+            columns.totals(&totals),
+            human(hidden.len()),
+            if hidden.len() == 1 {
+                "entry"
+            } else {
+                "entries"
+            }
+        )?;
+        cut.hidden_entries += hidden.len();
+    }
+    Ok(())
+}
+
+/// What a file's tree line says after its name: its fidelity and rank, or why it is left out.
+fn file_note(file: &FileStats) -> String {
+    let rank = file.rank.map(|r| format!(", rank {r}")).unwrap_or_default();
+    match (file.fidelity, file.omitted) {
+        (_, Some(LEFT_OUT)) => format!("  [left out{rank}]"),
+        (_, Some(reason)) => format!("  [omitted: {reason}]"),
+        (Some(fidelity), None) if file.rank.is_some() => {
+            let degraded = if file.degraded { ", degraded" } else { "" };
+            format!("  [{fidelity}{rank}{degraded}]")
+        }
+        _ => String::new(),
+    }
+}
+
+fn write_top_lists(out: &mut dyn Write, stats: &Stats, top: usize) -> io::Result<()> {
+    if top == 0 {
+        return Ok(());
+    }
+    let mut by_tokens: Vec<&FileStats> =
+        stats.files.iter().filter(|f| f.tokens.is_some()).collect();
+    by_tokens.sort_by(|a, b| b.tokens.cmp(&a.tokens).then_with(|| a.path.cmp(&b.path)));
+    by_tokens.truncate(top);
+    if by_tokens.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    if stats.budget.is_none() {
+        writeln!(out, "largest files:")?;
+        let width = by_tokens
+            .iter()
+            .map(|f| human(f.tokens.unwrap_or(0)).len())
+            .max()
+            .unwrap_or(0)
+            .max("tokens".len());
+        writeln!(out, "  {:>width$}  path", "tokens")?;
+        for file in by_tokens {
+            writeln!(
+                out,
+                "  {:>width$}  {}",
+                human(file.tokens.unwrap_or(0)),
+                tree_name(&file.path)
+            )?;
+        }
+        return Ok(());
+    }
+    let mut by_rank: Vec<&FileStats> = stats.files.iter().filter(|f| f.rank.is_some()).collect();
+    by_rank.sort_by_key(|f| f.rank);
+    by_rank.truncate(top);
+    writeln!(out, "highest ranked files:")?;
+    write_ranked(out, &by_rank)?;
+    writeln!(out)?;
+    writeln!(out, "largest files:")?;
+    write_ranked(out, &by_tokens)
+}
+
+/// A table of files with their rank, fidelity and tokens.
+fn write_ranked(out: &mut dyn Write, files: &[&FileStats]) -> io::Result<()> {
+    let number = |n: Option<usize>| n.map_or_else(|| "-".to_string(), human);
+    let fidelity = |f: &FileStats| match (f.fidelity, f.omitted) {
+        (Some(fidelity), _) => fidelity,
+        (None, Some(LEFT_OUT)) => "left out",
+        (None, _) => "omitted",
+    };
+    let width = |column: &dyn Fn(&FileStats) -> String, title: &str| {
+        files
+            .iter()
+            .map(|f| column(f).len())
+            .max()
+            .unwrap_or(0)
+            .max(title.len())
+    };
+    let rank_w = width(&|f| number(f.rank), "rank");
+    let fidelity_w = width(&|f| fidelity(f).to_string(), "fidelity");
+    let packed_w = width(&|f| human(f.packed_tokens), "packed");
+    let tokens_w = width(&|f| number(f.tokens), "tokens");
+    writeln!(
+        out,
+        "  {:>rank_w$}  {:<fidelity_w$}  {:>packed_w$}  {:>tokens_w$}  path",
+        "rank", "fidelity", "packed", "tokens"
+    )?;
+    for file in files {
+        writeln!(
+            out,
+            "  {:>rank_w$}  {:<fidelity_w$}  {:>packed_w$}  {:>tokens_w$}  {}",
+            number(file.rank),
+            fidelity(file),
+            human(file.packed_tokens),
+            number(file.tokens),
+            tree_name(&file.path)
+        )?;
+    }
+    Ok(())
+}
+
+fn limit_name(limit: Limit) -> String {
+    match limit {
+        Limit::At(n) => n.to_string(),
+        Limit::None => "all".to_string(),
+    }
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    match (n, noun.strip_suffix('y')) {
+        (1, _) => format!("1 {noun}"),
+        (_, Some(stem)) => format!("{} {stem}ies", human(n)),
+        _ => format!("{} {noun}s", human(n)),
+    }
+}
