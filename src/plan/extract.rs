@@ -537,6 +537,7 @@ pub fn read(plan: &str) -> Extracted {
     let mut open: Vec<(Range<usize>, bool)> = Vec::new();
     let mut headings: Vec<(usize, HeadingLevel, Range<usize>)> = Vec::new(); // (start, level, range)
     let mut code_spans: Vec<Range<usize>> = Vec::new();
+    let mut lead_ins: Vec<(Range<usize>, Range<usize>)> = Vec::new(); // (lead-in, list)
     let mut in_block: Option<Place> = None;
 
     let options =
@@ -549,6 +550,20 @@ pub fn read(plan: &str) -> Extracted {
             Event::Start(tag) => match &tag {
                 Tag::Item | Tag::TableRow | Tag::TableHead => open.push((range.clone(), true)),
                 Tag::Paragraph => open.push((range.clone(), false)),
+                Tag::List(_) => {
+                    // "Create `x.py` with functions:" then a list: the lead-in speaks for it.
+                    let lead_in = scopes
+                        .iter()
+                        .rev()
+                        .find(|(r, item)| !*item && r.end <= range.start)
+                        .filter(|(r, _)| {
+                            let text = plan[r.clone()].trim_end();
+                            text.ends_with(':') && plan[r.end..range.start].trim().is_empty()
+                        });
+                    if let Some((r, _)) = lead_in {
+                        lead_ins.push((r.clone(), range.clone()));
+                    }
+                }
                 Tag::Heading { level, .. } => {
                     open.push((range.clone(), false));
                     headings.push((range.start, *level, range.clone()));
@@ -626,13 +641,20 @@ pub fn read(plan: &str) -> Extracted {
         }
     }
     let masked = String::from_utf8_lossy(&masked).into_owned();
+    let announced_lists: Vec<Range<usize>> = lead_ins
+        .into_iter()
+        .filter(|(lead_in, _)| announces_new(&masked[lead_in.clone()]))
+        .map(|(_, list)| list)
+        .collect();
     let mentions = found
         .into_iter()
         .map(|mut f| {
             let in_scope = scope_of(f.offset, &scopes, &masked)
                 .iter()
                 .any(|scope| announces_new(&masked[scope.clone()]));
-            f.mention.announced_new = in_scope || section_announces(f.offset, &headings, &masked);
+            f.mention.announced_new = in_scope
+                || announced_lists.iter().any(|r| r.contains(&f.offset))
+                || section_announces(f.offset, &headings, &masked);
             f.mention
         })
         .collect();

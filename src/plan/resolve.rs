@@ -229,8 +229,19 @@ pub fn resolve(
         match target {
             Target::Path { path, .. } | Target::Glob { pattern: path } => {
                 let path = path.trim_end_matches('/');
-                created.insert(path.rsplit('/').next().unwrap_or(path).to_string());
+                let name = path.rsplit('/').next().unwrap_or(path);
+                // A new file's module name (`skills_manifest` for skills_manifest.py).
+                if let Some((stem, _)) = name.split_once('.') {
+                    created.insert(stem.to_string());
+                }
+                created.insert(name.to_string());
                 created.insert(path.to_string());
+                // The directories that will hold it.
+                let mut dir = path;
+                while let Some((parent, _)) = dir.rsplit_once('/') {
+                    created.insert(format!("{parent}/"));
+                    dir = parent;
+                }
             }
             Target::Symbol {
                 qualifier, name, ..
@@ -257,9 +268,13 @@ pub fn resolve(
 fn created_elsewhere(target: &Target, created: &BTreeSet<String>) -> bool {
     match target {
         Target::Path { path, .. } | Target::Glob { pattern: path } => {
+            let dir = path.ends_with('/').then(|| path.to_string());
             let path = path.trim_end_matches('/');
             let name = path.rsplit('/').next().unwrap_or(path);
-            created.contains(path) || created.contains(name) || is_test_file(name)
+            created.contains(path)
+                || created.contains(name)
+                || dir.is_some_and(|d| created.contains(&d))
+                || is_test_file(name)
         }
         Target::Symbol {
             qualifier, name, ..
@@ -603,6 +618,11 @@ fn resolve_symbol(qualifier: &[String], name: &str, dotted: bool, index: &RepoIn
             .is_some_and(|files| files.iter().any(|f| homes.contains(f)));
         if member {
             return Outcome::NotAReference;
+        }
+        // `daemonClient.getRecentPaths()`: a lower-case qualifier named like a file is as often
+        // a value as the module, and the method may live on its type.
+        if dotted && q.starts_with(|c: char| c.is_lowercase()) && !definitions.is_empty() {
+            return found_definitions(index, definitions);
         }
         return Outcome::Absent {
             kind: Kind::Symbol,
