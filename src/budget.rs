@@ -21,7 +21,7 @@ use std::ops::ControlFlow;
 
 use crate::config::PackConfig;
 use crate::fit::{self, Choice, Item, Solution};
-use crate::lang::{grammar, Fidelity};
+use crate::lang::{grammar, Fidelity, Language};
 use crate::output::Sink;
 use crate::pack::{self, Element, PackError, Prepared};
 use crate::rank::{self, FileIndex, RankInput};
@@ -43,6 +43,53 @@ const TREE_SHARE: f64 = 0.25;
 /// Rounds of fit → render → count before settling for the best document within budget.
 const ROUNDS: usize = 16;
 
+/// A file bigger than this many tokens, referenced only by symbols or line ranges, is shown as an
+/// excerpt: those lines in full, the outline of the rest.
+const EXCERPT_ABOVE: usize = 4_000;
+/// How much a required file is worth next to any other: enough that every required file is in
+/// before any neighbour, and upgraded to full before a neighbour gets a view.
+const REQUIRED_VALUE: f64 = 1_000.0;
+
+/// How a layer above the pipeline (a plan) steers a budgeted pack: what comes first, which files
+/// the document must hold, and which others are worth a view. Without it, the ranking decides.
+#[derive(Debug, Default)]
+pub struct Steering {
+    /// A complete element written before the summary (the plan itself), counted in the budget.
+    pub prelude: Vec<u8>,
+    /// Files the document must hold, in the order it holds them.
+    pub required: Vec<Required>,
+    /// Files with a weaker claim (candidates of an ambiguous name): views, after the required.
+    pub candidates: Vec<String>,
+    /// Names being changed: files that use them are neighbours of the required files.
+    pub changed: std::collections::HashSet<String>,
+    /// Files never shown (the plan itself, which the prelude holds already).
+    pub skip: Vec<String>,
+}
+
+/// A file the document must hold.
+#[derive(Debug, Clone)]
+pub struct Required {
+    /// As the walk shows it (relative, `/`).
+    pub path: String,
+    /// The line spans wanted (1-based, inclusive); with `whole` false and a large file, the
+    /// document shows just these and the outline of the rest.
+    pub spans: Vec<(usize, usize)>,
+    pub whole: bool,
+}
+
+/// What a budgeted pack's role for one candidate file is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Role {
+    /// Ranked like every file (no steering).
+    Ranked,
+    /// Required, at this position in the steering's order.
+    Required(usize),
+    /// Next to the required files, this strongly (0, 1]: compressed or outline only.
+    Near(f64),
+    /// Steered away: the tree only.
+    Left,
+}
+
 /// What the walk learned about one file.
 struct Indexed {
     entry: Entry,
@@ -50,6 +97,10 @@ struct Indexed {
     tokens: Result<usize, (OmitReason, Option<String>)>,
     index: FileIndex,
     parseable: bool,
+    /// Lines of text (0 when not read).
+    lines: usize,
+    /// Source code (not Markdown or text): what a plan's neighbourhood is made of.
+    code: bool,
     findings: Vec<Finding>,
 }
 
@@ -205,6 +256,18 @@ pub fn index(config: &PackConfig, err: &mut dyn Write) -> Result<Corpus, PackErr
 /// Everything a caller may want to steer per file (its score, the views it may take) is settled
 /// between the ranking and the first fit, in this function's `scores` and `items`.
 pub fn decide(config: &PackConfig, budget: usize, corpus: Corpus) -> Result<Packing, PackError> {
+    decide_steered(config, budget, corpus, None)
+}
+
+/// [`decide`], steered: the required files first and whole (or as excerpts) as far as the budget
+/// goes, then their one-hop neighbours as views, nothing else. The same guarantees hold: the
+/// document is counted exactly and never exceeds the budget.
+pub fn decide_steered(
+    config: &PackConfig,
+    budget: usize,
+    corpus: Corpus,
+    steering: Option<&Steering>,
+) -> Result<Packing, PackError> {
     let source = &config.source;
     let counter = Tiktoken::new(config.encoding);
     let mut decisions = corpus.decisions();
@@ -232,6 +295,65 @@ pub fn decide(config: &PackConfig, budget: usize, corpus: Corpus) -> Result<Pack
         rank_of[c] = position + 1;
     }
 
+    // With steering, each candidate's role; the rank becomes the steering's order.
+    let roles: Vec<Role> = match steering {
+        None => vec![Role::Ranked; candidates.len()],
+        Some(steering) => {
+            let position: HashMap<&str, usize> = candidates
+                .iter()
+                .enumerate()
+                .map(|(c, &i)| (paths[i].as_str(), c))
+                .collect();
+            let mut roles = vec![Role::Left; candidates.len()];
+            let mut seeds = Vec::new();
+            for (k, required) in steering.required.iter().enumerate() {
+                if let Some(&c) = position.get(required.path.as_str()) {
+                    roles[c] = Role::Required(k);
+                    seeds.push(c);
+                }
+            }
+            let near = rank::neighbours(&inputs, &seeds, &steering.changed);
+            for (c, &w) in near.iter().enumerate() {
+                if w > 0.0 && roles[c] == Role::Left {
+                    roles[c] = Role::Near(w);
+                }
+            }
+            for path in &steering.candidates {
+                if let Some(&c) = position.get(path.as_str()) {
+                    if let Role::Left | Role::Near(_) = roles[c] {
+                        roles[c] = Role::Near(1.0);
+                    }
+                }
+            }
+            for path in &steering.skip {
+                if let Some(&c) = position.get(path.as_str()) {
+                    roles[c] = Role::Left;
+                }
+            }
+            // Ranks follow the document's order: required, then neighbours, then the rest.
+            let order_key = |c: usize| match roles[c] {
+                Role::Required(k) => (0, k as f64),
+                Role::Near(w) => (1, -w),
+                _ => (2, -scores[c]),
+            };
+            by_score.sort_by(|&a, &b| {
+                let (ga, ka) = order_key(a);
+                let (gb, kb) = order_key(b);
+                ga.cmp(&gb).then(ka.total_cmp(&kb)).then(a.cmp(&b))
+            });
+            for (position, &c) in by_score.iter().enumerate() {
+                rank_of[c] = position + 1;
+            }
+            roles
+        }
+    };
+    let steered_spans = |c: usize| -> Option<&Required> {
+        match (roles[c], steering) {
+            (Role::Required(k), Some(s)) => Some(&s.required[k]),
+            _ => None,
+        }
+    };
+
     // Each candidate's options, estimated until rendered.
     let mut items: Vec<Item> = candidates
         .iter()
@@ -239,13 +361,54 @@ pub fn decide(config: &PackConfig, budget: usize, corpus: Corpus) -> Result<Pack
         .map(|(c, &i)| {
             let tokens = *files[i].tokens.as_ref().expect("candidates are packable");
             let markup = 30 + paths[i].len() / 3;
-            let value = scores[c] * (1.0 + (1.0 + tokens as f64 / 400.0).ln());
-            let mut choices = vec![Choice {
+            let size = 1.0 + (1.0 + tokens as f64 / 400.0).ln();
+            let value = match roles[c] {
+                Role::Ranked => scores[c] * size,
+                Role::Required(_) => REQUIRED_VALUE,
+                Role::Near(w) => w * size,
+                Role::Left => return Item::default(),
+            };
+            let parseable = files[i].parseable && tokens > 60;
+            if let Some(required) = steered_spans(c) {
+                if !required.whole && !required.spans.is_empty() && tokens > EXCERPT_ABOVE {
+                    // The spans' share of the file, plus an outline of the rest.
+                    let span_lines: usize = required.spans.iter().map(|(a, b)| b - a + 7).sum();
+                    let lines = files[i].lines.max(1);
+                    let share = (span_lines as f64 / lines as f64).min(1.0);
+                    let estimate = (tokens as f64 * (share + OUTLINE_ESTIMATE)) as usize + markup;
+                    return Item {
+                        choices: vec![Choice {
+                            fidelity: Fidelity::Excerpt,
+                            tokens: estimate.min(tokens + markup),
+                            value,
+                        }],
+                    };
+                }
+            }
+            let mut choices = Vec::new();
+            if let Role::Near(_) = roles[c] {
+                // A neighbour is code shown as a view, never whole: no grammar, no place.
+                if !files[i].parseable || !files[i].code {
+                    return Item { choices };
+                }
+                for (fidelity, estimate, share) in [
+                    (Fidelity::Compressed, COMPRESSED_ESTIMATE, COMPRESSED_VALUE),
+                    (Fidelity::Outline, OUTLINE_ESTIMATE, OUTLINE_VALUE),
+                ] {
+                    choices.push(Choice {
+                        fidelity,
+                        tokens: (tokens as f64 * estimate) as usize + markup,
+                        value: value * share,
+                    });
+                }
+                return Item { choices };
+            }
+            choices.push(Choice {
                 fidelity: Fidelity::Full,
                 tokens: tokens + markup,
                 value,
-            }];
-            if files[i].parseable && tokens > 60 {
+            });
+            if parseable {
                 choices.push(Choice {
                     fidelity: Fidelity::Compressed,
                     tokens: (tokens as f64 * COMPRESSED_ESTIMATE) as usize + markup,
@@ -294,11 +457,17 @@ pub fn decide(config: &PackConfig, budget: usize, corpus: Corpus) -> Result<Pack
             budget,
             ..Default::default()
         }),
+        plan: None,
+    };
+    // The header: the steering's prelude (the plan), then the summary and the tree.
+    let prelude: &[u8] = steering.map_or(&[], |s| s.prelude.as_slice());
+    let header_of = |summary: &Summary, depth: Option<usize>| {
+        let mut header = prelude.to_vec();
+        header.extend(xml::header_body_collapsed(summary, &tree, depth));
+        header
     };
     let header_tokens = |summary: &Summary, depth: Option<usize>| {
-        counter.count(&String::from_utf8_lossy(&xml::header_body_collapsed(
-            summary, &tree, depth,
-        )))
+        counter.count(&String::from_utf8_lossy(&header_of(summary, depth)))
     };
     let max_depth = files
         .iter()
@@ -347,10 +516,12 @@ pub fn decide(config: &PackConfig, budget: usize, corpus: Corpus) -> Result<Pack
                     Err(_) => continue, // vanished or changed since the walk
                 }
             }
+            let spans = steered_spans(c).map_or(&[][..], |r| r.spans.as_slice());
             let element = pack::render_element(
                 &files[i].entry,
                 &prepared[&c],
                 choice.fidelity,
+                spans,
                 Some(rank_of[c]),
                 &counter,
             );
@@ -371,7 +542,10 @@ pub fn decide(config: &PackConfig, budget: usize, corpus: Corpus) -> Result<Pack
             .filter(|key| rendered.contains_key(key))
             .collect();
         fill_summary(&mut summary, &chosen, &rendered);
-        let header = xml::header_body_collapsed(&summary, &tree, depth);
+        if let Some(steering) = steering {
+            summary.plan = Some(plan_summary(steering, &chosen, &candidates, &paths));
+        }
+        let header = header_of(&summary, depth);
         let body: usize = chosen.iter().map(|k| rendered[k].document_tokens).sum();
         let rest = counter.count(&String::from_utf8_lossy(&header)) + body + footer_tokens;
         let version = env!("CARGO_PKG_VERSION");
@@ -406,13 +580,21 @@ pub fn decide(config: &PackConfig, budget: usize, corpus: Corpus) -> Result<Pack
         .filter(|key| rendered.contains_key(key))
         .collect();
     chosen.sort_by_key(|&(c, _)| rank_of[c]);
-    let (odd, even): (Vec<_>, Vec<_>) = chosen.iter().enumerate().partition(|(n, _)| n % 2 == 0);
-    let order: Vec<(usize, Fidelity)> = odd
-        .into_iter()
-        .map(|(_, k)| *k)
-        .chain(even.into_iter().rev().map(|(_, k)| *k))
-        .collect();
+    let order: Vec<(usize, Fidelity)> = if steering.is_some() {
+        // A plan's files in the plan's order, right after it; their neighbours after them.
+        chosen
+    } else {
+        let (odd, even): (Vec<_>, Vec<_>) =
+            chosen.iter().enumerate().partition(|(n, _)| n % 2 == 0);
+        odd.into_iter()
+            .map(|(_, k)| *k)
+            .chain(even.into_iter().rev().map(|(_, k)| *k))
+            .collect()
+    };
     fill_summary(&mut summary, &order, &rendered);
+    if let Some(steering) = steering {
+        summary.plan = Some(plan_summary(steering, &order, &candidates, &paths));
+    }
 
     for (c, &i) in candidates.iter().enumerate() {
         decisions[i].rank = Some(rank_of[c]);
@@ -488,6 +670,7 @@ pub fn write(config: &PackConfig, packing: Packing, err: &mut dyn Write) -> Resu
             omitted: summary.omitted,
             secrets: summary.secrets,
             budget: summary.budget,
+            plan: summary.plan,
         };
         report::print_summary(err, &report)?;
     }
@@ -545,7 +728,38 @@ fn fill_summary(
         budget.full = by_fidelity.get(&Fidelity::Full).copied().unwrap_or(0);
         budget.compressed = by_fidelity.get(&Fidelity::Compressed).copied().unwrap_or(0);
         budget.outline = by_fidelity.get(&Fidelity::Outline).copied().unwrap_or(0);
+        budget.excerpt = by_fidelity.get(&Fidelity::Excerpt).copied().unwrap_or(0);
     }
+}
+
+/// What became of the steering's required files: in full (or as the excerpt asked for), at a
+/// lower fidelity, or left out, by path.
+fn plan_summary(
+    steering: &Steering,
+    chosen: &[(usize, Fidelity)],
+    candidates: &[usize],
+    paths: &[String],
+) -> crate::render::PlanSummary {
+    let shown: HashMap<&str, Fidelity> = chosen
+        .iter()
+        .map(|&(c, f)| (paths[candidates[c]].as_str(), f))
+        .collect();
+    let mut summary = crate::render::PlanSummary {
+        required: steering.required.len(),
+        ..Default::default()
+    };
+    for required in &steering.required {
+        match shown.get(required.path.as_str()) {
+            Some(Fidelity::Full) => summary.full += 1,
+            Some(Fidelity::Excerpt) => summary.excerpt += 1,
+            Some(_) => summary.reduced.push(required.path.clone()),
+            None => summary.dropped.push(required.path.clone()),
+        }
+    }
+    let required: std::collections::HashSet<&str> =
+        steering.required.iter().map(|r| r.path.as_str()).collect();
+    summary.nearby = shown.keys().filter(|p| !required.contains(*p)).count();
+    summary
 }
 
 fn index_file(mut entry: Entry, config: &PackConfig, counter: &dyn TokenCounter) -> Indexed {
@@ -556,6 +770,8 @@ fn index_file(mut entry: Entry, config: &PackConfig, counter: &dyn TokenCounter)
             tokens: Err((reason, None)),
             index: FileIndex::default(),
             parseable: false,
+            lines: 0,
+            code: false,
             findings: path_findings,
         };
     }
@@ -569,6 +785,8 @@ fn index_file(mut entry: Entry, config: &PackConfig, counter: &dyn TokenCounter)
             tokens: Err((OmitReason::Secrets, None)),
             index: FileIndex::default(),
             parseable: false,
+            lines: 0,
+            code: false,
             findings,
         };
     }
@@ -577,6 +795,8 @@ fn index_file(mut entry: Entry, config: &PackConfig, counter: &dyn TokenCounter)
             tokens: Ok(counter.count(&p.file.text)),
             index: rank::index(&p.file.text, &config.focus),
             parseable: grammar::grammar(p.language).is_some(),
+            lines: memchr::memchr_iter(b'\n', p.file.text.as_bytes()).count() + 1,
+            code: !matches!(p.language, Language::Markdown | Language::Text),
             entry,
             findings,
         },
@@ -585,6 +805,8 @@ fn index_file(mut entry: Entry, config: &PackConfig, counter: &dyn TokenCounter)
             tokens: Err(reason),
             index: FileIndex::default(),
             parseable: false,
+            lines: 0,
+            code: false,
             findings,
         },
     }

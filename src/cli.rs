@@ -75,7 +75,9 @@ Examples:
   ctxpack pack                                  # the current directory, to stdout
   ctxpack pack path/to/repo -o context.xml
   git ls-files -z | ctxpack pack --stdin -0
-  ctxpack pack --fidelity compressed | gemini -p \"Plan the refactor\"";
+  ctxpack pack --fidelity compressed | gemini -p \"Plan the refactor\"
+  ctxpack pack --budget 200k | claude -p \"Review this codebase\"
+  ctxpack pack --plan AI-PLAN.md --budget 200k | claude -p \"Implement this plan\"";
 
 const OUTLINE_EXAMPLES: &str = "\
 Example:
@@ -264,6 +266,19 @@ pub struct PackArgs {
 
     #[command(flatten)]
     pub budget: BudgetArgs,
+
+    /// Pack what an implementation plan needs, for the model that carries it out: the plan
+    /// itself first, then the files it references in full, in the order it names them, then
+    /// their neighbours (files defining names they use, files using the symbols the plan
+    /// changes) as compressed views or outlines; every other file in the tree only.
+    ///
+    /// A large file (over 4,000 tokens) that the plan names only through symbols or line ranges
+    /// is shown as an excerpt: those lines in full, the outline of the rest. The budget holds as
+    /// with --budget (default for --plan: 128k); if the referenced files do not all fit, the
+    /// summary and stderr name those shown only as views or left out. `ctxpack refs PLAN` shows
+    /// how each reference resolved. PLAN may be '-' (standard input) unless --stdin is used.
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["fidelity", "focus"])]
+    pub plan: Option<PathBuf>,
 
     #[command(flatten)]
     pub counting: CountingArgs,

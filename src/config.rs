@@ -129,7 +129,12 @@ pub struct PackConfig {
     pub focus: crate::rank::Focus,
     /// Things the user should know (printed on stderr unless --quiet).
     pub notes: Vec<String>,
+    /// With --plan: the plan to pack for (`-`: standard input).
+    pub plan: Option<PathBuf>,
 }
+
+/// The budget of `pack --plan` when none is given.
+pub const DEFAULT_PLAN_BUDGET: usize = 128_000;
 
 impl PackConfig {
     /// Validates `args`. `stdin` is read only with `--stdin`.
@@ -146,6 +151,13 @@ impl PackConfig {
         config.output = output;
         config.fidelity = args.fidelity;
         config.quiet = args.quiet;
+        if let Some(plan) = &args.plan {
+            // `pack --plan` without --budget gets a window a coder model commonly has.
+            config.budget = config.budget.or(Some(DEFAULT_PLAN_BUDGET));
+            // Kept as given: it is read relative to the current directory, and errors name it
+            // the way the user wrote it.
+            config.plan = Some(plan.clone());
+        }
         Ok(config)
     }
 
@@ -203,6 +215,7 @@ impl PackConfig {
             quiet: false,
             secrets: secrets_mode(counting.secrets),
             notes,
+            plan: None,
         })
     }
 }

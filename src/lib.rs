@@ -74,6 +74,9 @@ impl From<pack::PackError> for Failure {
 
 impl From<plan::PlanError> for Failure {
     fn from(error: plan::PlanError) -> Failure {
+        if let plan::PlanError::Pack(error) = error {
+            return Failure::from(error);
+        }
         if error.is_usage() {
             Failure::Usage(error.to_string())
         } else {
@@ -106,8 +109,17 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     use std::io::Write;
     match cli.command {
         Command::Pack(args) => {
+            if args.source.stdin && args.plan.as_ref().is_some_and(|p| p.as_os_str() == "-") {
+                return Err(plan::PlanError::StdinTwice.into());
+            }
             let config = config::PackConfig::from_args(args, &mut io::stdin().lock())?;
-            pack::run(&config, &mut io::stderr().lock())?;
+            match &config.plan {
+                Some(path) => {
+                    let text = plan::read_plan(path, &mut io::stdin().lock())?;
+                    plan::pack::pack(&config, path, &text, &mut io::stderr().lock())?;
+                }
+                None => pack::run(&config, &mut io::stderr().lock())?,
+            }
         }
         Command::Outline(args) => {
             let mut out = io::BufWriter::new(io::stdout().lock());

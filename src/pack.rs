@@ -281,6 +281,7 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> Result<(), PackError> {
             omitted: summary.omitted.clone(),
             secrets: summary.secrets.clone(),
             budget: None,
+            plan: None,
         };
         report::print_summary(err, &report)?;
     }
@@ -353,6 +354,7 @@ fn summarize(config: &PackConfig, stored: &[Stored], secrets: ScanSummary) -> Su
         omitted,
         secrets,
         budget: None,
+        plan: None,
     }
 }
 
@@ -453,16 +455,22 @@ pub(crate) struct Element {
 }
 
 /// Renders `prepared` at `fidelity`, with its rank when the pack is budgeted.
+/// `spans` (1-based, inclusive line ranges) are what an excerpt shows in full.
 pub(crate) fn render_element(
     entry: &Entry,
     prepared: &Prepared,
     fidelity: Fidelity,
+    spans: &[(usize, usize)],
     rank: Option<usize>,
     counter: &dyn TokenCounter,
 ) -> Element {
     let file = &prepared.file;
     let (text, degraded) = match fidelity {
         Fidelity::Full => (Cow::Borrowed(file.text.as_str()), None),
+        Fidelity::Excerpt => {
+            let view = lang::excerpt(prepared.language, &file.text, spans);
+            (Cow::Owned(view.text), view.degraded)
+        }
         fidelity => {
             let view = lang::view(prepared.language, fidelity, &file.text);
             (Cow::Owned(view.text), view.degraded)
@@ -523,7 +531,7 @@ fn process(
             return (Outcome::Omitted(OmitReason::Secrets, None), findings);
         }
     }
-    let element = render_element(entry, &prepared, config.fidelity, None, counter);
+    let element = render_element(entry, &prepared, config.fidelity, &[], None, counter);
     let outcome = Outcome::Packed {
         bytes: element.bytes,
         tokens: element.tokens,

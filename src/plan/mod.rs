@@ -4,6 +4,7 @@
 
 pub mod extract;
 pub mod index;
+pub mod pack;
 pub mod resolve;
 pub mod select;
 
@@ -40,6 +41,8 @@ pub enum PlanError {
     Walk(#[from] WalkError),
     #[error(transparent)]
     Output(#[from] std::io::Error),
+    #[error(transparent)]
+    Pack(#[from] crate::pack::PackError),
 }
 
 impl PlanError {

@@ -61,6 +61,8 @@ pub struct Summary {
     pub secrets: ScanSummary,
     /// Set for `pack --budget`.
     pub budget: Option<BudgetSummary>,
+    /// Set for `pack --plan`.
+    pub plan: Option<PlanSummary>,
 }
 
 /// What a budgeted pack chose.
@@ -71,6 +73,25 @@ pub struct BudgetSummary {
     pub full: usize,
     pub compressed: usize,
     pub outline: usize,
+    /// Files shown as excerpts (a plan's line spans, and the outline of the rest).
+    pub excerpt: usize,
+}
+
+/// What a plan pack did with the files the plan references.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanSummary {
+    /// Files the plan references that the document was to hold.
+    pub required: usize,
+    /// Of those, in full.
+    pub full: usize,
+    /// Of those, as excerpts (large files referenced by symbols or line ranges).
+    pub excerpt: usize,
+    /// Shown at a lower fidelity than asked for, because the budget did not allow more.
+    pub reduced: Vec<String>,
+    /// Left out: not even an outline fitted.
+    pub dropped: Vec<String>,
+    /// Other files shown: neighbours of the referenced ones.
+    pub nearby: usize,
 }
 
 /// Formats a count with thousands separators, for people.

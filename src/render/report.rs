@@ -4,7 +4,7 @@ use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{human, BudgetSummary};
+use super::{human, BudgetSummary, PlanSummary};
 use crate::lang::Fidelity;
 use crate::secrets::{Located, Mode, ScanSummary};
 use crate::walk::OmitReason;
@@ -24,6 +24,8 @@ pub struct PackReport {
     pub omitted: Vec<(OmitReason, usize)>,
     pub secrets: ScanSummary,
     pub budget: Option<BudgetSummary>,
+    /// Set for `pack --plan`: what became of the files the plan references.
+    pub plan: Option<PlanSummary>,
 }
 
 /// How many findings of each kind stderr lists by place; the document's summary lists all
@@ -47,15 +49,23 @@ pub fn print_summary(err: &mut dyn Write, report: &PackReport) -> std::io::Resul
         report.encoding
     )?;
     if let Some(b) = &report.budget {
+        let excerpts = if b.excerpt > 0 {
+            format!(", {} excerpt", human(b.excerpt))
+        } else {
+            String::new()
+        };
         writeln!(
             err,
-            "  budget: {} of {} tokens used; {} full, {} compressed, {} outline",
+            "  budget: {} of {} tokens used; {} full, {} compressed, {} outline{excerpts}",
             human(report.document_tokens),
             human(b.budget),
             human(b.full),
             human(b.compressed),
             human(b.outline)
         )?;
+    }
+    if let Some(plan) = &report.plan {
+        print_plan(err, plan)?;
     }
     if report.degraded > 0 {
         writeln!(
@@ -154,4 +164,35 @@ pub fn progress(quiet: bool) -> ProgressBar {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
+}
+
+/// What a plan pack did with the files the plan references, naming those that did not fit.
+fn print_plan(err: &mut dyn Write, plan: &PlanSummary) -> std::io::Result<()> {
+    writeln!(
+        err,
+        "  plan: {} referenced files: {} in full, {} as excerpts; {} neighbouring files as views",
+        human(plan.required),
+        human(plan.full),
+        human(plan.excerpt),
+        human(plan.nearby)
+    )?;
+    if !plan.reduced.is_empty() {
+        writeln!(
+            err,
+            "  plan: the budget holds these referenced files only as compressed views or outlines:"
+        )?;
+        for path in &plan.reduced {
+            writeln!(err, "    {path}")?;
+        }
+    }
+    if !plan.dropped.is_empty() {
+        writeln!(
+            err,
+            "  plan: the budget does not hold these referenced files at all (raise --budget):"
+        )?;
+        for path in &plan.dropped {
+            writeln!(err, "    {path}")?;
+        }
+    }
+    Ok(())
 }

@@ -9,7 +9,7 @@ use quick_xml::events::{BytesCData, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::human;
-use super::{FileElement, RenderedFile, Summary, TreeItem};
+use super::{BudgetSummary, FileElement, PlanSummary, RenderedFile, Summary, TreeItem};
 use crate::lang::Fidelity;
 use crate::load::sanitize_for_xml;
 use crate::secrets::{Located, Mode, ScanSummary};
@@ -87,6 +87,26 @@ pub fn render_file(file: &FileElement<'_>, counter: &dyn TokenCounter) -> Render
     }
 }
 
+/// The `<plan>` element of a plan pack: the plan's text (sanitized for XML, already redacted),
+/// with its name and token count.
+pub fn plan_element(name: &str, text: &str, counter: &dyn TokenCounter) -> Vec<u8> {
+    let text = sanitize_for_xml(text);
+    let name = sanitize_for_xml(name);
+    let tokens = counter.count(&text).to_string();
+    let mut start = BytesStart::new("plan");
+    start.push_attribute(("path", name.as_ref()));
+    start.push_attribute(("tokens", tokens.as_str()));
+    let mut bytes = Vec::with_capacity(text.len() + 100);
+    let mut writer = Writer::new(&mut bytes);
+    write_event(&mut writer, Event::Start(start));
+    for section in BytesCData::escaped(&text) {
+        write_event(&mut writer, Event::CData(section));
+    }
+    write_event(&mut writer, Event::End(BytesEnd::new("plan")));
+    bytes.push(b'\n');
+    bytes
+}
+
 /// The root start tag, on its own line. `tokens` is the count of the whole document.
 pub fn root_line(version: &str, encoding: &str, tokens: usize) -> String {
     format!("<context version=\"{version}\" encoding=\"{encoding}\" tokens=\"{tokens}\">\n")
@@ -162,6 +182,40 @@ fn shown_at(s: &Summary, fidelity: Fidelity) -> String {
     }
 }
 
+/// What a plan pack holds, for the summary.
+fn plan_text(plan: &PlanSummary, b: &BudgetSummary, files: usize) -> String {
+    let mut text = format!(
+        "the implementation plan (the <plan> element, first) and {} chosen for it within a budget \
+         of {} tokens. The plan references {}: {} in full and {} as excerpts (the lines it names \
+         in full, between the outline lines of the rest), each in the order the plan names them \
+         and right after it",
+        plural(files, "file"),
+        human(b.budget),
+        plural(plan.required, "file"),
+        human(plan.full),
+        human(plan.excerpt),
+    );
+    if !plan.reduced.is_empty() {
+        text.push_str(&format!(
+            "; the budget holds only views of {}",
+            plan.reduced.join(", ")
+        ));
+    }
+    if !plan.dropped.is_empty() {
+        text.push_str(&format!(
+            "; the budget does not hold {} at all",
+            plan.dropped.join(", ")
+        ));
+    }
+    text.push_str(&format!(
+        ". After them come {} next to them (defining names they use, or using names the plan \
+         changes), as compressed views (function bodies replaced by placeholders) or outlines. \
+         Every other file is listed in the tree only",
+        plural(plan.nearby, "file")
+    ));
+    text
+}
+
 fn summary_text(s: &Summary) -> String {
     let omitted_total: usize = s.omitted.iter().map(|(_, n)| n).sum();
     let shown = match (&s.budget, s.fidelity) {
@@ -179,6 +233,10 @@ fn summary_text(s: &Summary) -> String {
             human(b.outline)
         ),
         (None, fidelity) => shown_at(s, fidelity),
+    };
+    let shown = match (&s.plan, &s.budget) {
+        (Some(plan), Some(b)) => plan_text(plan, b, s.files),
+        _ => shown,
     };
     let mut text = format!(
         "\nThis document is a packed snapshot of the repository \"{name}\", made by ctxpack for a \

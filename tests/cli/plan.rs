@@ -3,9 +3,10 @@
 
 use std::fs;
 
+use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
 use serde_json::Value;
 
-use crate::support::{copy_fixture, fixture, run, run_with_stdin, TestEnv};
+use crate::support::{copy_fixture, fixture, parse, run, run_ok, run_with_stdin, Doc, TestEnv};
 
 /// Runs `refs --json` and returns the references as rows like the `.expected` files':
 /// line, status, kind, text, resolved places joined by `|`.
@@ -242,4 +243,141 @@ fn bad_plan_paths_are_usage_errors() {
     cmd.args(["refs", "-", "--stdin"]);
     let out = run_with_stdin(cmd, b"src/main.rs\n");
     assert_eq!(out.status.code(), Some(2));
+}
+
+fn direct_count(doc: &Doc) -> usize {
+    Tiktoken::new(doc.encoding.parse::<Encoding>().unwrap()).count(&doc.raw)
+}
+
+/// The files `retry-jitter.expected` says exist (files, and symbols' files), by hand.
+fn referenced_files() -> Vec<String> {
+    let mut files: Vec<String> = expected("retry-jitter.expected")
+        .iter()
+        .filter(|row| row.split('\t').nth(1) == Some("exists"))
+        .flat_map(|row| {
+            row.split('\t')
+                .nth(4)
+                .unwrap_or("")
+                .split('|')
+                .map(|p| p.split(':').next().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+#[test]
+fn pack_plan_holds_the_plan_then_every_referenced_file_in_full() {
+    let env = plan_env();
+    let mut cmd = env.ctxpack();
+    cmd.args([
+        "pack",
+        "-q",
+        "--plan",
+        "plans/retry-jitter.md",
+        "--budget",
+        "8k",
+    ]);
+    let out = run_ok(cmd);
+    let doc = parse(&out.stdout);
+    // The plan itself, first, exactly as written.
+    let plan = fs::read_to_string(fixture("plans").join("retry-jitter.md")).unwrap();
+    assert_eq!(doc.plan.as_deref(), Some(plan.as_str()));
+    assert!(doc.raw.find("<plan ").unwrap() < doc.raw.find("<summary>").unwrap());
+    // Every referenced file, in full, with the bytes on disk; they come first.
+    let wanted = referenced_files();
+    assert_eq!(wanted.len(), 7, "{wanted:?}");
+    for path in &wanted {
+        let file = doc
+            .files
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} packed"));
+        assert_eq!(file.attrs["fidelity"], "full", "{path}");
+        assert_eq!(file.text, fs::read_to_string(env.path(path)).unwrap());
+    }
+    let first: Vec<&String> = doc.order.iter().take(wanted.len()).collect();
+    assert!(first.iter().all(|p| wanted.contains(p)), "{:?}", doc.order);
+    // Others only as neighbours' views; the plan is not packed a second time.
+    for (path, file) in &doc.files {
+        if !wanted.contains(path) {
+            assert_ne!(
+                file.attrs["fidelity"], "full",
+                "{path} is a neighbour, not full"
+            );
+        }
+    }
+    assert!(!doc.files.contains_key("plans/retry-jitter.md"));
+    assert!(!doc.files.contains_key("plans/clean.md"), "unrelated");
+    // Within budget, counted independently.
+    let total = direct_count(&doc);
+    assert_eq!(total, doc.tokens);
+    assert!(total <= 8_000, "{total}");
+}
+
+#[test]
+fn pack_plan_under_a_tight_budget_says_what_it_left_out() {
+    let env = plan_env();
+    for budget in [1_400usize, 1_800, 2_400] {
+        let mut cmd = env.ctxpack();
+        cmd.args(["pack", "--plan", "plans/retry-jitter.md", "--budget"])
+            .arg(budget.to_string());
+        let out = run_ok(cmd);
+        let doc = parse(&out.stdout);
+        let total = direct_count(&doc);
+        assert!(total <= budget, "{total} > {budget}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let wanted = referenced_files();
+        let full: Vec<&String> = wanted
+            .iter()
+            .filter(|p| {
+                doc.files
+                    .get(*p)
+                    .is_some_and(|f| f.attrs["fidelity"] == "full")
+            })
+            .collect();
+        assert!(full.len() < wanted.len(), "{budget}: all fit?");
+        // Every referenced file not in full is named, on stderr and in the summary.
+        for path in wanted.iter().filter(|p| !full.contains(p)) {
+            assert!(stderr.contains(path.as_str()), "{budget}: {path}\n{stderr}");
+            assert!(doc.summary.contains(path.as_str()), "{budget}: {path}");
+        }
+        // The plan's inventions are named too.
+        assert!(
+            stderr.contains("src/http/constants.rs (line 24, missing)"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_large_file_named_by_a_symbol_is_an_excerpt() {
+    let env = plan_env();
+    let mut big = String::from("//! Many handlers.\n\n");
+    for i in 0..400 {
+        big.push_str(&format!(
+            "/// Handles case {i}.\npub fn handle_{i}(x: u32) -> u32 {{\n    let y = x + {i};\n    y * 2\n}}\n\n"
+        ));
+    }
+    env.write("src/handlers.rs", &big);
+    env.write(
+        "PLAN.md",
+        "# Plan\n\n1. Fix the overflow in `handle_250()`.\n2. Keep `src/config.rs` as it is.\n",
+    );
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "--plan", "PLAN.md", "--budget", "12k"]);
+    let doc = parse(&run_ok(cmd).stdout);
+    let file = &doc.files["src/handlers.rs"];
+    assert_eq!(file.attrs["fidelity"], "excerpt");
+    // The named function in full, with its doc comment; other bodies only as outline lines.
+    assert!(file
+        .text
+        .contains("/// Handles case 250.\npub fn handle_250(x: u32) -> u32 {\n    let y = x + 250;\n    y * 2\n}\n"));
+    assert!(!file.text.contains("let y = x + 100;"));
+    assert!(file.text.contains("pub fn handle_100(x: u32) -> u32"));
+    assert_eq!(doc.files["src/config.rs"].attrs["fidelity"], "full");
+    assert!(direct_count(&doc) <= 12_000);
+    // Cheaper than the whole file, which would not have fitted next to the rest.
+    assert!(file.tokens * 10 < big.len() / 4 * 10, "{}", file.tokens);
 }

@@ -138,12 +138,14 @@ pub struct Doc {
     pub omitted: BTreeMap<String, String>,
     pub tree: String,
     pub summary: String,
+    /// The `<plan>` element's text, in `pack --plan` documents.
+    pub plan: Option<String>,
 }
 
 /// Parses ctxpack output with roxmltree, a strict XML 1.0 parser unrelated to the writer.
 pub fn parse(bytes: &[u8]) -> Doc {
     let raw = String::from_utf8(bytes.to_vec()).expect("the document is UTF-8");
-    let (tokens, encoding, files, order, omitted, tree, summary) = {
+    let (tokens, encoding, files, order, omitted, tree, summary, plan) = {
         let doc = roxmltree::Document::parse(&raw).expect("the document is well-formed XML");
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), "context");
@@ -198,6 +200,12 @@ pub fn parse(bytes: &[u8]) -> Doc {
             omitted.insert(path, reason);
         }
         let text_of = |name: &str| child(name).text().unwrap_or("").to_string();
+        let plan = root.children().find(|n| n.has_tag_name("plan")).map(|n| {
+            n.children()
+                .filter(|c| c.is_text())
+                .map(|c| c.text().unwrap_or(""))
+                .collect::<String>()
+        });
         (
             tokens,
             encoding.to_string(),
@@ -206,6 +214,7 @@ pub fn parse(bytes: &[u8]) -> Doc {
             omitted,
             text_of("tree"),
             text_of("summary"),
+            plan,
         )
     };
     Doc {
@@ -217,6 +226,7 @@ pub fn parse(bytes: &[u8]) -> Doc {
         omitted,
         tree,
         summary,
+        plan,
     }
 }
 
