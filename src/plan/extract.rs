@@ -863,7 +863,11 @@ fn classify(raw: &str, place: Place) -> Option<Mention> {
         })
     };
 
-    if let Some((path, span)) = path_like(word) {
+    // `src\net\client.rs`: a Windows path, read with `/`.
+    let slashed = (word.contains('\\') && !word.contains('/'))
+        .then(|| word.replace('\\', "/"))
+        .filter(|w| has_file_extension(split_line_suffix(w).0));
+    if let Some((path, span)) = path_like(slashed.as_deref().unwrap_or(word)) {
         let globby = path.contains(['*', '?', '[']);
         let has_extension = has_file_extension(&path);
         let dotted_start = path.starts_with("./") || path.starts_with("../");
@@ -1226,6 +1230,19 @@ mod tests {
         let client = found.iter().find(|f| f.0.starts_with("src/net")).unwrap();
         assert!(!client.3, "'Edit' does not announce a new file");
         assert_eq!(client.1, 3);
+    }
+
+    #[test]
+    fn windows_paths_read_with_slashes() {
+        let found = mentions("Edit `src\\net\\client.rs:12` and C:\\x.\n");
+        assert_eq!(
+            found[0].target,
+            Target::Path {
+                path: "src/net/client.rs".into(),
+                span: Some(LineSpan { start: 12, end: 12 })
+            }
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
     }
 
     #[test]
