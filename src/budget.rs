@@ -61,8 +61,8 @@ pub struct Packing {
     pub budget: usize,
     /// The whole document's exact count.
     pub document_tokens: usize,
-    /// The depth below which the document's tree shows directories as one line, when the whole
-    /// tree would have taken too much of the budget.
+    /// The depth (0: the top level) at which the document's tree shows each directory as one
+    /// line, when the whole tree would have taken too much of the budget.
     pub tree_depth: Option<usize>,
     /// The document's summary: counts per fidelity, omitted files, secrets.
     pub summary: Summary,

@@ -151,10 +151,13 @@ pub fn write_text(
             human(b.left_out)
         )?;
         if let Some(depth) = b.tree_depth {
+            let which = match depth {
+                0 => "each top-level directory".to_string(),
+                d => format!("each directory at depth {d} (0: the top level)"),
+            };
             writeln!(
                 out,
-                "  the document's tree shows directories below depth {depth} as one line each, \
-                 to leave room for files"
+                "  the document's tree shows {which} as one line, to leave room for files"
             )?;
         }
     }
