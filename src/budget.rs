@@ -2,7 +2,7 @@
 //! chosen, and verify the whole document's exact count against the budget.
 //!
 //! Deciding and writing are separate steps: [`compute`] returns a [`Packing`], every file's fate
-//! and the rendered document, and [`write`] emits it. `pack --budget` does both; `stats --budget`
+//! and the rendered document, and [`write()`] emits it. `pack --budget` does both; `stats --budget`
 //! reports the same [`Packing`], so it shows exactly what the pack would do.
 //!
 //! The walk counts each file's full text exactly and indexes it for ranking; nothing is parsed

@@ -69,7 +69,7 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, other: Totals) {
+    pub fn add(&mut self, other: Totals) {
         self.files += other.files;
         self.tokens += other.tokens;
         self.packed_files += other.packed_files;
@@ -110,7 +110,8 @@ pub struct FileStats {
 }
 
 impl FileStats {
-    fn totals(&self) -> Totals {
+    /// The file's share of its directories' sums.
+    pub fn totals(&self) -> Totals {
         Totals {
             files: 1,
             tokens: self.tokens.unwrap_or(0),
