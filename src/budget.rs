@@ -2,7 +2,7 @@
 //! chosen, and verify the whole document's exact count against the budget.
 //!
 //! Deciding and writing are separate steps: [`compute`] returns a [`Packing`], every file's fate
-//! and the rendered document, and [`write`] emits it. `pack --budget` does both; `stats --budget`
+//! and the rendered document, and [`write()`] emits it. `pack --budget` does both; `stats --budget`
 //! reports the same [`Packing`], so it shows exactly what the pack would do.
 //!
 //! The walk counts each file's full text exactly and indexes it for ranking; nothing is parsed
@@ -112,8 +112,8 @@ pub struct Packing {
     pub budget: usize,
     /// The whole document's exact count.
     pub document_tokens: usize,
-    /// The depth below which the document's tree shows directories as one line, when the whole
-    /// tree would have taken too much of the budget.
+    /// The depth (0: the top level) at which the document's tree shows each directory as one
+    /// line, when the whole tree would have taken too much of the budget.
     pub tree_depth: Option<usize>,
     /// The document's summary: counts per fidelity, omitted files, secrets.
     pub summary: Summary,
@@ -474,19 +474,39 @@ pub fn decide_steered(
         .map(|f| f.entry.rel.components().len())
         .max()
         .unwrap_or(1);
-    let mut depth: Option<usize> = None;
-    let mut fixed = header_tokens(&summary, None) + footer_tokens + 30;
-    if fixed as f64 > budget as f64 * TREE_SHARE {
-        for d in (0..max_depth).rev() {
-            depth = Some(d);
-            fixed = header_tokens(&summary, depth) + footer_tokens + 30;
-            if fixed as f64 <= budget as f64 * TREE_SHARE {
-                break;
+    // The fixed parts' tokens at a budget, and the tree depth that keeps them within its share.
+    // The summary names the budget, so the budget is part of what is counted.
+    let fixed_at = |summary: &mut Summary, budget: usize| {
+        if let Some(b) = &mut summary.budget {
+            b.budget = budget;
+        }
+        let mut depth: Option<usize> = None;
+        let mut fixed = header_tokens(summary, None) + footer_tokens + 30;
+        if fixed as f64 > budget as f64 * TREE_SHARE {
+            for d in (0..max_depth).rev() {
+                depth = Some(d);
+                fixed = header_tokens(summary, depth) + footer_tokens + 30;
+                if fixed as f64 <= budget as f64 * TREE_SHARE {
+                    break;
+                }
             }
         }
-    }
+        (fixed, depth)
+    };
+    let (fixed, depth) = fixed_at(&mut summary, budget);
     if fixed > budget {
-        return Err(PackError::BudgetTooSmall { needed: fixed });
+        // Named in the summary, a larger budget can take more tokens itself ("1,003" against
+        // "915"): settle on one that holds its own smallest document. The fixed parts grow with
+        // the budget only by its digits, so this ends within a step or two.
+        let mut needed = fixed;
+        loop {
+            let (at_needed, _) = fixed_at(&mut summary, needed);
+            if at_needed <= needed {
+                break;
+            }
+            needed = at_needed;
+        }
+        return Err(PackError::BudgetTooSmall { needed });
     }
 
     // Fit → render → count, until the document fits and fills the budget. Views are estimated

@@ -129,7 +129,8 @@ away raises \"version\". Token counts are in the chosen encoding.
       \"budget\": 120000,                  tokens the document may use: --budget less --reserve
       \"reserve\": 8000,
       \"document_tokens\": 119000,         exact count of the document pack --budget would write
-      \"tree_depth\": null,                or N: the tree shows directories below depth N as one line
+      \"tree_depth\": null,                or N: the tree shows each directory at depth N
+                                         (0: the top level) as one line
       \"full\": 30,                        files per fidelity
       \"compressed\": 5,
       \"outline\": 2,

@@ -45,7 +45,8 @@ pub struct BudgetStats {
     pub reserve: usize,
     /// The exact count of the document `pack --budget` would write.
     pub document_tokens: usize,
-    /// The depth below which the document's tree shows directories as one line, if it does.
+    /// The depth (0: the top level) at which the document's tree shows each directory as one
+    /// line, if it does.
     pub tree_depth: Option<usize>,
     pub full: usize,
     pub compressed: usize,
@@ -68,7 +69,7 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, other: Totals) {
+    pub fn add(&mut self, other: Totals) {
         self.files += other.files;
         self.tokens += other.tokens;
         self.packed_files += other.packed_files;
@@ -109,7 +110,8 @@ pub struct FileStats {
 }
 
 impl FileStats {
-    fn totals(&self) -> Totals {
+    /// The file's share of its directories' sums.
+    pub fn totals(&self) -> Totals {
         Totals {
             files: 1,
             tokens: self.tokens.unwrap_or(0),
@@ -156,7 +158,9 @@ pub fn run(
     let tree = tree(&stats);
     let mut out = io::BufWriter::new(out);
     if config.json {
-        serde_json::to_writer_pretty(&mut out, &stats).map_err(io::Error::from)
+        serde_json::to_writer_pretty(&mut out, &stats)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out))
     } else {
         let layout = render::stats::Layout {
             depth: config.depth,

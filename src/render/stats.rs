@@ -6,7 +6,6 @@ use std::io::{self, Write};
 use super::human;
 use super::xml::tree_name;
 use crate::cli::Limit;
-use crate::secrets::Mode;
 use crate::stats::{DirectoryNode, FileStats, Stats, Totals, LEFT_OUT};
 
 /// How much of the tree and the top lists to show.
@@ -108,12 +107,7 @@ impl Entry<'_> {
     fn totals(&self) -> Totals {
         match self {
             Entry::Directory(d) => d.totals,
-            Entry::File(f) => Totals {
-                files: 1,
-                tokens: f.tokens.unwrap_or(0),
-                packed_files: usize::from(f.fidelity.is_some()),
-                packed_tokens: f.packed_tokens,
-            },
+            Entry::File(f) => f.totals(),
         }
     }
 }
@@ -151,10 +145,13 @@ pub fn write_text(
             human(b.left_out)
         )?;
         if let Some(depth) = b.tree_depth {
+            let which = match depth {
+                0 => "each top-level directory".to_string(),
+                d => format!("each directory at depth {d} (0: the top level)"),
+            };
             writeln!(
                 out,
-                "  the document's tree shows directories below depth {depth} as one line each, \
-                 to leave room for files"
+                "  the document's tree shows {which} as one line, to leave room for files"
             )?;
         }
     }
@@ -215,10 +212,10 @@ pub fn write_text(
     }
     let secrets = &stats.secrets;
     let files = plural(secrets.files, "file");
-    match stats.secrets.mode {
+    match secrets.mode {
         "off" => writeln!(out, "secrets: not scanned (--secrets off)")?,
         _ if secrets.found == 0 => writeln!(out, "secrets: none found")?,
-        mode if mode == Mode::OmitFile.name() => writeln!(
+        "omit-file" => writeln!(
             out,
             "secrets: {} found; {files} left out",
             human(secrets.found)
@@ -282,11 +279,7 @@ fn write_directory(
     if !hidden.is_empty() {
         let mut totals = Totals::default();
         for entry in hidden {
-            let t = entry.totals();
-            totals.files += t.files;
-            totals.tokens += t.tokens;
-            totals.packed_files += t.packed_files;
-            totals.packed_tokens += t.packed_tokens;
+            totals.add(entry.totals());
         }
         writeln!(
             out,

@@ -2,6 +2,7 @@
 //! independent XML parser (roxmltree) and compared with the bytes on disk.
 
 mod budget;
+mod budget_property;
 mod lang;
 mod pack;
 mod plan;

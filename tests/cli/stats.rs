@@ -73,6 +73,10 @@ fn stats_json(env: &TestEnv, args: &[&str]) -> Value {
     let mut cmd = env.ctxpack();
     cmd.args(["stats", "--json", "-q"]).args(args);
     let out = run_ok(cmd);
+    assert!(
+        out.stdout.ends_with(b"}\n"),
+        "one JSON document and a line end"
+    );
     serde_json::from_slice(&out.stdout).expect("stats --json prints JSON")
 }
 
