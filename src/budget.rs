@@ -75,6 +75,8 @@ pub struct Required {
     /// document shows just these and the outline of the rest.
     pub spans: Vec<(usize, usize)>,
     pub whole: bool,
+    /// Named by the plan itself, not as a member of a directory or glob it names: worth more.
+    pub direct: bool,
 }
 
 /// What a budgeted pack's role for one candidate file is.
@@ -299,10 +301,15 @@ pub fn decide_steered(
     let roles: Vec<Role> = match steering {
         None => vec![Role::Ranked; candidates.len()],
         Some(steering) => {
-            let position: HashMap<&str, usize> = candidates
+            // Matched on the paths before redaction: the plan names files by their real names.
+            let unredacted: Vec<String> = candidates
+                .iter()
+                .map(|&i| files[i].entry.rel.unredacted())
+                .collect();
+            let position: HashMap<&str, usize> = unredacted
                 .iter()
                 .enumerate()
-                .map(|(c, &i)| (paths[i].as_str(), c))
+                .map(|(c, p)| (p.as_str(), c))
                 .collect();
             let mut roles = vec![Role::Left; candidates.len()];
             let mut seeds = Vec::new();
@@ -364,7 +371,17 @@ pub fn decide_steered(
             let size = 1.0 + (1.0 + tokens as f64 / 400.0).ln();
             let value = match roles[c] {
                 Role::Ranked => scores[c] * size,
-                Role::Required(_) => REQUIRED_VALUE,
+                // Direct references first, then members of referenced directories and globs;
+                // earlier in the plan a little ahead of later.
+                Role::Required(k) => {
+                    let direct = steering.is_some_and(|s| s.required[k].direct);
+                    let base = if direct {
+                        REQUIRED_VALUE
+                    } else {
+                        REQUIRED_VALUE / 20.0
+                    };
+                    base * (1.0 + 0.5 / (1.0 + k as f64))
+                }
                 Role::Near(w) => w * size,
                 Role::Left => return Item::default(),
             };
@@ -563,7 +580,7 @@ pub fn decide_steered(
             .collect();
         fill_summary(&mut summary, &chosen, &rendered);
         if let Some(steering) = steering {
-            summary.plan = Some(plan_summary(steering, &chosen, &candidates, &paths));
+            summary.plan = Some(plan_summary(steering, &roles, &chosen, &candidates, &paths));
         }
         let header = header_of(&summary, depth);
         let body: usize = chosen.iter().map(|k| rendered[k].document_tokens).sum();
@@ -613,7 +630,7 @@ pub fn decide_steered(
     };
     fill_summary(&mut summary, &order, &rendered);
     if let Some(steering) = steering {
-        summary.plan = Some(plan_summary(steering, &order, &candidates, &paths));
+        summary.plan = Some(plan_summary(steering, &roles, &order, &candidates, &paths));
     }
 
     for (c, &i) in candidates.iter().enumerate() {
@@ -753,32 +770,44 @@ fn fill_summary(
 }
 
 /// What became of the steering's required files: in full (or as the excerpt asked for), at a
-/// lower fidelity, or left out, by path.
+/// lower fidelity, left out to fit, or not packable at all (omitted by the walk or for secrets),
+/// named as the document names files (redacted).
 fn plan_summary(
     steering: &Steering,
+    roles: &[Role],
     chosen: &[(usize, Fidelity)],
     candidates: &[usize],
     paths: &[String],
 ) -> crate::render::PlanSummary {
-    let shown: HashMap<&str, Fidelity> = chosen
-        .iter()
-        .map(|&(c, f)| (paths[candidates[c]].as_str(), f))
-        .collect();
+    let shown: HashMap<usize, Fidelity> = chosen.iter().map(|&(c, f)| (c, f)).collect();
+    let mut of_required: Vec<Option<usize>> = vec![None; steering.required.len()];
+    for (c, role) in roles.iter().enumerate() {
+        if let Role::Required(k) = role {
+            of_required[*k] = Some(c);
+        }
+    }
     let mut summary = crate::render::PlanSummary {
         required: steering.required.len(),
         ..Default::default()
     };
-    for required in &steering.required {
-        match shown.get(required.path.as_str()) {
+    for (k, required) in steering.required.iter().enumerate() {
+        let Some(c) = of_required[k] else {
+            let shown = crate::secrets::Scanner::get().redact_message(&required.path);
+            summary.unpackable.push(shown);
+            continue;
+        };
+        let path = paths[candidates[c]].clone();
+        match shown.get(&c) {
             Some(Fidelity::Full) => summary.full += 1,
             Some(Fidelity::Excerpt) => summary.excerpt += 1,
-            Some(_) => summary.reduced.push(required.path.clone()),
-            None => summary.dropped.push(required.path.clone()),
+            Some(_) => summary.reduced.push(path),
+            None => summary.dropped.push(path),
         }
     }
-    let required: std::collections::HashSet<&str> =
-        steering.required.iter().map(|r| r.path.as_str()).collect();
-    summary.nearby = shown.keys().filter(|p| !required.contains(*p)).count();
+    summary.nearby = chosen
+        .iter()
+        .filter(|(c, _)| !matches!(roles[*c], Role::Required(_)))
+        .count();
     summary
 }
 

@@ -80,8 +80,9 @@ pub enum PackError {
     #[error(transparent)]
     Secrets(#[from] SecretsFound),
     #[error(
-        "the budget is too small: the smallest document (summary, collapsed tree and the list of \
-         omitted files) needs {needed} tokens; use --budget {needed} or more"
+        "the budget is too small: the smallest document (summary, collapsed tree, the list of \
+         omitted files, and with --plan the plan itself) needs {needed} tokens; use --budget \
+         {needed} or more"
     )]
     BudgetTooSmall { needed: usize },
 }

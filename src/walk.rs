@@ -85,6 +85,16 @@ impl RelPath {
         self.shown.join("/")
     }
 
+    /// The `/`-joined path before any redaction: for matching paths named elsewhere (a plan),
+    /// never for output.
+    pub fn unredacted(&self) -> String {
+        self.raw
+            .iter()
+            .map(|c| shown_name(c))
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
     /// Replaces the shown components (one per raw component), for secret redaction: identity and
     /// order stay those of the raw path.
     pub fn set_shown(&mut self, shown: Vec<String>) {

@@ -197,56 +197,150 @@ const PLAIN_FILE_NAMES: &[&str] = &[
 ];
 
 /// Words in a sentence or list item that announce what it names as something to create.
-/// The stronger words, enough to make a whole section new from its heading ("### Task 3: Create
-/// the progress bar"): "add", "implement" and "extend" head sections about features that change
-/// existing files ("### Add market impact modeling").
+/// The words that make a whole section new from its heading ("### Task 3: Create the progress
+/// bar"): "add", "implement" and "extend" head sections about features that change existing
+/// files ("### Add market impact modeling"), and "new" heads sections about behaviour ("## New
+/// behaviour").
 fn heading_announces_new(heading: &str) -> bool {
-    const MARKERS: &[&str] = &[
-        "create",
-        "creates",
-        "creating",
-        "new",
-        "introduce",
-        "introduces",
-        "introducing",
-        "scaffold",
-    ];
+    const MARKERS: &[&str] = &["create", "creates", "creating", "scaffold"];
     heading
         .split(|c: char| !c.is_alphanumeric() && c != '_' && c != '-')
         .any(|word| MARKERS.contains(&word.to_ascii_lowercase().as_str()))
 }
 
-fn announces_new(prose: &str) -> bool {
-    const MARKERS: &[&str] = &[
-        "create",
-        "creates",
-        "created",
-        "creating",
-        "new",
-        "introduce",
-        "introduces",
-        "introducing",
-        "scaffold",
-        "add",
-        "adds",
-        "adding",
-        "implement",
-        "implements",
-        "define",
-        "defines",
-        "extend",
-        "extends",
-        "rename",
-        "renames",
-        "write",
-        "writes",
-        "generate",
-        "generates",
-        "migration",
-    ];
+/// Verbs whose whole sentence (or list item) after them is about something to make: "Create
+/// `x.rs` with a `Jitter` struct and `Jitter::sample()`".
+const CREATING_VERBS: &[&str] = &[
+    "create",
+    "creates",
+    "creating",
+    "introduce",
+    "introduces",
+    "introducing",
+    "scaffold",
+];
+
+/// Verbs that make only their direct object new: "Add `retry_pct` to `Config`" adds the field,
+/// not `Config`; "Add a call to `x()`" adds a call, not `x`.
+const ADDING_VERBS: &[&str] = &[
+    "add",
+    "adds",
+    "adding",
+    "implement",
+    "implements",
+    "implementing",
+    "define",
+    "defines",
+    "write",
+    "writes",
+    "generate",
+    "generates",
+];
+
+/// Words that may stand between an adding verb and its object: "add a new public `x`".
+const OBJECT_WORDS: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "new",
+    "and",
+    "or",
+    "public",
+    "private",
+    "optional",
+    "small",
+    "simple",
+    "separate",
+    "dedicated",
+    "function",
+    "functions",
+    "method",
+    "methods",
+    "file",
+    "files",
+    "module",
+    "modules",
+    "struct",
+    "structs",
+    "class",
+    "classes",
+    "field",
+    "fields",
+    "test",
+    "tests",
+    "helper",
+    "helpers",
+    "type",
+    "types",
+    "enum",
+    "trait",
+    "interface",
+    "constant",
+    "constants",
+    "variant",
+    "variants",
+    "const",
+    "fn",
+    "hook",
+    "component",
+    "endpoint",
+    "column",
+    "table",
+    "migration",
+    "script",
+    "flag",
+    "option",
+    "parameter",
+    "argument",
+    "property",
+    "unit",
+    "integration",
+    "called",
+    "named",
+    "",
+];
+
+fn words(prose: &str) -> impl Iterator<Item = String> + '_ {
     prose
         .split(|c: char| !c.is_alphanumeric() && c != '_' && c != '-')
-        .any(|word| MARKERS.contains(&word.to_ascii_lowercase().as_str()))
+        .map(str::to_ascii_lowercase)
+}
+
+/// Whether prose announces something new at all (for a list's lead-in line).
+fn announces_new(prose: &str) -> bool {
+    words(prose).any(|w| {
+        CREATING_VERBS.contains(&w.as_str())
+            || ADDING_VERBS.contains(&w.as_str())
+            || w == "new"
+            || w == "migration"
+    })
+}
+
+/// Whether a scope announces the mention at `offset` as new: "new" anywhere in it ("`x.rs`
+/// (new)"), a creating verb before it, or an adding verb whose object it is.
+fn announces_mention(prose: &str, scope_start: usize, offset: usize) -> bool {
+    if words(prose).any(|w| w == "new" || w == "migration") {
+        return true;
+    }
+    let split = offset.saturating_sub(scope_start).min(prose.len());
+    let split = (0..=split)
+        .rev()
+        .find(|&i| prose.is_char_boundary(i))
+        .unwrap_or(0);
+    let before: Vec<String> = words(&prose[..split]).collect();
+    if before.iter().any(|w| CREATING_VERBS.contains(&w.as_str())) {
+        return true;
+    }
+    // The last adding verb, and only object words after it.
+    match before
+        .iter()
+        .rposition(|w| ADDING_VERBS.contains(&w.as_str()))
+    {
+        Some(at) => before[at + 1..]
+            .iter()
+            .all(|w| OBJECT_WORDS.contains(&w.as_str())),
+        None => false,
+    }
 }
 
 /// Where in the Markdown a piece of text sits.
@@ -651,7 +745,7 @@ pub fn read(plan: &str) -> Extracted {
         .map(|mut f| {
             let in_scope = scope_of(f.offset, &scopes, &masked)
                 .iter()
-                .any(|scope| announces_new(&masked[scope.clone()]));
+                .any(|scope| announces_mention(&masked[scope.clone()], scope.start, f.offset));
             f.mention.announced_new = in_scope
                 || announced_lists.iter().any(|r| r.contains(&f.offset))
                 || section_announces(f.offset, &headings, &masked);

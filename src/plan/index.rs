@@ -44,8 +44,15 @@ pub struct RepoIndex {
     pub definitions: HashMap<String, Vec<Defined>>,
     /// Mentioned name → the files whose text contains it as a whole word.
     pub uses: HashMap<String, Vec<usize>>,
+    /// (mentioned name, file) → the lines where it occurs (the first 256).
+    pub use_lines: HashMap<(String, usize), Vec<usize>>,
+    /// Dependencies the manifests declare (Cargo.toml, package.json, go.mod, requirements.txt,
+    /// pyproject.toml), as code names them (`serde_json` for serde-json): other projects' code.
+    pub dependencies: BTreeSet<String>,
     /// Warnings from the walk.
     pub warnings: Vec<String>,
+    /// The walk's size limit: a file is never read past it.
+    pub max_file_size: u64,
 }
 
 impl RepoIndex {
@@ -81,6 +88,7 @@ impl RepoIndex {
 
         let mut index = RepoIndex {
             warnings,
+            max_file_size: source.max_file_size,
             ..RepoIndex::default()
         };
         for (file, one) in scanned.into_iter().enumerate() {
@@ -94,13 +102,12 @@ impl RepoIndex {
                 index.dirs.insert(parts[..depth].join("/"));
                 index.modules.insert(parts[depth - 1].to_string());
             }
-            for used in one.uses {
-                index
-                    .uses
-                    .entry(names[used].to_string())
-                    .or_default()
-                    .push(file);
+            for (used, lines) in one.uses {
+                let name = names[used].to_string();
+                index.uses.entry(name.clone()).or_default().push(file);
+                index.use_lines.insert((name, file), lines);
             }
+            index.dependencies.extend(one.dependencies);
             for (name, mut defined) in one.definitions {
                 defined.file = file;
                 index.definitions.entry(name).or_default().push(defined);
@@ -159,8 +166,10 @@ impl RepoIndex {
 struct Scanned {
     path: String,
     readable: bool,
-    /// Indexes of the names it contains.
-    uses: Vec<usize>,
+    /// Indexes of the names it contains, with the lines they are on.
+    uses: Vec<(usize, Vec<usize>)>,
+    /// Dependencies, if it is a manifest.
+    dependencies: Vec<String>,
     definitions: Vec<(String, Defined)>,
 }
 
@@ -174,6 +183,7 @@ fn scan_file(
         path: entry.rel.display(),
         readable: matches!(entry.status, Status::Load),
         uses: Vec::new(),
+        dependencies: Vec::new(),
         definitions: Vec::new(),
     };
     let (Some(matcher), Status::Load) = (matcher, &entry.status) else {
@@ -184,20 +194,28 @@ fn scan_file(
         return scanned;
     };
     let text = file.text.as_str();
+    let file_name = scanned.path.rsplit('/').next().unwrap_or("");
+    scanned.dependencies = manifest_dependencies(file_name, text);
     let language = lang::detect(&entry.abs, text);
     if matches!(language, lang::Language::Markdown | lang::Language::Text) {
         return scanned; // prose is not code: only source and config files define or use names
     }
     let bytes = text.as_bytes();
     let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$';
-    let mut uses: BTreeSet<usize> = BTreeSet::new();
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1))
+        .collect();
+    let mut uses: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for found in matcher.find_iter(text) {
         let before = found.start().checked_sub(1).map(|i| bytes[i]);
         let after = bytes.get(found.end()).copied();
         if before.is_some_and(word_byte) || after.is_some_and(word_byte) {
             continue;
         }
-        uses.insert(found.pattern().as_usize());
+        let lines = uses.entry(found.pattern().as_usize()).or_default();
+        if lines.len() < 256 {
+            lines.push(line_starts.partition_point(|&s| s <= found.start()));
+        }
     }
     if uses.is_empty() {
         return scanned;
@@ -207,7 +225,7 @@ fn scan_file(
         // uses; it just defines nothing the resolver can point at.
         if let Ok(parsed) = syntax::parse(language, text) {
             if let Ok(table) = symbols::extract(&parsed, text) {
-                let wanted: BTreeMap<&str, ()> = uses.iter().map(|&u| (names[u], ())).collect();
+                let wanted: BTreeMap<&str, ()> = uses.keys().map(|&u| (names[u], ())).collect();
                 for d in table.definitions {
                     if wanted.contains_key(d.name.as_str()) {
                         scanned.definitions.push((
@@ -227,4 +245,84 @@ fn scan_file(
     }
     scanned.uses = uses.into_iter().collect();
     scanned
+}
+
+/// The dependency names a manifest declares, as code writes them (`-` becomes `_`).
+fn manifest_dependencies(file_name: &str, text: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    match file_name {
+        "Cargo.toml" | "pyproject.toml" => {
+            // `name = ...` lines in dependency tables, and `[dependencies.name]` headers.
+            let mut in_deps = false;
+            for line in text.lines().map(str::trim) {
+                if let Some(header) = line.strip_prefix('[') {
+                    let header = header.trim_end_matches(']');
+                    in_deps = header.ends_with("dependencies");
+                    if let Some((table, name)) = header.rsplit_once('.') {
+                        if table.ends_with("dependencies") {
+                            names.push(name.trim_matches('"').to_string());
+                        }
+                    }
+                    continue;
+                }
+                if in_deps {
+                    if let Some((name, _)) = line.split_once('=') {
+                        names.push(name.trim().trim_matches('"').to_string());
+                    }
+                }
+                // pyproject's `dependencies = ["requests>=2", ...]` lists.
+                if line.starts_with('"') && file_name == "pyproject.toml" {
+                    names.push(requirement_name(
+                        line.trim_matches(|c| c == '"' || c == ','),
+                    ));
+                }
+            }
+        }
+        "package.json" => {
+            if let Ok(serde_json::Value::Object(root)) = serde_json::from_str(text) {
+                for table in ["dependencies", "devDependencies", "peerDependencies"] {
+                    if let Some(serde_json::Value::Object(deps)) = root.get(table) {
+                        names.extend(
+                            deps.keys()
+                                .map(|k| k.rsplit('/').next().unwrap_or(k).to_string()),
+                        );
+                    }
+                }
+            }
+        }
+        "go.mod" => {
+            for line in text.lines().map(str::trim) {
+                let line = line.strip_prefix("require ").unwrap_or(line);
+                let mut parts = line.split_whitespace();
+                if let (Some(module), Some(version)) = (parts.next(), parts.next()) {
+                    if version.starts_with('v') && module.contains('.') {
+                        if let Some(last) = module.trim_end_matches("/v2").rsplit('/').next() {
+                            names.push(last.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        name if name.starts_with("requirements") && name.ends_with(".txt") => {
+            for line in text.lines().map(str::trim) {
+                if !line.is_empty() && !line.starts_with('#') && !line.starts_with('-') {
+                    names.push(requirement_name(line));
+                }
+            }
+        }
+        _ => {}
+    }
+    names
+        .into_iter()
+        .filter(|n| !n.is_empty())
+        .map(|n| n.replace('-', "_"))
+        .collect()
+}
+
+/// `requests[security]>=2.0; python_version > "3"` → `requests`.
+fn requirement_name(line: &str) -> String {
+    line.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
+        .next()
+        .unwrap_or("")
+        .to_string()
 }

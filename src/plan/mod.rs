@@ -33,6 +33,8 @@ pub enum PlanError {
     },
     #[error("the plan {} is larger than {} MiB; is it really a plan?", path.display(), MAX_PLAN_BYTES >> 20)]
     TooLarge { path: PathBuf },
+    #[error("the plan {} is not text (binary data, or UTF-16 without a byte-order mark)", path.display())]
+    NotText { path: PathBuf },
     #[error("the plan and --stdin cannot both come from standard input")]
     StdinTwice,
     #[error("could not start worker threads: {0}")]
@@ -50,7 +52,10 @@ impl PlanError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            PlanError::Read { .. } | PlanError::TooLarge { .. } | PlanError::StdinTwice
+            PlanError::Read { .. }
+                | PlanError::TooLarge { .. }
+                | PlanError::NotText { .. }
+                | PlanError::StdinTwice
         )
     }
 }
@@ -84,9 +89,34 @@ pub fn read_plan(path: &Path, stdin: &mut dyn Read) -> Result<String, PlanError>
             path: path.to_path_buf(),
         });
     }
-    let text = String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    Ok(text.replace("\r\n", "\n"))
+    let text = decode_plan(&bytes).ok_or_else(|| PlanError::NotText {
+        path: path.to_path_buf(),
+    })?;
+    Ok(text.replace("\r\n", "\n").replace('\r', "\n"))
+}
+
+/// A plan's bytes as text: UTF-8 (a BOM dropped) or, with a BOM, UTF-16 as PowerShell writes it;
+/// invalid UTF-8 is replaced. None for binary data.
+fn decode_plan(bytes: &[u8]) -> Option<String> {
+    let utf16 = |bytes: &[u8], decode: fn([u8; 2]) -> u16| {
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|pair| decode([pair[0], pair[1]]))
+            .collect();
+        String::from_utf16_lossy(&units)
+    };
+    let text = if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
+        utf16(rest, u16::from_le_bytes)
+    } else if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        utf16(rest, u16::from_be_bytes)
+    } else {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        if bytes.contains(&0) {
+            return None;
+        }
+        String::from_utf8_lossy(bytes).into_owned()
+    };
+    Some(text)
 }
 
 /// A plan's references, resolved, with the index they were resolved against.
@@ -204,7 +234,11 @@ fn write_json(
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let report = JsonReport {
-        plan: plan_path.to_string_lossy().into_owned(),
+        plan: if plan_path == Path::new("-") {
+            "standard input".to_string()
+        } else {
+            Scanner::get().redact_message(&plan_path.to_string_lossy())
+        },
         references,
         summary: tally(references)
             .into_iter()
@@ -276,4 +310,28 @@ fn describe(r: &Reference) -> String {
         cell.push_str(note);
     }
     cell
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_decode_from_utf8_with_a_bom_utf16_and_old_mac_line_ends() {
+        let plan = "Edit `src/a.rs`.\nThen `b.rs`.\n";
+        let mut utf16le = vec![0xFF, 0xFE];
+        utf16le.extend(plan.encode_utf16().flat_map(u16::to_le_bytes));
+        let mut utf16be = vec![0xFE, 0xFF];
+        utf16be.extend(plan.encode_utf16().flat_map(u16::to_be_bytes));
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend(plan.as_bytes());
+        for bytes in [utf16le, utf16be, bom, plan.replace('\n', "\r").into_bytes()] {
+            let text = read_plan(Path::new("-"), &mut bytes.as_slice()).unwrap();
+            assert_eq!(text, plan);
+        }
+        assert!(matches!(
+            read_plan(Path::new("-"), &mut &b"\x7FELF\0\0"[..]),
+            Err(PlanError::NotText { .. })
+        ));
+    }
 }

@@ -14,7 +14,7 @@ use super::{analyze, select, summary_line, PlanError};
 use crate::budget::{self, Required, Steering};
 use crate::config::PackConfig;
 use crate::render::xml;
-use crate::secrets::{Mode, Scanner};
+use crate::secrets::{Located, Mode, Scanner, SecretsFound};
 use crate::tokens::Tiktoken;
 
 /// How many unresolved references stderr names before it says "and N more".
@@ -38,11 +38,39 @@ pub fn pack(
     let selection = select::select(&analysis.references, &analysis.index);
 
     // The plan as the document shows it: redacted like every file, named without machine paths.
+    // With --secrets fail, a secret in the plan fails the pack like one in any file.
     let scanner = Scanner::get();
+    let redacted = scanner.redact("", plan);
+    let plan_secrets: Vec<Located> = redacted
+        .findings
+        .iter()
+        .filter(|f| f.is_secret())
+        .map(|f| Located {
+            path: "(the plan)".to_string(),
+            line: f.line,
+            rule: f.rule,
+        })
+        .collect();
+    if config.secrets == Mode::Fail && !plan_secrets.is_empty() {
+        return Err(PlanError::Pack(
+            SecretsFound {
+                secrets: plan_secrets,
+            }
+            .into(),
+        ));
+    }
     let shown_plan = match config.secrets {
         Mode::Off => plan.to_string(),
-        _ => scanner.redact_message(plan),
+        _ => redacted.text.into_owned(),
     };
+    if config.secrets != Mode::Off && !plan_secrets.is_empty() && !config.quiet {
+        writeln!(
+            err,
+            "ctxpack: the plan holds {} credential{}; the document shows it redacted",
+            plan_secrets.len(),
+            if plan_secrets.len() == 1 { "" } else { "s" }
+        )?;
+    }
     let root = &source.inputs.root;
     let plan_name = in_file.and_then(|p| p.canonicalize().ok()).and_then(|p| {
         let root = root.canonicalize().ok()?;
@@ -54,8 +82,9 @@ pub fn pack(
         in_file
             .and_then(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "plan".to_string())
+            .unwrap_or_else(|| "standard input".to_string())
     });
+    let display_name = scanner.redact_message(&display_name);
     let counter = Tiktoken::new(config.encoding);
     let changed: HashSet<String> = analysis
         .references
@@ -68,14 +97,26 @@ pub fn pack(
         })
         .collect();
     let steering = Steering {
-        prelude: xml::plan_element(&display_name, &shown_plan, &counter),
+        prelude: xml::plan_element(
+            &display_name,
+            &shown_plan,
+            if config.secrets == Mode::Off {
+                0
+            } else {
+                plan_secrets.len()
+            },
+            &counter,
+        ),
         required: selection
             .wanted
             .iter()
+            // The plan is in the document already, as itself.
+            .filter(|w| Some(&w.path) != plan_name.as_ref())
             .map(|w| Required {
                 path: w.path.clone(),
                 spans: w.spans.clone(),
                 whole: w.whole,
+                direct: w.direct,
             })
             .collect(),
         candidates: selection.candidates,

@@ -15,6 +15,305 @@ use serde::Serialize;
 use super::extract::{LineSpan, Mention, Target, BUILD_DIRS};
 use super::index::{Defined, RepoIndex};
 
+/// Roots of standard libraries and of the ecosystems' best-known packages: a path that starts
+/// with one (`std::fs::read`, `os.path.join`, `fmt.Println`) is never this repository's. The
+/// manifests' dependencies are added to these.
+const EXTERNAL_ROOTS: &[&str] = &[
+    // Rust
+    "std",
+    "core",
+    "alloc",
+    "fmt",
+    "io",
+    "fs",
+    "sync",
+    "thread",
+    "time",
+    "collections",
+    "env",
+    "path",
+    "process",
+    "mem",
+    "ptr",
+    "ops",
+    "iter",
+    "str",
+    "string",
+    "vec",
+    "hash",
+    "cmp",
+    "convert",
+    "borrow",
+    "cell",
+    "rc",
+    "boxed",
+    "error",
+    "net",
+    "serde",
+    "tokio",
+    "anyhow",
+    "thiserror",
+    "rand",
+    "chrono",
+    "tracing",
+    "log",
+    "regex",
+    "rayon",
+    "clap",
+    "futures",
+    // Python
+    "os",
+    "sys",
+    "re",
+    "json",
+    "datetime",
+    "pathlib",
+    "typing",
+    "itertools",
+    "functools",
+    "subprocess",
+    "logging",
+    "asyncio",
+    "math",
+    "random",
+    "uuid",
+    "dataclasses",
+    "enum",
+    "abc",
+    "shutil",
+    "tempfile",
+    "unittest",
+    "pytest",
+    "collections",
+    "contextlib",
+    "threading",
+    "np",
+    "pd",
+    "numpy",
+    "pandas",
+    "torch",
+    "requests",
+    "django",
+    "flask",
+    "pydantic",
+    "sqlalchemy",
+    // JavaScript, TypeScript
+    "console",
+    "Math",
+    "JSON",
+    "Object",
+    "Array",
+    "Promise",
+    "Date",
+    "Number",
+    "String",
+    "Map",
+    "Set",
+    "Reflect",
+    "Symbol",
+    "window",
+    "document",
+    "navigator",
+    "globalThis",
+    "React",
+    "react",
+    "vi",
+    "jest",
+    "expect",
+    "z",
+    "axios",
+    "lodash",
+    // Go
+    "strings",
+    "strconv",
+    "errors",
+    "context",
+    "http",
+    "bytes",
+    "filepath",
+    "ioutil",
+    "sort",
+    "regexp",
+    "atomic",
+    "bufio",
+    "testing",
+    "reflect",
+    "slices",
+    "maps",
+];
+
+/// Types every program has from its language's standard library or prelude: `Mutex::lock()`
+/// or `Instant::now()` in a plan is not an invention.
+const STANDARD_TYPES: &[&str] = &[
+    "Vec",
+    "String",
+    "HashMap",
+    "HashSet",
+    "BTreeMap",
+    "BTreeSet",
+    "VecDeque",
+    "BinaryHeap",
+    "Option",
+    "Result",
+    "Box",
+    "Rc",
+    "Arc",
+    "Weak",
+    "Mutex",
+    "RwLock",
+    "Cell",
+    "RefCell",
+    "OnceCell",
+    "OnceLock",
+    "LazyLock",
+    "Instant",
+    "Duration",
+    "SystemTime",
+    "Path",
+    "PathBuf",
+    "File",
+    "OpenOptions",
+    "Cow",
+    "Ordering",
+    "PhantomData",
+    "DefaultHasher",
+    "Iterator",
+    "IntoIterator",
+    "Display",
+    "Debug",
+    "Default",
+    "Clone",
+    "Copy",
+    "Send",
+    "Sync",
+    "From",
+    "Into",
+    "TryFrom",
+    "TryInto",
+    "AsRef",
+    "AsMut",
+    "Deref",
+    "DerefMut",
+    "Drop",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "Error",
+    "Read",
+    "Write",
+    "BufRead",
+    "BufReader",
+    "BufWriter",
+    "Command",
+    "Stdio",
+    "Sender",
+    "Receiver",
+    "AtomicBool",
+    "AtomicUsize",
+    "AtomicU64",
+    "Condvar",
+    "Barrier",
+    "Pin",
+    "Future",
+    "Poll",
+    "Waker",
+    "Hash",
+    "Hasher",
+    "PartialEq",
+    "Eq",
+    "PartialOrd",
+    "Ord",
+    "Exception",
+    "ValueError",
+    "TypeError",
+    "KeyError",
+    "RuntimeError",
+    "Enum",
+    "Optional",
+    "List",
+    "Dict",
+    "Any",
+    "Union",
+    "Callable",
+    "Iterable",
+    "Sequence",
+    "Mapping",
+    "Promise",
+    "Array",
+    "Object",
+    "Map",
+    "Set",
+    "Date",
+    "RegExp",
+    "Record",
+    "Partial",
+    "Readonly",
+    "Response",
+    "Request",
+    "URL",
+    "URLSearchParams",
+    "Buffer",
+    "EventEmitter",
+];
+
+/// Methods that every type has through derives, traits or the language (`Config::clone()`,
+/// `obj.toString()`, `__init__`): invisible to a symbol table of the repository's own code.
+const UNIVERSAL_METHODS: &[&str] = &[
+    "clone",
+    "fmt",
+    "to_string",
+    "default",
+    "eq",
+    "ne",
+    "hash",
+    "from",
+    "into",
+    "try_from",
+    "try_into",
+    "as_ref",
+    "as_mut",
+    "deref",
+    "deref_mut",
+    "drop",
+    "next",
+    "iter",
+    "iter_mut",
+    "into_iter",
+    "len",
+    "is_empty",
+    "cmp",
+    "partial_cmp",
+    "to_owned",
+    "borrow",
+    "borrow_mut",
+    "serialize",
+    "deserialize",
+    "unwrap",
+    "expect",
+    "map",
+    "collect",
+    "__init__",
+    "__str__",
+    "__repr__",
+    "__eq__",
+    "__hash__",
+    "__enter__",
+    "__exit__",
+    "toString",
+    "valueOf",
+    "constructor",
+    "toJSON",
+    "String",
+    "Error",
+];
+
+/// Words that name a value, not a file, before a `.`: `request.json`, `process.env`.
+const RECEIVERS: &[&str] = &[
+    "process", "request", "req", "res", "response", "self", "this", "ctx", "context", "os", "sys",
+    "app", "window", "document", "module", "exports", "event", "e", "err", "args", "options",
+    "opts", "params", "props", "state", "data", "body", "headers", "env", "cfg", "settings",
+];
+
 /// What became of a reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -264,17 +563,18 @@ pub fn resolve(
 }
 
 /// Whether a missing `target` is something the plan creates: named as new elsewhere, declared
-/// in the plan's code, or a test (plans list the tests they will write).
+/// in the plan's code, or a test function (plans list the tests they will write; a test *file*
+/// that does not exist is as likely a wrong path).
 fn created_elsewhere(target: &Target, created: &BTreeSet<String>) -> bool {
     match target {
         Target::Path { path, .. } | Target::Glob { pattern: path } => {
+            // By its exact path, a directory that will hold a new file, or (written as a bare
+            // name) by the name of a file created elsewhere in the plan.
             let dir = path.ends_with('/').then(|| path.to_string());
             let path = path.trim_end_matches('/');
-            let name = path.rsplit('/').next().unwrap_or(path);
             created.contains(path)
-                || created.contains(name)
                 || dir.is_some_and(|d| created.contains(&d))
-                || is_test_file(name)
+                || (!path.contains('/') && created.contains(path))
         }
         Target::Symbol {
             qualifier, name, ..
@@ -293,16 +593,6 @@ fn is_test_name(name: &str) -> bool {
         || name
             .strip_prefix("Test")
             .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase() || c == '_'))
-}
-
-fn is_test_file(name: &str) -> bool {
-    let stem = name.split('.').next().unwrap_or(name);
-    is_test_name(stem)
-        || stem.starts_with("test_")
-        || name.contains(".test.")
-        || name.contains(".spec.")
-        || stem.ends_with("Test")
-        || stem.ends_with("Tests")
 }
 
 fn resolve_path(
@@ -378,6 +668,13 @@ fn resolve_path(
     }
 
     let found_file = |file: usize, note: Option<String>| {
+        // A listed link (found by its name) whose target lies outside is outside too.
+        if !index.readable[file] {
+            let target = root.join(&index.files[file]).canonicalize();
+            if target.is_ok_and(|t| !t.starts_with(canonical_root)) {
+                return outside(Kind::File);
+            }
+        }
         let (span, span_note) = check_span(index, root, file, span);
         Outcome::Found {
             kind: Kind::File,
@@ -474,6 +771,9 @@ fn resolve_path(
     if BUILD_DIRS.contains(&parts[0]) {
         return Outcome::NotAReference; // `target/`, `node_modules/`: made by tools, not the plan
     }
+    if parts.len() == 1 && RECEIVERS.contains(&normal.split('.').next().unwrap_or("")) {
+        return Outcome::NotAReference; // `request.json`, `process.env`: a value's member
+    }
     Outcome::Absent { kind, note: None }
 }
 
@@ -489,11 +789,17 @@ fn check_span(
     let Some(span) = span else {
         return (None, None);
     };
+    // Only what the walk would read itself: a regular file inside the root, within the size
+    // limit. A link, a FIFO or a device named by the plan is never opened.
+    if !index.readable[file] {
+        return (Some(span), None);
+    }
     let path = root.join(&index.files[file]);
-    let Ok(text) = std::fs::read(&path) else {
+    let crate::load::Loaded::Text(text) = crate::load::load(&path, index.max_file_size) else {
         return (Some(span), None);
     };
-    let mut lines = memchr::memchr_iter(b'\n', &text).count();
+    let text = text.text.as_bytes();
+    let mut lines = memchr::memchr_iter(b'\n', text).count();
     if !text.is_empty() && !text.ends_with(b"\n") {
         lines += 1;
     }
@@ -559,6 +865,17 @@ fn resolve_glob(pattern: &str, index: &RepoIndex) -> Outcome {
 fn resolve_symbol(qualifier: &[String], name: &str, dotted: bool, index: &RepoIndex) -> Outcome {
     let known = |n: &str| !index.defined(n).is_empty() || index.modules.contains(n);
     let definitions = index.defined(name);
+    let external = |n: &str| {
+        !known(n)
+            && (EXTERNAL_ROOTS.contains(&n)
+                || STANDARD_TYPES.contains(&n)
+                || index.dependencies.contains(n))
+    };
+    if qualifier.first().is_some_and(|q| external(q))
+        || (qualifier.is_empty() && definitions.is_empty() && external(name))
+    {
+        return Outcome::NotAReference;
+    }
     // `std::fs::read`, `serde_json::to_string`, `HashMap::new`: the outermost name is used here
     // but defined elsewhere, so the whole path belongs to another project. A lower-case single
     // qualifier may be a variable instead: `client.send()` is `send` wherever it is defined.
@@ -599,24 +916,29 @@ fn resolve_symbol(qualifier: &[String], name: &str, dotted: bool, index: &RepoIn
         return found_definitions(index, &in_scope);
     }
     if known(q) {
-        // A member the symbol table does not index (a field, an enum variant) is still named in
-        // the files that define its type or module.
-        let homes: Vec<usize> = index
+        // A member the symbol table does not index (a field, an enum variant) is still named
+        // inside its type's definition, or (for a module) in its file.
+        let inside_type = index
             .defined(q)
             .iter()
-            .map(|d| d.file)
-            .chain((0..index.files.len()).filter(|&f| {
-                let path = &index.files[f];
-                let mut parts = path.split('/');
-                let file = parts.next_back().unwrap_or(path);
-                file.split('.').next() == Some(q.as_str()) || parts.any(|p| p == q)
-            }))
-            .collect();
-        let member = index
-            .uses
-            .get(name)
-            .is_some_and(|files| files.iter().any(|f| homes.contains(f)));
-        if member {
+            .filter(|d| d.kind != "impl")
+            .any(|d| {
+                index
+                    .use_lines
+                    .get(&(name.to_string(), d.file))
+                    .is_some_and(|lines| {
+                        lines.iter().any(|&l| d.start_line <= l && l <= d.end_line)
+                    })
+            });
+        let in_module = (0..index.files.len()).any(|f| {
+            let path = &index.files[f];
+            let mut parts = path.split('/');
+            let file = parts.next_back().unwrap_or(path);
+            (file.split('.').next() == Some(q.as_str()) || parts.any(|p| p == q))
+                && index.use_lines.contains_key(&(name.to_string(), f))
+        });
+        // `Config::clone()`: derived or inherited, so no definition of its own.
+        if inside_type || in_module || UNIVERSAL_METHODS.contains(&name) {
             return Outcome::NotAReference;
         }
         // `daemonClient.getRecentPaths()`: a lower-case qualifier named like a file is as often

@@ -51,8 +51,10 @@ pub fn select(references: &[Reference], index: &RepoIndex) -> Selection {
             _ => continue,
         }
         let mut add = |path: &str, span: Option<(usize, usize)>, direct: bool| {
-            if !listed(path) {
-                return; // binary, too large, or skipped by the walk
+            // A file named directly is kept even when the walk would not read it (the pack then
+            // names it as not packable); a directory's or glob's unreadable members are not.
+            if !direct && !listed(path) {
+                return;
             }
             let entry = wanted.entry(path.to_string()).or_insert_with(|| Wanted {
                 path: path.to_string(),

@@ -90,6 +90,9 @@ pub struct PlanSummary {
     pub reduced: Vec<String>,
     /// Left out: not even an outline fitted.
     pub dropped: Vec<String>,
+    /// Referenced, but not packable whatever the budget: omitted by the walk (binary, too
+    /// large, a link, hidden or ignored) or for holding a secret.
+    pub unpackable: Vec<String>,
     /// Other files shown: neighbours of the referenced ones.
     pub nearby: usize,
 }

@@ -170,11 +170,11 @@ pub fn progress(quiet: bool) -> ProgressBar {
 fn print_plan(err: &mut dyn Write, plan: &PlanSummary) -> std::io::Result<()> {
     writeln!(
         err,
-        "  plan: {} referenced files: {} in full, {} as excerpts; {} neighbouring files as views",
-        human(plan.required),
+        "  plan: {}: {} in full, {} as excerpts; {} as views",
+        counted(plan.required, "referenced file"),
         human(plan.full),
         human(plan.excerpt),
-        human(plan.nearby)
+        counted(plan.nearby, "neighbouring file")
     )?;
     if !plan.reduced.is_empty() {
         writeln!(
@@ -194,5 +194,24 @@ fn print_plan(err: &mut dyn Write, plan: &PlanSummary) -> std::io::Result<()> {
             writeln!(err, "    {path}")?;
         }
     }
+    if !plan.unpackable.is_empty() {
+        writeln!(
+            err,
+            "  plan: these referenced files are not packed: binary, too large, links, hidden or \
+             ignored (see --hidden, --no-ignore, --follow), or holding a secret:"
+        )?;
+        for path in &plan.unpackable {
+            writeln!(err, "    {path}")?;
+        }
+    }
     Ok(())
+}
+
+/// `1 file`, `2 files`.
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{} {noun}s", human(n))
+    }
 }

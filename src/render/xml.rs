@@ -88,14 +88,23 @@ pub fn render_file(file: &FileElement<'_>, counter: &dyn TokenCounter) -> Render
 }
 
 /// The `<plan>` element of a plan pack: the plan's text (sanitized for XML, already redacted),
-/// with its name and token count.
-pub fn plan_element(name: &str, text: &str, counter: &dyn TokenCounter) -> Vec<u8> {
+/// with its name, token count, and how many secrets were redacted in it.
+pub fn plan_element(
+    name: &str,
+    text: &str,
+    redactions: usize,
+    counter: &dyn TokenCounter,
+) -> Vec<u8> {
     let text = sanitize_for_xml(text);
     let name = sanitize_for_xml(name);
     let tokens = counter.count(&text).to_string();
     let mut start = BytesStart::new("plan");
     start.push_attribute(("path", name.as_ref()));
     start.push_attribute(("tokens", tokens.as_str()));
+    let redactions = redactions.to_string();
+    if redactions != "0" {
+        start.push_attribute(("redactions", redactions.as_str()));
+    }
     let mut bytes = Vec::with_capacity(text.len() + 100);
     let mut writer = Writer::new(&mut bytes);
     write_event(&mut writer, Event::Start(start));
@@ -205,6 +214,13 @@ fn plan_text(plan: &PlanSummary, b: &BudgetSummary, files: usize) -> String {
         text.push_str(&format!(
             "; the budget does not hold {} at all",
             plan.dropped.join(", ")
+        ));
+    }
+    if !plan.unpackable.is_empty() {
+        text.push_str(&format!(
+            "; {} cannot be packed (binary, too large, a link, hidden, ignored, or holding a \
+             secret)",
+            plan.unpackable.join(", ")
         ));
     }
     text.push_str(&format!(

@@ -853,10 +853,16 @@ fn pathological_input_stays_fast() {
     // Measured against ordinary text of the same size, not against a fixed bound: a linear-time
     // engine stays within a small factor of it (a backtracking one would take minutes).
     let ordinary = "fn main() { let password_len = value.len(); }\n".repeat(text.len() / 46);
+    // The fastest of three runs: on a shared machine one run can stall for any reason.
     let time = |t: &str| {
-        let started = std::time::Instant::now();
-        let _ = Scanner::get().redact("big.txt", t);
-        started.elapsed()
+        (0..3)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                let _ = Scanner::get().redact("big.txt", t);
+                started.elapsed()
+            })
+            .min()
+            .expect("three runs")
     };
     let baseline = time(&ordinary).max(std::time::Duration::from_millis(20));
     let adversarial = time(&text);

@@ -381,3 +381,99 @@ fn a_large_file_named_by_a_symbol_is_an_excerpt() {
     // Cheaper than the whole file, which would not have fitted next to the rest.
     assert!(file.tokens * 10 < big.len() / 4 * 10, "{}", file.tokens);
 }
+
+#[cfg(unix)]
+#[test]
+fn links_named_by_bare_name_are_outside_root_and_specials_never_block() {
+    let outside = TestEnv::new();
+    outside.write("secret.rs", "pub fn leaked() {}\nfn two() {}\n");
+    let env = plan_env();
+    env.symlink(outside.path("secret.rs"), "src/store/leak.rs");
+    env.fifo("src/pipe.rs");
+    env.write(
+        "PLAN.md",
+        "1. Fix `leak.rs:2`.\n2. Read `pipe.rs:3`.\n3. Keep `src/config.rs`.\n",
+    );
+    let mut cmd = env.ctxpack();
+    cmd.args(["refs", "PLAN.md", "--json"]);
+    // A FIFO opened for its line count would block forever.
+    let out = crate::support::run_with_timeout(cmd, std::time::Duration::from_secs(20));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = rows(&serde_json::from_slice(&out.stdout).unwrap());
+    assert_eq!(
+        got,
+        [
+            "1\toutside-root\tfile\tleak.rs:2\t",
+            "2\texists\tfile\tpipe.rs:3\tsrc/pipe.rs:3-3",
+            "3\texists\tfile\tsrc/config.rs\tsrc/config.rs",
+        ],
+        "{got:#?}"
+    );
+}
+
+#[test]
+fn pack_plan_redacts_secrets_in_the_plan_and_in_referenced_names() {
+    let token = format!("ghp_{}", "Q9vT2mX7kL4pR8sW1nB5cY3dF6hJCTPK0aE4");
+    let env = plan_env();
+    env.write(format!("src/{token}.rs"), "pub fn keyed() {}\n");
+    env.write(
+        "PLAN.md",
+        format!("1. Use the token {token} in `src/config.rs`.\n2. Rename `src/{token}.rs`.\n"),
+    );
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--plan", "PLAN.md", "--budget", "1200"]);
+    let out = run_ok(cmd);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stdout.contains(&token), "the document leaks the token");
+    assert!(!stderr.contains(&token), "stderr leaks the token: {stderr}");
+    let doc = parse(&out.stdout);
+    assert!(doc.plan.as_deref().unwrap().contains("[REDACTED:"));
+    assert!(doc.raw.contains("<plan path=\"PLAN.md\" tokens=\""));
+    assert!(doc.raw.contains("redactions=\"2\""), "{}", &doc.raw[..300]);
+    // The file with the token in its name is still found and packed, under its redacted name.
+    assert!(
+        doc.files
+            .iter()
+            .any(|(path, f)| path.contains("[REDACTED:") && f.attrs["fidelity"] == "full"),
+        "{:?}",
+        doc.order
+    );
+
+    // --secrets fail refuses a plan that holds a secret.
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--plan", "PLAN.md", "--secrets", "fail"]);
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&token));
+}
+
+#[test]
+fn pack_plan_names_referenced_files_it_cannot_pack_and_puts_direct_ones_first() {
+    let env = plan_env();
+    env.write(".github/workflows/ci.yml", "on: push\n");
+    env.write(
+        "PLAN.md",
+        "1. Change `src/http/retry.rs` and `.github/workflows/ci.yml`.\n2. Tidy everything in `src/store/`.\n",
+    );
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--plan", "PLAN.md", "--budget", "1500"]);
+    let out = run_ok(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let doc = parse(&out.stdout);
+    // The hidden file is not packed, and both outputs say so.
+    assert!(!doc.files.contains_key(".github/workflows/ci.yml"));
+    assert!(stderr.contains("not packed"), "{stderr}");
+    assert!(stderr.contains(".github/workflows/ci.yml"), "{stderr}");
+    assert!(doc
+        .summary
+        .contains(".github/workflows/ci.yml cannot be packed"));
+    // The file named directly is whole before any file of the directory named.
+    assert_eq!(doc.files["src/http/retry.rs"].attrs["fidelity"], "full");
+    assert_eq!(doc.order[0], "src/http/retry.rs");
+    assert!(direct_count(&doc) <= 1500);
+}
