@@ -1344,4 +1344,42 @@ mod tests {
         let plan = "Call `Client::new` from `src/app.rs`.\n";
         assert!(targets(plan).iter().all(|f| !f.3), "{:?}", targets(plan));
     }
+
+    proptest::proptest! {
+        /// Any text is a plan: reading it never panics, every mention is on a line of the plan,
+        /// and its text is what the plan wrote there (a Windows path read with slashes aside).
+        #[test]
+        fn any_text_reads_as_a_plan(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("`src/a.rs:10-20`".to_string()),
+                    proptest::strategy::Just("Create `b/c.py` ".to_string()),
+                    proptest::strategy::Just("[x](d/e.md#L3-L9)".to_string()),
+                    proptest::strategy::Just("`Type::method()`".to_string()),
+                    proptest::strategy::Just("\n```diff\n--- a/f.go\n```\n".to_string()),
+                    proptest::strategy::Just("\n- item `x_y` ".to_string()),
+                    proptest::strategy::Just("# H\n".to_string()),
+                    proptest::strategy::Just("https://e.com/a.rs ".to_string()),
+                    "[ -~\n`*_#\\[\\]()<>:/.]{0,40}",
+                    "\\PC{0,12}",
+                ],
+                0..24,
+            )
+        ) {
+            let plan: String = pieces.concat();
+            let lines: Vec<&str> = plan.split('\n').collect();
+            for mention in mentions(&plan) {
+                proptest::prop_assert!(mention.line >= 1 && mention.line <= lines.len());
+                proptest::prop_assert!(!mention.text.is_empty());
+                // Markdown's backslash escapes (`a\\/`) are gone from the text as read.
+                let unescaped = plan.replace('\\', "");
+                if !mention.text.contains('\\') {
+                    proptest::prop_assert!(
+                        unescaped.contains(mention.text.as_str()),
+                        "{:?} not in {:?}", mention.text, plan
+                    );
+                }
+            }
+        }
+    }
 }
