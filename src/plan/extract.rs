@@ -762,13 +762,38 @@ fn section_announces(
     headings: &[(usize, HeadingLevel, Range<usize>)],
     text: &str,
 ) -> bool {
-    headings
-        .iter()
-        .rev()
-        .find(|(start, _, _)| *start <= offset)
-        .is_some_and(|(_, level, range)| {
-            *level >= HeadingLevel::H2 && heading_announces_new(&text[range.clone()])
-        })
+    let Some((_, level, range)) = headings.iter().rev().find(|(start, _, _)| *start <= offset)
+    else {
+        return false;
+    };
+    if *level < HeadingLevel::H2 {
+        return false;
+    }
+    let heading = &text[range.clone()];
+    if heading_announces_new(heading) {
+        return true;
+    }
+    // "## Task 2: Implement the learning store" then "**File(s)**: `store.go`": a task
+    // heading with an adding verb speaks for the files its label line names.
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..offset]
+        .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '-' | '*' | '+' | '>'))
+        .to_ascii_lowercase();
+    let labelled = [
+        "file",
+        "files",
+        "file(s)",
+        "test file",
+        "test files",
+        "location",
+        "path",
+    ]
+    .iter()
+    .any(|label| {
+        line.strip_prefix(label)
+            .is_some_and(|rest| rest.trim_start_matches('*').starts_with(':'))
+    });
+    labelled && words(heading).any(|w| ADDING_VERBS.contains(&w.as_str()))
 }
 
 /// Names a code block declares: `fn name`, `def name`, `class Name`, `func (r *R) Name`, ...
