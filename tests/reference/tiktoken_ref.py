@@ -326,6 +326,19 @@ def cmd_check_pack(args) -> int:
     elif root_tokens != whole:
         mismatches.append(f"<context tokens={root_tokens}> but the whole file counts {whole}")
 
+    if args.budget is not None and whole > args.budget:
+        mismatches.append(f"the document counts {whole} tokens, over the budget of {args.budget}")
+
+    # (b') the plan of a `pack --plan` document: its tokens attribute counts its text
+    plan_el = root.find("plan")
+    if plan_el is not None:
+        plan_tokens = parse_int(plan_el.get("tokens"))
+        plan_text = plan_el.text or ""
+        if plan_tokens != count(enc, plan_text):
+            mismatches.append(
+                f"<plan tokens={plan_el.get('tokens')}> but its text counts {count(enc, plan_text)}"
+            )
+
     files_el = root.find("files")
     file_els = list(files_el.findall("file")) if files_el is not None else []
     omitted_el = root.find("omitted")
@@ -430,6 +443,7 @@ def main(argv=None) -> int:
     pk.add_argument("xmlfile")
     pk.add_argument("--root", required=True, help="directory the pack was made from")
     pk.add_argument("--encoding", help="encoding to count with (default: the root's attribute)")
+    pk.add_argument("--budget", type=int, help="fail if the whole document counts more tokens")
     pk.add_argument("--assets", default=argparse.SUPPRESS)
     pk.set_defaults(func=cmd_check_pack)
 
