@@ -31,11 +31,14 @@ use crate::walk::{self, Entry, OmitReason, Status};
 /// Share of the full text that views are estimated at before they are made.
 const COMPRESSED_ESTIMATE: f64 = 0.35;
 const OUTLINE_ESTIMATE: f64 = 0.10;
-/// How much a reader gets from each view, relative to the full text.
-const COMPRESSED_VALUE: f64 = 0.55;
-const OUTLINE_VALUE: f64 = 0.2;
-/// The tree may take at most this share of the budget before directories are collapsed.
-const TREE_SHARE: f64 = 0.25;
+/// How much a reader gets from each view, relative to the full text: a little less per token than
+/// the text itself (compare the estimates above), since a file cannot be changed through a view
+/// of it. Views fill the room that whole files leave rather than crowd the best files' text out.
+const COMPRESSED_VALUE: f64 = 0.3;
+const OUTLINE_VALUE: f64 = 0.08;
+/// The tree may take at most this share of the budget before directories are collapsed: at small
+/// budgets, file text is worth more than a listing of every path.
+const TREE_SHARE: f64 = 0.1;
 /// Rounds of fit → render → count before settling for the best document within budget.
 const ROUNDS: usize = 16;
 
