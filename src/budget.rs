@@ -31,11 +31,13 @@ use crate::walk::{self, Entry, OmitReason, Status};
 /// Share of the full text that views are estimated at before they are made.
 const COMPRESSED_ESTIMATE: f64 = 0.35;
 const OUTLINE_ESTIMATE: f64 = 0.10;
-/// How much a reader gets from each view, relative to the full text: a little less per token than
-/// the text itself (compare the estimates above), since a file cannot be changed through a view
-/// of it. Views fill the room that whole files leave rather than crowd the best files' text out.
-const COMPRESSED_VALUE: f64 = 0.3;
-const OUTLINE_VALUE: f64 = 0.08;
+/// How much a reader gets from each view, relative to the full text, as (compressed, outline).
+/// Without a focus, views are the overview and worth more per token than the text.
+const VIEW_VALUES: (f64, f64) = (0.55, 0.2);
+/// With a focus, the reader is about to change files, and a file cannot be changed through a view
+/// of it: views are worth a little less per token than the text (compare the estimates above), so
+/// they fill the room whole files leave rather than crowd the most relevant files' text out.
+const FOCUS_VIEW_VALUES: (f64, f64) = (0.3, 0.08);
 /// The tree may take at most this share of the budget before directories are collapsed: at small
 /// budgets, file text is worth more than a listing of every path.
 const TREE_SHARE: f64 = 0.1;
@@ -120,6 +122,11 @@ pub fn run(config: &PackConfig, budget: usize, err: &mut dyn Write) -> Result<()
     }
 
     // Each candidate's options, estimated until rendered.
+    let (compressed_value, outline_value) = if config.focus.is_empty() {
+        VIEW_VALUES
+    } else {
+        FOCUS_VIEW_VALUES
+    };
     let mut items: Vec<Item> = candidates
         .iter()
         .enumerate()
@@ -136,12 +143,12 @@ pub fn run(config: &PackConfig, budget: usize, err: &mut dyn Write) -> Result<()
                 choices.push(Choice {
                     fidelity: Fidelity::Compressed,
                     tokens: (tokens as f64 * COMPRESSED_ESTIMATE) as usize + markup,
-                    value: value * COMPRESSED_VALUE,
+                    value: value * compressed_value,
                 });
                 choices.push(Choice {
                     fidelity: Fidelity::Outline,
                     tokens: (tokens as f64 * OUTLINE_ESTIMATE) as usize + markup,
-                    value: value * OUTLINE_VALUE,
+                    value: value * outline_value,
                 });
             }
             Item { choices }
