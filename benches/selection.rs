@@ -193,15 +193,21 @@ fn bm25_order(files: &[(String, String)], message: &str) -> Vec<usize> {
     let lengths: Vec<f64> = docs.iter().map(|d| d.values().sum()).collect();
     let average = lengths.iter().sum::<f64>() / lengths.len().max(1) as f64;
     let n = docs.len() as f64;
+    let idf: Vec<f64> = query
+        .iter()
+        .map(|term| {
+            let df = docs.iter().filter(|d| d.contains_key(term)).count() as f64;
+            ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
+        })
+        .collect();
     let mut scored: Vec<(f64, usize)> = docs
         .iter()
         .enumerate()
         .map(|(i, tf)| {
             let score = query
                 .iter()
-                .map(|term| {
-                    let df = docs.iter().filter(|d| d.contains_key(term)).count() as f64;
-                    let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
+                .zip(&idf)
+                .map(|(term, idf)| {
                     let f = tf.get(term).copied().unwrap_or(0.0);
                     idf * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * lengths[i] / average))
                 })
