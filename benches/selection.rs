@@ -1,12 +1,16 @@
 //! Selection quality: does `pack --budget N --focus MESSAGE` keep the files a commit then changed?
 //!
-//! `cargo bench --bench selection -- GIT_DIR [COMMITS]` takes the newest non-merge commits of a
-//! repository (with history) that modify between one and eight existing files and have a message of
-//! at least 20 characters. For each, it checks out the parent into a temporary directory, packs it
-//! with the commit message as `--focus` at 8k, 32k and 128k tokens, and measures the recall of the
-//! files the commit modified: at full fidelity, and at any fidelity. The baseline ranks files by
-//! plain BM25 of the message over their identifier sub-words and packs them whole, best first,
-//! until the budget is spent.
+//! `cargo bench --bench selection -- GIT_DIR [COMMITS [SKIP]]` takes the newest non-merge commits
+//! of a repository (with history) that modify between one and eight existing files and have a
+//! message of at least 20 characters, after skipping the SKIP newest such commits (a held-out set).
+//! For each, it checks out the parent into a temporary directory, packs it with the commit message
+//! as `--focus` at 8k, 32k and 128k tokens, and measures the recall of the files the commit
+//! modified: at full fidelity, and at any fidelity.
+//!
+//! The baseline ranks files by plain BM25 of the message over their identifier sub-words and packs
+//! them whole, best first, until the budget is spent (30 tokens of markup per file). It is measured
+//! twice: with the whole budget for file text, and with the room ctxpack's document leaves for
+//! files after its frame (root element, summary, tree and footer, counted in the document).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -103,8 +107,8 @@ fn checkout(git_dir: &Path, commit: &str, dir: &Path) {
     let _ = std::fs::remove_file(index);
 }
 
-/// Paths in the document, by fidelity.
-fn packed(dir: &Path, budget: usize, focus: &str) -> BTreeMap<String, String> {
+/// Paths in the document, by fidelity, and the tokens of the document outside its file elements.
+fn packed(dir: &Path, budget: usize, focus: &str) -> (BTreeMap<String, String>, usize) {
     let out = Command::new(env!("CARGO_BIN_EXE_ctxpack"))
         .arg("pack")
         .arg(dir)
@@ -118,15 +122,27 @@ fn packed(dir: &Path, budget: usize, focus: &str) -> BTreeMap<String, String> {
     );
     let text = String::from_utf8(out.stdout).expect("UTF-8");
     let doc = roxmltree::Document::parse(&text).expect("well-formed");
-    doc.descendants()
+    let files: Vec<roxmltree::Node<'_, '_>> = doc
+        .descendants()
         .filter(|n| n.has_tag_name("file") && n.parent().is_some_and(|p| p.has_tag_name("files")))
+        .collect();
+    let mut frame = String::new();
+    let mut from = 0;
+    for file in &files {
+        frame.push_str(&text[from..file.range().start]);
+        from = file.range().end;
+    }
+    frame.push_str(&text[from..]);
+    let chosen = files
+        .iter()
         .map(|n| {
             (
                 n.attribute("path").unwrap_or_default().to_string(),
                 n.attribute("fidelity").unwrap_or_default().to_string(),
             )
         })
-        .collect()
+        .collect();
+    (chosen, Tiktoken::new(Encoding::O200kBase).count(&frame))
 }
 
 fn text_files(dir: &Path) -> Vec<(String, String)> {
@@ -158,9 +174,8 @@ fn text_files(dir: &Path) -> Vec<(String, String)> {
     files
 }
 
-/// The baseline: BM25 of the message over each file's sub-words, whole files best first.
-fn bm25_pack(files: &[(String, String)], message: &str, budget: usize) -> BTreeSet<String> {
-    let counter = Tiktoken::new(Encoding::O200kBase);
+/// The baseline's ranking: BM25 of the message over each file's sub-words, best first.
+fn bm25_order(files: &[(String, String)], message: &str) -> Vec<usize> {
     let query: BTreeSet<String> = sub_words(message)
         .into_iter()
         .filter(|t| t.len() >= 3)
@@ -178,15 +193,21 @@ fn bm25_pack(files: &[(String, String)], message: &str, budget: usize) -> BTreeS
     let lengths: Vec<f64> = docs.iter().map(|d| d.values().sum()).collect();
     let average = lengths.iter().sum::<f64>() / lengths.len().max(1) as f64;
     let n = docs.len() as f64;
+    let idf: Vec<f64> = query
+        .iter()
+        .map(|term| {
+            let df = docs.iter().filter(|d| d.contains_key(term)).count() as f64;
+            ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
+        })
+        .collect();
     let mut scored: Vec<(f64, usize)> = docs
         .iter()
         .enumerate()
         .map(|(i, tf)| {
             let score = query
                 .iter()
-                .map(|term| {
-                    let df = docs.iter().filter(|d| d.contains_key(term)).count() as f64;
-                    let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
+                .zip(&idf)
+                .map(|(term, idf)| {
                     let f = tf.get(term).copied().unwrap_or(0.0);
                     idf * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * lengths[i] / average))
                 })
@@ -195,11 +216,21 @@ fn bm25_pack(files: &[(String, String)], message: &str, budget: usize) -> BTreeS
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().map(|(_, i)| i).collect()
+}
+
+/// The baseline's pack: whole files in `order`, each that still fits, within `room` tokens.
+fn bm25_pack(
+    files: &[(String, String)],
+    tokens: &[usize],
+    order: &[usize],
+    room: usize,
+) -> BTreeSet<String> {
     let mut used = 0;
     let mut chosen = BTreeSet::new();
-    for (_, i) in scored {
-        let cost = counter.count(&files[i].1) + 30;
-        if used + cost <= budget {
+    for &i in order {
+        let cost = tokens[i] + 30;
+        if used + cost <= room {
             used += cost;
             chosen.insert(files[i].0.clone());
         }
@@ -209,21 +240,49 @@ fn bm25_pack(files: &[(String, String)], message: &str, budget: usize) -> BTreeS
 
 fn main() {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with('-'));
-    let git_dir = PathBuf::from(args.next().expect("usage: selection GIT_DIR [COMMITS]"));
+    let git_dir = PathBuf::from(
+        args.next()
+            .expect("usage: selection GIT_DIR [COMMITS [SKIP]]"),
+    );
     let wanted: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(30);
-    let samples = samples(&git_dir, wanted);
-    println!("{} commits from {}", samples.len(), git_dir.display());
-    // recall sums per budget: (ours at full, ours at any fidelity, bm25)
-    let mut sums = vec![(0.0, 0.0, 0.0); BUDGETS.len()];
+    let skip: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let samples = samples(&git_dir, wanted + skip)
+        .into_iter()
+        .skip(skip)
+        .collect::<Vec<_>>();
+    println!(
+        "{} commits from {} ({} newest skipped), {}..{}",
+        samples.len(),
+        git_dir.display(),
+        skip,
+        samples.last().map_or("", |s| &s.commit[..10]),
+        samples.first().map_or("", |s| &s.commit[..10]),
+    );
+    let counter = Tiktoken::new(Encoding::O200kBase);
+    // Recall sums per budget: ours at full, ours at any fidelity, BM25 with the whole budget, BM25
+    // in the room ctxpack's frame leaves.
+    let mut sums = vec![[0.0; 4]; BUDGETS.len()];
     for sample in &samples {
         let work = tempfile::tempdir().expect("temporary directory");
         let dir = work.path().join("tree");
         std::fs::create_dir(&dir).unwrap();
         checkout(&git_dir, &sample.parent, &dir);
         let files = text_files(&dir);
+        let tokens: Vec<usize> = files.iter().map(|(_, text)| counter.count(text)).collect();
+        let order = bm25_order(&files, &sample.message);
         let total = sample.modified.len() as f64;
+        let recall = |chosen: &BTreeSet<String>| {
+            sample
+                .modified
+                .iter()
+                .filter(|p| chosen.contains(*p))
+                .count() as f64
+                / total
+        };
+        // Per budget: modified files at full fidelity, at any, and in the two baselines.
+        let mut line = String::new();
         for (b, &budget) in BUDGETS.iter().enumerate() {
-            let ours = packed(&dir, budget, &sample.message);
+            let (ours, frame) = packed(&dir, budget, &sample.message);
             let full = sample
                 .modified
                 .iter()
@@ -234,30 +293,39 @@ fn main() {
                 .iter()
                 .filter(|p| ours.contains_key(*p))
                 .count() as f64;
-            let baseline = bm25_pack(&files, &sample.message, budget);
-            let bm25 = sample
-                .modified
-                .iter()
-                .filter(|p| baseline.contains(*p))
-                .count() as f64;
-            sums[b].0 += full / total;
-            sums[b].1 += any / total;
-            sums[b].2 += bm25 / total;
+            let bm25 = recall(&bm25_pack(&files, &tokens, &order, budget));
+            let framed = recall(&bm25_pack(
+                &files,
+                &tokens,
+                &order,
+                budget.saturating_sub(frame),
+            ));
+            for (sum, value) in sums[b]
+                .iter_mut()
+                .zip([full / total, any / total, bm25, framed])
+            {
+                *sum += value;
+            }
+            line.push_str(&format!(
+                " {}k {full}/{any}/{}/{} of {total} (frame {frame});",
+                budget / 1000,
+                bm25 * total,
+                framed * total
+            ));
         }
         eprintln!(
-            "{} {}",
+            "{} {}\n   {line}",
             &sample.commit[..10],
             sample.message.lines().next().unwrap_or("")
         );
     }
     let n = samples.len().max(1) as f64;
-    println!("budget | ctxpack recall (full) | ctxpack recall (any fidelity) | BM25 recall (full)");
+    println!(
+        "budget | ctxpack recall (full) | ctxpack recall (any fidelity) | \
+         BM25 recall (whole budget) | BM25 recall (room after ctxpack's frame)"
+    );
     for (b, budget) in BUDGETS.iter().enumerate() {
-        println!(
-            "{budget:>6} | {:.3} | {:.3} | {:.3}",
-            sums[b].0 / n,
-            sums[b].1 / n,
-            sums[b].2 / n
-        );
+        let [full, any, bm25, framed] = sums[b].map(|s| s / n);
+        println!("{budget:>6} | {full:.3} | {any:.3} | {bm25:.3} | {framed:.3}");
     }
 }

@@ -35,11 +35,16 @@ use crate::walk::{self, Entry, OmitReason, Status};
 /// Share of the full text that views are estimated at before they are made.
 const COMPRESSED_ESTIMATE: f64 = 0.35;
 const OUTLINE_ESTIMATE: f64 = 0.10;
-/// How much a reader gets from each view, relative to the full text.
-const COMPRESSED_VALUE: f64 = 0.55;
-const OUTLINE_VALUE: f64 = 0.2;
-/// The tree may take at most this share of the budget before directories are collapsed.
-const TREE_SHARE: f64 = 0.25;
+/// How much a reader gets from each view, relative to the full text, as (compressed, outline).
+/// Without a focus, views are the overview and worth more per token than the text.
+const VIEW_VALUES: (f64, f64) = (0.55, 0.2);
+/// With a focus, the reader is about to change files, and a file cannot be changed through a view
+/// of it: views are worth a little less per token than the text (compare the estimates above), so
+/// they fill the room whole files leave rather than crowd the most relevant files' text out.
+const FOCUS_VIEW_VALUES: (f64, f64) = (0.3, 0.08);
+/// The tree may take at most this share of the budget before directories are collapsed: at small
+/// budgets, file text is worth more than a listing of every path.
+const TREE_SHARE: f64 = 0.1;
 /// Rounds of fit → render → count before settling for the best document within budget.
 const ROUNDS: usize = 16;
 
@@ -362,6 +367,11 @@ pub fn decide_steered(
     };
 
     // Each candidate's options, estimated until rendered.
+    let (compressed_value, outline_value) = if config.focus.is_empty() {
+        VIEW_VALUES
+    } else {
+        FOCUS_VIEW_VALUES
+    };
     let mut items: Vec<Item> = candidates
         .iter()
         .enumerate()
@@ -409,8 +419,8 @@ pub fn decide_steered(
                     return Item { choices };
                 }
                 for (fidelity, estimate, share) in [
-                    (Fidelity::Compressed, COMPRESSED_ESTIMATE, COMPRESSED_VALUE),
-                    (Fidelity::Outline, OUTLINE_ESTIMATE, OUTLINE_VALUE),
+                    (Fidelity::Compressed, COMPRESSED_ESTIMATE, compressed_value),
+                    (Fidelity::Outline, OUTLINE_ESTIMATE, outline_value),
                 ] {
                     choices.push(Choice {
                         fidelity,
@@ -429,12 +439,12 @@ pub fn decide_steered(
                 choices.push(Choice {
                     fidelity: Fidelity::Compressed,
                     tokens: (tokens as f64 * COMPRESSED_ESTIMATE) as usize + markup,
-                    value: value * COMPRESSED_VALUE,
+                    value: value * compressed_value,
                 });
                 choices.push(Choice {
                     fidelity: Fidelity::Outline,
                     tokens: (tokens as f64 * OUTLINE_ESTIMATE) as usize + markup,
-                    value: value * OUTLINE_VALUE,
+                    value: value * outline_value,
                 });
             }
             Item { choices }

@@ -132,6 +132,9 @@ pub struct Focus {
     pub terms: Vec<String>,
     /// Identifiers and paths as written (for exact matches with definitions and file names).
     pub identifiers: HashSet<String>,
+    /// The identifiers that are unmistakably code: quoted in backticks, or written with an
+    /// underscore, `::`, `()` or an inner capital (`block_in_place`, `ShardedList`).
+    pub symbols: HashSet<String>,
     pub raw: String,
 }
 
@@ -185,6 +188,32 @@ impl Focus {
         let mut terms = Vec::new();
         let mut seen = HashSet::new();
         let mut identifiers = HashSet::new();
+        let mut symbols = HashSet::new();
+        // Odd pieces between backticks are code spans.
+        for (n, piece) in raw.split('`').enumerate() {
+            for word in piece.split(|c: char| c.is_whitespace() || "'\",;<>[]{}!?".contains(c)) {
+                if word.is_empty() {
+                    continue;
+                }
+                let quoted = n % 2 == 1;
+                let code_like = quoted
+                    || word.contains("::")
+                    || word.ends_with("()")
+                    || word.trim_matches('_').contains('_')
+                    || word
+                        .chars()
+                        .zip(word.chars().skip(1))
+                        .any(|(a, b)| a.is_lowercase() && b.is_uppercase());
+                if !code_like {
+                    continue;
+                }
+                for part in word.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+                    if part.len() >= 3 && part.chars().next().is_some_and(|c| !c.is_ascii_digit()) {
+                        symbols.insert(part.to_string());
+                    }
+                }
+            }
+        }
         for word in raw.split(|c: char| c.is_whitespace() || "`'\"(),;:<>[]{}".contains(c)) {
             let word = word.trim_matches(|c: char| c == '.' || c == '!' || c == '?');
             if word.len() >= 3 {
@@ -204,6 +233,7 @@ impl Focus {
         Focus {
             terms,
             identifiers,
+            symbols,
             raw,
         }
     }
@@ -270,8 +300,15 @@ pub fn index(text: &str, focus: &Focus) -> FileIndex {
 }
 
 /// A multiplier from the path alone: READMEs, manifests and entry points up; tests, examples,
-/// fixtures, generated, vendored, minified and lock files down.
+/// fixtures, generated, vendored, minified and lock files down. It is the product of
+/// [`noise_prior`] and [`role_prior`].
 pub fn path_prior(path: &str) -> f64 {
+    noise_prior(path) * role_prior(path)
+}
+
+/// Down-weights files that are rarely worth reading whatever the task: lock files, minified
+/// bundles, vendored code, generated code and test fixtures.
+pub fn noise_prior(path: &str) -> f64 {
     let lower = path.to_ascii_lowercase();
     let name = lower.rsplit('/').next().unwrap_or(&lower);
     let segments: Vec<&str> = lower.split('/').collect();
@@ -319,21 +356,46 @@ pub fn path_prior(path: &str) -> f64 {
         "snapshots",
     ]) {
         prior *= 0.2;
-    } else if in_dir(&[
-        "tests",
-        "test",
-        "spec",
-        "__tests__",
-        "benches",
-        "bench",
-        "e2e",
-    ]) || name.starts_with("test_")
-        || name.ends_with("_test.go")
-        || name.ends_with("_test.py")
-        || name.contains(".test.")
-        || name.contains(".spec.")
-        || name.ends_with("_spec.rb")
-        || name.ends_with("tests.rs")
+    }
+    prior
+}
+
+/// What a file's role in the project says about its general importance: READMEs, manifests and
+/// entry points up; tests, benchmarks, examples and docs down. This is about orienting a reader
+/// who has no task in mind; with a focus, the tests and examples of the focused code are among
+/// the files a change touches, so [`rank`] softens it.
+pub fn role_prior(path: &str) -> f64 {
+    let lower = path.to_ascii_lowercase();
+    let name = lower.rsplit('/').next().unwrap_or(&lower);
+    let segments: Vec<&str> = lower.split('/').collect();
+    let dirs = &segments[..segments.len() - 1];
+    let in_dir = |names: &[&str]| dirs.iter().any(|d| names.contains(d));
+
+    let mut prior = 1.0;
+    let fixtures = in_dir(&[
+        "fixtures",
+        "fixture",
+        "testdata",
+        "test_data",
+        "__snapshots__",
+        "snapshots",
+    ]);
+    if !fixtures
+        && (in_dir(&[
+            "tests",
+            "test",
+            "spec",
+            "__tests__",
+            "benches",
+            "bench",
+            "e2e",
+        ]) || name.starts_with("test_")
+            || name.ends_with("_test.go")
+            || name.ends_with("_test.py")
+            || name.contains(".test.")
+            || name.contains(".spec.")
+            || name.ends_with("_spec.rb")
+            || name.ends_with("tests.rs"))
     {
         prior *= 0.35;
     }
@@ -440,6 +502,12 @@ pub struct RankInput<'a> {
 }
 
 /// Scores, one per input, in (0, 1], the best file at 1.
+///
+/// The fit trades these scores against tokens, so their scale matters, not only their order.
+/// Without a focus they measure general importance and stay broad. With one, they are sharpened
+/// (raised to a fourth power) to behave like the chance that a file is one the task
+/// is about: on a linear scale, where the tenth file scores half the first, dozens of barely
+/// related small files outweigh the one large file the focus points at.
 pub fn rank(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
     let n = files.len();
     if n == 0 {
@@ -448,18 +516,28 @@ pub fn rank(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
     let bm25 = bm25(files, focus);
     let graph = graph_rank(files, focus, &bm25);
     let git = git_scores(files);
+    let mut definers: HashMap<&str, usize> = HashMap::new();
+    for file in files {
+        for name in &file.index.definitions {
+            if focus.symbols.contains(name) {
+                *definers.entry(name.as_str()).or_default() += 1;
+            }
+        }
+    }
     let scores = files
         .iter()
         .enumerate()
         .map(|(i, file)| {
-            // With a focus, its words decide; the graph spreads relevance to what those files use.
+            // With a focus, its words decide; the graph spreads relevance to what those files use
+            // and to what uses them.
             let (relevance, prior, git_weight) = if focus.is_empty() {
                 (graph[i], path_prior(file.path), 0.15)
             } else {
-                // Priors soften: the files a change touches include tests and examples.
+                // A file's role says little once the task is known: the tests and examples of
+                // the focused code are among the files a change touches. Noise stays down.
                 (
                     0.25 * graph[i] + 0.75 * bm25[i],
-                    path_prior(file.path).sqrt(),
+                    noise_prior(file.path),
                     0.05,
                 )
             };
@@ -469,12 +547,32 @@ pub fn rank(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
                     .rsplit('/')
                     .next()
                     .is_some_and(|name| focus.identifiers.contains(name));
-            let boost = if mentioned { 2.0 } else { 1.0 };
+            // Defining a name the focus writes as code is strong evidence, shared among the files
+            // that define it.
+            let defines: f64 = file
+                .index
+                .definitions
+                .iter()
+                .filter_map(|d| definers.get(d.as_str()))
+                .map(|&owners| 1.0 / owners as f64)
+                .sum::<f64>()
+                .min(1.0);
+            let boost = if mentioned { 2.0 } else { 1.0 } * (1.0 + defines);
             prior * boost * (0.05 + relevance + git_weight * git[i])
         })
         .collect();
-    normalize(scores)
+    let scores = normalize(scores);
+    if focus.is_empty() {
+        return scores;
+    }
+    scores
+        .into_iter()
+        .map(|s| s.powi(FOCUS_SHARPNESS).max(1e-12))
+        .collect()
 }
+
+/// With a focus, the power scores are raised to (see [`rank`]).
+const FOCUS_SHARPNESS: i32 = 4;
 
 fn normalize(values: Vec<f64>) -> Vec<f64> {
     let max = values.iter().cloned().fold(0.0, f64::max);
@@ -529,6 +627,8 @@ fn bm25(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
 
 /// PageRank over "file A uses a name file B defines", personalised towards the focus: the random
 /// surfer restarts at files in proportion to their BM25 score (or uniformly without a focus).
+/// With a focus, each link also runs back from definer to user at half weight: relevance reaches
+/// the callers and tests of the focused code, which a change to it must often update too.
 fn graph_rank(files: &[RankInput<'_>], focus: &Focus, bm25: &[f64]) -> Vec<f64> {
     let n = files.len();
     let mut definers: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -558,6 +658,9 @@ fn graph_rank(files: &[RankInput<'_>], focus: &Focus, bm25: &[f64]) -> Vec<f64> 
             for &owner in owners {
                 if owner != i {
                     *edges[i].entry(owner).or_default() += weight;
+                    if !focus.is_empty() {
+                        *edges[owner].entry(i).or_default() += 0.5 * weight;
+                    }
                 }
             }
         }
@@ -786,5 +889,94 @@ mod tests {
         assert!(weights[2] > 0.0, "uses what the plan changes: {weights:?}");
         assert_eq!(weights[3], 0.0);
         assert!(neighbours(&files, &[0], &HashSet::new())[2] == 0.0);
+    }
+
+    #[test]
+    fn focus_symbols_are_code_spans_and_code_shaped_words() {
+        let focus = Focus::new(&[
+            "sync: add `blocking_acquire` methods to `Semaphore` via ShardedList and tokio::fs"
+                .to_string(),
+        ]);
+        for symbol in [
+            "blocking_acquire",
+            "Semaphore",
+            "ShardedList",
+            "tokio",
+            "fs",
+        ] {
+            let expected = symbol.len() >= 3;
+            assert_eq!(focus.symbols.contains(symbol), expected, "{symbol}");
+        }
+        for word in ["sync", "add", "methods", "via", "and"] {
+            assert!(!focus.symbols.contains(word), "{word}");
+        }
+    }
+
+    #[test]
+    fn the_file_defining_a_quoted_name_outranks_files_that_only_use_it() {
+        let focus =
+            Focus::new(&["move `block_in_place` setup out of the generic path".to_string()]);
+        let definer = index(
+            "pub fn block_in_place() { setup(); }\nfn other() {}",
+            &focus,
+        );
+        let user = index(
+            "fn run() { block_in_place(); block_in_place(); }\n// block_in_place setup",
+            &focus,
+        );
+        let files = [
+            RankInput {
+                path: "src/user.rs",
+                index: &user,
+                git: None,
+            },
+            RankInput {
+                path: "src/worker.rs",
+                index: &definer,
+                git: None,
+            },
+        ];
+        let scores = rank(&files, &focus);
+        assert!(scores[1] > scores[0], "{scores:?}");
+    }
+
+    #[test]
+    fn with_a_focus_the_tests_of_the_focused_code_are_not_pushed_down() {
+        let focus = Focus::new(&["wake the delay queue when cleared".to_string()]);
+        let text = "fn delay_queue_clear() { queue.clear(); wake(); }";
+        let (code, test) = (index(text, &focus), index(text, &focus));
+        let files = [
+            RankInput {
+                path: "src/delay.rs",
+                index: &code,
+                git: None,
+            },
+            RankInput {
+                path: "tests/delay.rs",
+                index: &test,
+                git: None,
+            },
+        ];
+        let scores = rank(&files, &focus);
+        assert_eq!(scores[0], scores[1]);
+        // Without a focus, the role prior keeps tests down.
+        let scores = rank(&files, &Focus::default());
+        assert!(scores[1] < scores[0], "{scores:?}");
+    }
+
+    #[test]
+    fn noise_and_role_priors_multiply_to_the_path_prior() {
+        for path in [
+            "Cargo.lock",
+            "tests/a.rs",
+            "README.md",
+            "vendor/x.rs",
+            "src/a.rs",
+        ] {
+            assert_eq!(path_prior(path), noise_prior(path) * role_prior(path));
+        }
+        assert!(noise_prior("tests/fixtures/a.rs") < 1.0);
+        assert_eq!(role_prior("tests/fixtures/a.rs"), 1.0);
+        assert_eq!(noise_prior("tests/a.rs"), 1.0);
     }
 }
