@@ -477,3 +477,32 @@ fn pack_plan_names_referenced_files_it_cannot_pack_and_puts_direct_ones_first() 
     assert_eq!(doc.order[0], "src/http/retry.rs");
     assert!(direct_count(&doc) <= 1500);
 }
+
+#[test]
+fn references_resolve_against_the_whole_tree_with_a_stdin_list() {
+    let env = plan_env();
+    let mut cmd = env.ctxpack();
+    cmd.args(["refs", "plans/retry-jitter.md", "--stdin", "--json"]);
+    let out = run_with_stdin(cmd, b"src/config.rs\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = rows(&serde_json::from_slice(&out.stdout).unwrap());
+    // The same resolutions as without the list: nothing outside it is called missing.
+    assert_eq!(got, expected("retry-jitter.expected"));
+
+    // The pack holds what the list allows, and names the referenced files it leaves out.
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--plan", "plans/retry-jitter.md", "--stdin"]);
+    let out = run_with_stdin(cmd, b"src/config.rs\nsrc/http/retry.rs\n");
+    assert!(out.status.success());
+    let doc = parse(&out.stdout);
+    assert_eq!(doc.order, ["src/http/retry.rs", "src/config.rs"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not packed") && stderr.contains("src/store/cache.rs"),
+        "{stderr}"
+    );
+}
