@@ -385,10 +385,12 @@ pub fn decide_steered(
                 // earlier in the plan a little ahead of later.
                 Role::Required(k) => {
                     let direct = steering.is_some_and(|s| s.required[k].direct);
+                    // A thousand members of a directory still weigh less than one file the
+                    // plan names: the fit takes every direct reference first.
                     let base = if direct {
-                        REQUIRED_VALUE
+                        REQUIRED_VALUE * 1_000.0
                     } else {
-                        REQUIRED_VALUE / 20.0
+                        REQUIRED_VALUE
                     };
                     base * (1.0 + 0.5 / (1.0 + k as f64))
                 }

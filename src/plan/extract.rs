@@ -306,29 +306,43 @@ fn words(prose: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_ascii_lowercase)
 }
 
-/// Whether prose announces something new at all (for a list's lead-in line).
-fn announces_new(prose: &str) -> bool {
-    words(prose).any(|w| {
-        CREATING_VERBS.contains(&w.as_str())
-            || ADDING_VERBS.contains(&w.as_str())
-            || w == "new"
-            || w == "migration"
-    })
-}
-
 /// Whether a scope announces the mention at `offset` as new: "new" anywhere in it ("`x.rs`
 /// (new)"), a creating verb before it, or an adding verb whose object it is.
 fn announces_mention(prose: &str, scope_start: usize, offset: usize) -> bool {
-    if words(prose).any(|w| w == "new" || w == "migration") {
-        return true;
-    }
     let split = offset.saturating_sub(scope_start).min(prose.len());
     let split = (0..=split)
         .rev()
         .find(|&i| prose.is_char_boundary(i))
         .unwrap_or(0);
-    let before: Vec<String> = words(&prose[..split]).collect();
-    if before.iter().any(|w| CREATING_VERBS.contains(&w.as_str())) {
+    let before: Vec<String> = words(&prose[..split]).filter(|w| !w.is_empty()).collect();
+    let after: Vec<String> = words(&prose[split..])
+        .filter(|w| !w.is_empty())
+        .take(4)
+        .collect();
+    // "a new `Jitter` struct", "`x.rs` (new)", "add a migration `0010_x.py`": "new" right by
+    // the mention, not anywhere ("update `x.rs` to use the new backoff").
+    let near_before = &before[before.len().saturating_sub(4)..];
+    if near_before
+        .iter()
+        .chain(after.iter())
+        .any(|w| w == "new" || w == "migration")
+    {
+        return true;
+    }
+    // "Do not create", "instead of adding", "avoid introducing": negated verbs make nothing.
+    let negated = |at: usize| {
+        before[at.saturating_sub(3)..at].iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "not" | "don" | "dont" | "never" | "avoid" | "without" | "instead" | "no"
+            )
+        })
+    };
+    if before
+        .iter()
+        .enumerate()
+        .any(|(at, w)| CREATING_VERBS.contains(&w.as_str()) && !negated(at))
+    {
         return true;
     }
     // The last adding verb, and only object words after it.
@@ -336,10 +350,30 @@ fn announces_mention(prose: &str, scope_start: usize, offset: usize) -> bool {
         .iter()
         .rposition(|w| ADDING_VERBS.contains(&w.as_str()))
     {
-        Some(at) => before[at + 1..]
+        Some(at) if !negated(at) => before[at + 1..]
             .iter()
             .all(|w| OBJECT_WORDS.contains(&w.as_str())),
-        None => false,
+        _ => false,
+    }
+}
+
+/// Whether a list's lead-in line ("Create `m.py` with functions:") announces its items: a
+/// creating verb or "new", not negated; or an adding verb with only object words up to the
+/// colon ("Add the following helpers:"), not one in passing ("To add jitter, edit these files:").
+fn lead_in_announces(lead_in: &str) -> bool {
+    let text = lead_in.trim_end().trim_end_matches(':');
+    let end = text.len();
+    if announces_mention(text, 0, end) && !words(text).any(|w| ADDING_VERBS.contains(&w.as_str())) {
+        return true;
+    }
+    let list: Vec<String> = words(text).filter(|w| !w.is_empty()).collect();
+    match list.iter().position(|w| ADDING_VERBS.contains(&w.as_str())) {
+        Some(0) => list[1..].iter().all(|w| {
+            OBJECT_WORDS.contains(&w.as_str()) || matches!(w.as_str(), "following" | "these")
+        }),
+        _ => list
+            .iter()
+            .any(|w| CREATING_VERBS.contains(&w.as_str()) || w == "new"),
     }
 }
 
@@ -631,6 +665,7 @@ pub fn read(plan: &str) -> Extracted {
     let mut open: Vec<(Range<usize>, bool)> = Vec::new();
     let mut headings: Vec<(usize, HeadingLevel, Range<usize>)> = Vec::new(); // (start, level, range)
     let mut code_spans: Vec<Range<usize>> = Vec::new();
+    let mut code_blocks: Vec<Range<usize>> = Vec::new();
     let mut lead_ins: Vec<(Range<usize>, Range<usize>)> = Vec::new(); // (lead-in, list)
     let mut in_block: Option<Place> = None;
 
@@ -663,6 +698,7 @@ pub fn read(plan: &str) -> Extracted {
                     headings.push((range.start, *level, range.clone()));
                 }
                 Tag::CodeBlock(kind) => {
+                    code_blocks.push(range.clone());
                     let info = match kind {
                         CodeBlockKind::Fenced(info) => {
                             info.split_whitespace().next().unwrap_or("").to_string()
@@ -708,6 +744,8 @@ pub fn read(plan: &str) -> Extracted {
                 }
                 None => scan(&text, Place::Prose, range.start, &lines, &mut found),
             },
+            // Comments and markup (`<!-- new -->`) say nothing about what the plan makes.
+            Event::Html(_) | Event::InlineHtml(_) => code_blocks.push(range.clone()),
             Event::Code(code) => {
                 code_spans.push(range.clone());
                 let code = code.trim();
@@ -727,7 +765,7 @@ pub fn read(plan: &str) -> Extracted {
     // Decide "new" from the prose around each mention, with code spans blanked out so that
     // `Client::new` does not announce itself.
     let mut masked = plan.as_bytes().to_vec();
-    for span in &code_spans {
+    for span in code_spans.iter().chain(&code_blocks) {
         for b in &mut masked[span.clone()] {
             if *b != b'\n' {
                 *b = b' ';
@@ -737,7 +775,7 @@ pub fn read(plan: &str) -> Extracted {
     let masked = String::from_utf8_lossy(&masked).into_owned();
     let announced_lists: Vec<Range<usize>> = lead_ins
         .into_iter()
-        .filter(|(lead_in, _)| announces_new(&masked[lead_in.clone()]))
+        .filter(|(lead_in, _)| lead_in_announces(&masked[lead_in.clone()]))
         .map(|(_, list)| list)
         .collect();
     let mentions = found

@@ -166,7 +166,12 @@ pub fn summary_line(references: &[Reference]) -> String {
         .into_iter()
         .map(|(s, n)| format!("{n} {}", s.name()))
         .collect();
-    format!("{} references: {}", references.len(), counts.join(", "))
+    let noun = if references.len() == 1 {
+        "reference"
+    } else {
+        "references"
+    };
+    format!("{} {noun}: {}", references.len(), counts.join(", "))
 }
 
 /// What `refs` decided, for the exit code.

@@ -275,12 +275,6 @@ const UNIVERSAL_METHODS: &[&str] = &[
     "deref",
     "deref_mut",
     "drop",
-    "next",
-    "iter",
-    "iter_mut",
-    "into_iter",
-    "len",
-    "is_empty",
     "cmp",
     "partial_cmp",
     "to_owned",
@@ -288,10 +282,6 @@ const UNIVERSAL_METHODS: &[&str] = &[
     "borrow_mut",
     "serialize",
     "deserialize",
-    "unwrap",
-    "expect",
-    "map",
-    "collect",
     "__init__",
     "__str__",
     "__repr__",
@@ -303,15 +293,16 @@ const UNIVERSAL_METHODS: &[&str] = &[
     "valueOf",
     "constructor",
     "toJSON",
-    "String",
-    "Error",
 ];
 
-/// Words that name a value, not a file, before a `.`: `request.json`, `process.env`.
+/// A value's member written like a file name: `request.json`, `process.env`. Only these
+/// receivers with these members; `app.py` or `data.json` stay file names.
 const RECEIVERS: &[&str] = &[
     "process", "request", "req", "res", "response", "self", "this", "ctx", "context", "os", "sys",
-    "app", "window", "document", "module", "exports", "event", "e", "err", "args", "options",
-    "opts", "params", "props", "state", "data", "body", "headers", "env", "cfg", "settings",
+    "window", "document", "event", "e", "err", "args", "options", "opts", "params", "props",
+];
+const MEMBERS: &[&str] = &[
+    "json", "env", "cfg", "body", "headers", "query", "params", "text", "html", "status", "data",
 ];
 
 /// What became of a reference.
@@ -519,8 +510,11 @@ pub fn resolve(
         ));
     }
 
-    // What the plan creates, by every name it may be mentioned by again.
-    let mut created: BTreeSet<String> = declared.clone();
+    // What the plan creates, by every name it may be mentioned by again. A name the tree
+    // already defines is not created by quoting it (`pub struct Cache` in a code block), and a new
+    // member of an existing type does not make the type new.
+    let in_tree = |n: &str| !index.defined(n).is_empty() || index.modules.contains(n);
+    let mut created: BTreeSet<String> = declared.iter().filter(|n| !in_tree(n)).cloned().collect();
     for (target, reference) in &references {
         if reference.status != Status::New {
             continue;
@@ -545,8 +539,10 @@ pub fn resolve(
             Target::Symbol {
                 qualifier, name, ..
             } => {
-                created.insert(name.clone());
-                created.extend(qualifier.iter().cloned());
+                if !in_tree(name) {
+                    created.insert(name.clone());
+                }
+                created.extend(qualifier.iter().filter(|q| !in_tree(q)).cloned());
             }
         }
     }
@@ -771,8 +767,10 @@ fn resolve_path(
     if BUILD_DIRS.contains(&parts[0]) {
         return Outcome::NotAReference; // `target/`, `node_modules/`: made by tools, not the plan
     }
-    if parts.len() == 1 && RECEIVERS.contains(&normal.split('.').next().unwrap_or("")) {
-        return Outcome::NotAReference; // `request.json`, `process.env`: a value's member
+    if let Some((receiver, member)) = normal.split_once('.') {
+        if parts.len() == 1 && RECEIVERS.contains(&receiver) && MEMBERS.contains(&member) {
+            return Outcome::NotAReference; // `request.json`, `process.env`: a value's member
+        }
     }
     Outcome::Absent { kind, note: None }
 }
@@ -822,6 +820,14 @@ fn check_span(
 }
 
 fn resolve_glob(pattern: &str, index: &RepoIndex) -> Outcome {
+    if pattern.starts_with('/') || pattern.split('/').any(|part| part == "..") {
+        return Outcome::Found {
+            kind: Kind::Glob,
+            status: Status::OutsideRoot,
+            resolved: Vec::new(),
+            note: Some("outside the root: never read".into()),
+        };
+    }
     let glob = globset::GlobBuilder::new(pattern.trim_start_matches("./"))
         .literal_separator(true)
         .build();
@@ -900,15 +906,19 @@ fn resolve_symbol(qualifier: &[String], name: &str, dotted: bool, index: &RepoIn
             note: Some(format!("`{name}` is not defined or used anywhere")),
         };
     };
+    // A qualifier the tree defines (a type) scopes by definition; one it does not (a module)
+    // by file or directory name.
+    let q_is_type = !index.defined(q).is_empty();
     let in_scope: Vec<Defined> = definitions
         .iter()
         .filter(|d| {
-            d.scope.as_deref() == Some(q.as_str()) || {
-                let path = &index.files[d.file];
-                let mut parts = path.split('/');
-                let file = parts.next_back().unwrap_or(path);
-                file.split('.').next() == Some(q.as_str()) || parts.any(|p| p == q)
-            }
+            d.scope.as_deref() == Some(q.as_str())
+                || !q_is_type && {
+                    let path = &index.files[d.file];
+                    let mut parts = path.split('/');
+                    let file = parts.next_back().unwrap_or(path);
+                    file.split('.').next() == Some(q.as_str()) || parts.any(|p| p == q)
+                }
         })
         .cloned()
         .collect();

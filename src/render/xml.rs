@@ -287,13 +287,27 @@ fn summary_text(s: &Summary) -> String {
         ));
     }
     text.push_str(&secrets_text(&s.secrets));
-    text.push_str(
-        "\nLayout: the tree element shows every file considered, omitted ones marked. The files \
-         element holds one file element per included file, in path order: its path is relative \
-         to the repository root, its fidelity attribute says which view its text is (full: the \
-         file's exact content, line ends as LF), and its tokens attribute counts that text. The \
-         omitted element gives the reason each left-out file is missing.\n",
-    );
+    text.push_str(if s.plan.is_some() {
+        "\nLayout: the tree element shows every file considered, omitted ones marked. The \
+             files element holds one file element per included file, in the plan's order and \
+             then its neighbours': its path is relative to the repository root, its fidelity \
+             attribute says which view its text is (full: the file's exact content, line ends as \
+             LF), and its tokens attribute counts that text. The omitted element gives the reason \
+             each left-out file is missing.\n"
+    } else if s.budget.is_some() {
+        "\nLayout: the tree element shows every file considered, omitted ones marked. The \
+             files element holds one file element per included file, by rank from both ends \
+             towards the middle: its path is relative to the repository root, its fidelity \
+             attribute says which view its text is (full: the file's exact content, line ends as \
+             LF), and its tokens attribute counts that text. The omitted element gives the reason \
+             each left-out file is missing.\n"
+    } else {
+        "\nLayout: the tree element shows every file considered, omitted ones marked. The \
+             files element holds one file element per included file, in path order: its path is \
+             relative to the repository root, its fidelity attribute says which view its text is \
+             (full: the file's exact content, line ends as LF), and its tokens attribute counts \
+             that text. The omitted element gives the reason each left-out file is missing.\n"
+    });
     text
 }
 

@@ -239,10 +239,13 @@ fn bad_plan_paths_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("directory"));
 
+    // Refused before standard input is read.
     let mut cmd = env.ctxpack();
-    cmd.args(["refs", "-", "--stdin"]);
-    let out = run_with_stdin(cmd, b"src/main.rs\n");
+    cmd.args(["refs", "-", "--stdin"])
+        .stdin(std::process::Stdio::null());
+    let out = run(cmd);
     assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot both come from standard input"));
 }
 
 fn direct_count(doc: &Doc) -> usize {
