@@ -137,11 +137,12 @@ pub fn analyze(
 ) -> Result<Analysis, PlanError> {
     let extracted = extract::read(plan);
     let names = resolve::names_of(&extracted.mentions);
-    // References resolve against the whole tree under the root, whatever paths or --stdin list
-    // chose what to pack: a plan naming a file outside the list names something real (and the
-    // pack then says it did not pack it).
+    // References resolve against the whole tree under the root, whatever paths, --stdin list or
+    // --include/--exclude chose what to pack: a plan naming a file outside them names something
+    // real (and the pack then says it did not pack it).
     let mut whole = source.clone();
     whole.inputs.paths = vec![whole.inputs.root.clone()];
+    whole.walk.globs = Default::default();
     let index = RepoIndex::build(&whole, &names, plan_path, pool)?;
     let references = resolve::resolve(
         &extracted.mentions,

@@ -495,6 +495,9 @@ fn references_resolve_against_the_whole_tree_with_a_stdin_list() {
     let got = rows(&serde_json::from_slice(&out.stdout).unwrap());
     // The same resolutions as without the list: nothing outside it is called missing.
     assert_eq!(got, expected("retry-jitter.expected"));
+    // Nor outside what --include lets in.
+    let got = json_rows(&env, "plans/retry-jitter.md", &["--include", "src/http/**"]);
+    assert_eq!(got, expected("retry-jitter.expected"));
 
     // The pack holds what the list allows, and names the referenced files it leaves out.
     let mut cmd = env.ctxpack();
