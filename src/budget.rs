@@ -25,7 +25,7 @@ use crate::lang::{grammar, Fidelity, Language};
 use crate::output::Sink;
 use crate::pack::{self, Element, PackError, Prepared};
 use crate::rank::{self, FileIndex, RankInput};
-use crate::render::report::{self, PackReport};
+use crate::render::report;
 use crate::render::xml;
 use crate::render::{Summary, TreeItem};
 use crate::secrets::{Finding, ScanSummary, SecretsFound};
@@ -583,13 +583,7 @@ pub fn decide_steered(
             rendered.insert(key, element);
         }
         recalibrate(&mut items, &estimates, &rendered);
-        let chosen: Vec<(usize, Fidelity)> = solution
-            .chosen
-            .iter()
-            .enumerate()
-            .filter_map(|(c, choice)| choice.map(|ch| (c, ch.fidelity)))
-            .filter(|key| rendered.contains_key(key))
-            .collect();
+        let chosen = shown(&solution, &rendered);
         fill_summary(&mut summary, &chosen, &rendered);
         if let Some(steering) = steering {
             summary.plan = Some(plan_summary(steering, &roles, &chosen, &candidates, &paths));
@@ -621,13 +615,7 @@ pub fn decide_steered(
     };
 
     // The files in the attention-friendly order.
-    let mut chosen: Vec<(usize, Fidelity)> = solution
-        .chosen
-        .iter()
-        .enumerate()
-        .filter_map(|(c, choice)| choice.map(|ch| (c, ch.fidelity)))
-        .filter(|key| rendered.contains_key(key))
-        .collect();
+    let mut chosen = shown(&solution, &rendered);
     chosen.sort_by_key(|&(c, _)| rank_of[c]);
     let order: Vec<(usize, Fidelity)> = if steering.is_some() {
         // A plan's files in the plan's order, right after it; their neighbours after them.
@@ -698,32 +686,27 @@ pub fn write(config: &PackConfig, packing: Packing, err: &mut dyn Write) -> Resu
     sink.finish().map_err(output_error)?;
 
     if !config.quiet {
-        let mut top: Vec<(String, usize)> = elements
+        let packed = elements
             .iter()
             .map(|(i, element)| (files[*i].path(), element.tokens))
             .collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        top.truncate(5);
-        let report = PackReport {
-            files: elements.len(),
-            fidelity: Fidelity::Full,
-            degraded: summary.degraded,
-            document_tokens: total,
-            encoding: config.encoding.name(),
-            destination: config
-                .output
-                .as_ref()
-                .and_then(|p| p.file_name())
-                .map(walk::shown_name),
-            top_files: top,
-            omitted: summary.omitted,
-            secrets: summary.secrets,
-            budget: summary.budget,
-            plan: summary.plan,
-        };
-        report::print_summary(err, &report)?;
+        pack::print_report(config, summary, total, packed, err)?;
     }
     Ok(())
+}
+
+/// The (candidate, fidelity) pairs of `solution` that were rendered: what the document holds.
+fn shown(
+    solution: &Solution,
+    rendered: &HashMap<(usize, Fidelity), Element>,
+) -> Vec<(usize, Fidelity)> {
+    solution
+        .chosen
+        .iter()
+        .enumerate()
+        .filter_map(|(c, choice)| choice.map(|ch| (c, ch.fidelity)))
+        .filter(|key| rendered.contains_key(key))
+        .collect()
 }
 
 /// Scales the estimated cost of every view not yet made by how far off the estimates of the views

@@ -98,23 +98,27 @@ Examples:
   ctxpack symbols src/
   ctxpack symbols --json > symbols.json";
 
-const STATS_EXAMPLES: &str = "\
+// The examples stand in both the short and the long help: one literal, joined with concat!.
+macro_rules! stats_examples {
+    () => {
+        "\
 Examples:
   ctxpack stats                                 # where the tokens are
   ctxpack stats --budget 128k                   # what would be packed, and why
   ctxpack stats --budget 32k --focus SPEC.md --depth all --entries all
   ctxpack stats --budget 200k --json | jq '.files[] | select(.fidelity == \"full\") | .path'
+"
+    };
+}
 
-Run `ctxpack stats --help` for the JSON schema.";
+const STATS_EXAMPLES: &str = concat!(
+    stats_examples!(),
+    "\nRun `ctxpack stats --help` for the JSON schema."
+);
 
-const STATS_LONG_HELP: &str = "\
-Examples:
-  ctxpack stats                                 # where the tokens are
-  ctxpack stats --budget 128k                   # what would be packed, and why
-  ctxpack stats --budget 32k --focus SPEC.md --depth all --entries all
-  ctxpack stats --budget 200k --json | jq '.files[] | select(.fidelity == \"full\") | .path'
-
-Text: the root's totals; with --budget the budget used and the files per fidelity; a tree with
+const STATS_LONG_HELP: &str = concat!(
+    stats_examples!(),
+    "\nText: the root's totals; with --budget the budget used and the files per fidelity; a tree with
 the full-text tokens (and with --budget the packed tokens) and the file count of each directory,
 the largest entries first, each file with its fidelity and rank or why it is left out; the
 largest files, and with --budget the highest ranked; omitted files per reason; secrets found.
@@ -168,7 +172,8 @@ away raises \"version\". Token counts are in the chosen encoding.
     ]
   }
 Without --budget every readable file is \"full\", as in a plain pack. The JSON always lists every
-file and directory: --depth, --entries and --top shape only the text.";
+file and directory: --depth, --entries and --top shape only the text."
+);
 
 /// Which files to read: shared by every command that walks a tree.
 #[derive(Debug, Args, Clone)]

@@ -261,32 +261,44 @@ pub fn run(config: &PackConfig, err: &mut dyn Write) -> Result<(), PackError> {
     sink.finish().map_err(output_error)?;
 
     if !config.quiet {
-        let mut top: Vec<(String, usize)> = stored
+        let packed = stored
             .iter()
             .filter_map(|s| s.packed.as_ref().map(|p| (s.entry.rel.display(), p.tokens)))
             .collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        top.truncate(5);
-        let report = PackReport {
-            files: summary.files,
-            fidelity: summary.fidelity,
-            degraded: summary.degraded,
-            document_tokens: total,
-            encoding: config.encoding.name(),
-            destination: config
-                .output
-                .as_ref()
-                .and_then(|p| p.file_name())
-                .map(walk::shown_name),
-            top_files: top,
-            omitted: summary.omitted.clone(),
-            secrets: summary.secrets.clone(),
-            budget: None,
-            plan: None,
-        };
-        report::print_summary(err, &report)?;
+        print_report(config, summary, total, packed, err)?;
     }
     Ok(())
+}
+
+/// Prints the stderr report of a written document: what its `summary` says, its exact count,
+/// and the five largest of the `packed` files (path, tokens).
+pub(crate) fn print_report(
+    config: &PackConfig,
+    summary: Summary,
+    document_tokens: usize,
+    mut packed: Vec<(String, usize)>,
+    err: &mut dyn Write,
+) -> io::Result<()> {
+    packed.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    packed.truncate(5);
+    let report = PackReport {
+        files: summary.files,
+        fidelity: summary.fidelity,
+        degraded: summary.degraded,
+        document_tokens,
+        encoding: config.encoding.name(),
+        destination: config
+            .output
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(walk::shown_name),
+        top_files: packed,
+        omitted: summary.omitted,
+        secrets: summary.secrets,
+        budget: summary.budget,
+        plan: summary.plan,
+    };
+    report::print_summary(err, &report)
 }
 
 fn omit_reason(entry: &Entry) -> Option<OmitReason> {

@@ -306,14 +306,42 @@ pub fn path_prior(path: &str) -> f64 {
     noise_prior(path) * role_prior(path)
 }
 
+/// Directories of test data: noise for a reader, and not tests themselves.
+const FIXTURE_DIRS: &[&str] = &[
+    "fixtures",
+    "fixture",
+    "testdata",
+    "test_data",
+    "__snapshots__",
+    "snapshots",
+];
+
+/// A lower-cased path split for the priors: its file name and its directories.
+struct PathParts<'a> {
+    name: &'a str,
+    dirs: Vec<&'a str>,
+}
+
+impl<'a> PathParts<'a> {
+    fn new(lower: &'a str) -> PathParts<'a> {
+        let mut dirs: Vec<&str> = lower.split('/').collect();
+        let name = dirs.pop().unwrap_or(lower);
+        PathParts { name, dirs }
+    }
+
+    /// Whether any of its directories is one of `names`.
+    fn in_dir(&self, names: &[&str]) -> bool {
+        self.dirs.iter().any(|d| names.contains(d))
+    }
+}
+
 /// Down-weights files that are rarely worth reading whatever the task: lock files, minified
 /// bundles, vendored code, generated code and test fixtures.
 pub fn noise_prior(path: &str) -> f64 {
     let lower = path.to_ascii_lowercase();
-    let name = lower.rsplit('/').next().unwrap_or(&lower);
-    let segments: Vec<&str> = lower.split('/').collect();
-    let dirs = &segments[..segments.len() - 1];
-    let in_dir = |names: &[&str]| dirs.iter().any(|d| names.contains(d));
+    let parts = PathParts::new(&lower);
+    let name = parts.name;
+    let in_dir = |names: &[&str]| parts.in_dir(names);
 
     const LOCKS: &[&str] = &[
         "cargo.lock",
@@ -347,14 +375,7 @@ pub fn noise_prior(path: &str) -> f64 {
     if lower.contains("generated") || name.contains(".pb.") || name.ends_with("_pb2.py") {
         prior *= 0.2;
     }
-    if in_dir(&[
-        "fixtures",
-        "fixture",
-        "testdata",
-        "test_data",
-        "__snapshots__",
-        "snapshots",
-    ]) {
+    if in_dir(FIXTURE_DIRS) {
         prior *= 0.2;
     }
     prior
@@ -366,20 +387,12 @@ pub fn noise_prior(path: &str) -> f64 {
 /// the files a change touches, so [`rank`] softens it.
 pub fn role_prior(path: &str) -> f64 {
     let lower = path.to_ascii_lowercase();
-    let name = lower.rsplit('/').next().unwrap_or(&lower);
-    let segments: Vec<&str> = lower.split('/').collect();
-    let dirs = &segments[..segments.len() - 1];
-    let in_dir = |names: &[&str]| dirs.iter().any(|d| names.contains(d));
+    let parts = PathParts::new(&lower);
+    let (name, dirs) = (parts.name, &parts.dirs);
+    let in_dir = |names: &[&str]| parts.in_dir(names);
 
     let mut prior = 1.0;
-    let fixtures = in_dir(&[
-        "fixtures",
-        "fixture",
-        "testdata",
-        "test_data",
-        "__snapshots__",
-        "snapshots",
-    ]);
+    let fixtures = in_dir(FIXTURE_DIRS);
     if !fixtures
         && (in_dir(&[
             "tests",

@@ -127,14 +127,14 @@ pub struct Analysis {
 
 /// Finds and resolves the references of `plan` in the tree `source` describes.
 ///
-/// `plan_path`, when the plan is a file inside the tree, is left out of the index: the plan's
-/// own words must not make its inventions look used.
-pub fn analyze(
-    plan: &str,
-    plan_path: Option<&Path>,
-    source: &SourceConfig,
-    pool: &rayon::ThreadPool,
-) -> Result<Analysis, PlanError> {
+/// `plan_path` (`-` for standard input) is, when the plan is a file inside the tree, left out of
+/// the index: the plan's own words must not make its inventions look used.
+pub fn analyze(plan: &str, plan_path: &Path, source: &SourceConfig) -> Result<Analysis, PlanError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(source.threads)
+        .build()
+        .map_err(PlanError::Threads)?;
+    let plan_path = (plan_path != Path::new("-")).then_some(plan_path);
     let extracted = extract::read(plan);
     let names = resolve::names_of(&extracted.mentions);
     // References resolve against the whole tree under the root, whatever paths, --stdin list or
@@ -143,7 +143,7 @@ pub fn analyze(
     let mut whole = source.clone();
     whole.inputs.paths = vec![whole.inputs.root.clone()];
     whole.walk.globs = Default::default();
-    let index = RepoIndex::build(&whole, &names, plan_path, pool)?;
+    let index = RepoIndex::build(&whole, &names, plan_path, &pool)?;
     let references = resolve::resolve(
         &extracted.mentions,
         &extracted.declared,
@@ -191,12 +191,7 @@ pub fn refs(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Verdict, PlanError> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(source.threads)
-        .build()
-        .map_err(PlanError::Threads)?;
-    let in_file = (plan_path != Path::new("-")).then_some(plan_path);
-    let analysis = analyze(plan, in_file, source, &pool)?;
+    let analysis = analyze(plan, plan_path, source)?;
     let scanner = Scanner::get();
     for warning in &analysis.index.warnings {
         writeln!(err, "ctxpack: warning: {}", scanner.redact_message(warning))?;

@@ -29,12 +29,8 @@ pub fn pack(
 ) -> Result<(), PlanError> {
     let source = &config.source;
     let budget = config.budget.expect("config gives --plan a default budget");
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(source.threads)
-        .build()
-        .map_err(PlanError::Threads)?;
     let in_file = (plan_path != Path::new("-")).then_some(plan_path);
-    let analysis = analyze(plan, in_file, source, &pool)?;
+    let analysis = analyze(plan, plan_path, source)?;
     let selection = select::select(&analysis.references, &analysis.index);
 
     // The plan as the document shows it: redacted like every file, named without machine paths.

@@ -663,7 +663,7 @@ fn resolve_path(
         }
     }
 
-    let found_file = |file: usize, note: Option<String>| {
+    let found_file = |file: usize| {
         // A listed link (found by its name) whose target lies outside is outside too.
         if !index.readable[file] {
             let target = root.join(&index.files[file]).canonicalize();
@@ -685,7 +685,7 @@ fn resolve_path(
                 definition: None,
                 scope: None,
             }],
-            note: span_note.map(|n| n.0).or(note),
+            note: span_note.map(|n| n.0),
         }
     };
     let found_dirs = |dirs: Vec<String>, note: Option<String>| Outcome::Found {
@@ -709,7 +709,7 @@ fn resolve_path(
 
     if !dir_only {
         if let Some(file) = index.file(&normal) {
-            return found_file(file, None);
+            return found_file(file);
         }
     }
     if index.dirs.contains(&normal) {
@@ -741,7 +741,7 @@ fn resolve_path(
         let files = index.files_ending_with(&normal);
         match files.len() {
             0 => {}
-            1 => return found_file(files[0], None),
+            1 => return found_file(files[0]),
             _ => {
                 return Outcome::Found {
                     kind: Kind::File,
@@ -913,12 +913,7 @@ fn resolve_symbol(qualifier: &[String], name: &str, dotted: bool, index: &RepoIn
         .iter()
         .filter(|d| {
             d.scope.as_deref() == Some(q.as_str())
-                || !q_is_type && {
-                    let path = &index.files[d.file];
-                    let mut parts = path.split('/');
-                    let file = parts.next_back().unwrap_or(path);
-                    file.split('.').next() == Some(q.as_str()) || parts.any(|p| p == q)
-                }
+                || !q_is_type && names_module(&index.files[d.file], q)
         })
         .cloned()
         .collect();
@@ -941,11 +936,7 @@ fn resolve_symbol(qualifier: &[String], name: &str, dotted: bool, index: &RepoIn
                     })
             });
         let in_module = (0..index.files.len()).any(|f| {
-            let path = &index.files[f];
-            let mut parts = path.split('/');
-            let file = parts.next_back().unwrap_or(path);
-            (file.split('.').next() == Some(q.as_str()) || parts.any(|p| p == q))
-                && index.use_lines.contains_key(&(name.to_string(), f))
+            names_module(&index.files[f], q) && index.use_lines.contains_key(&(name.to_string(), f))
         });
         // `Config::clone()`: derived or inherited, so no definition of its own.
         if inside_type || in_module || UNIVERSAL_METHODS.contains(&name) {
@@ -970,6 +961,14 @@ fn resolve_symbol(qualifier: &[String], name: &str, dotted: bool, index: &RepoIn
         kind: Kind::Symbol,
         note: Some(format!("`{q}` is not defined or used anywhere")),
     }
+}
+
+/// Whether `path` is (in) the module `module`: its file is named so (`cache.rs` for `cache`) or
+/// one of its directories is.
+fn names_module(path: &str, module: &str) -> bool {
+    let mut parts = path.split('/');
+    let file = parts.next_back().unwrap_or(path);
+    file.split('.').next() == Some(module) || parts.any(|p| p == module)
 }
 
 fn found_definitions(index: &RepoIndex, definitions: &[Defined]) -> Outcome {
