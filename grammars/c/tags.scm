@@ -9,6 +9,12 @@
   declarator: (pointer_declarator
     declarator: (pointer_declarator
       declarator: (function_declarator declarator: (identifier) @name)))) @definition.function
+; A function that returns a function pointer: `void (*handler(int sig))(int) { … }`.
+(function_definition
+  declarator: (function_declarator
+    declarator: (parenthesized_declarator
+      (pointer_declarator
+        declarator: (function_declarator declarator: (identifier) @name))))) @definition.function
 (translation_unit
   (declaration declarator: (function_declarator declarator: (identifier) @name)) @definition.function)
 (struct_specifier name: (type_identifier) @name body: (_)) @definition.class

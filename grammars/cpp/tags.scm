@@ -5,23 +5,63 @@
   declarator: (function_declarator declarator: (identifier) @name)) @definition.function
 (function_definition
   declarator: (function_declarator declarator: (field_identifier) @name)) @definition.method
+; Out-of-class members (`Widget::run`, `ns::Widget::~Widget`, `Widget::operator==`), also when
+; they return a pointer or a reference.
 (function_definition
-  declarator: (function_declarator
-    declarator: (qualified_identifier name: (identifier) @name))) @definition.method
-(function_definition
-  declarator: (function_declarator
-    declarator: (qualified_identifier
-      name: (qualified_identifier name: (identifier) @name)))) @definition.method
+  declarator: [
+    (function_declarator
+      declarator: (qualified_identifier
+        name: [(identifier) (destructor_name) (operator_name)] @name))
+    (function_declarator
+      declarator: (qualified_identifier
+        name: (qualified_identifier
+          name: [(identifier) (destructor_name) (operator_name)] @name)))
+    (pointer_declarator
+      declarator: (function_declarator
+        declarator: (qualified_identifier
+          name: [(identifier) (destructor_name) (operator_name)] @name)))
+    (pointer_declarator
+      declarator: (function_declarator
+        declarator: (qualified_identifier
+          name: (qualified_identifier
+            name: [(identifier) (destructor_name) (operator_name)] @name))))
+    (reference_declarator
+      (function_declarator
+        declarator: (qualified_identifier
+          name: [(identifier) (destructor_name) (operator_name)] @name)))
+    (reference_declarator
+      (function_declarator
+        declarator: (qualified_identifier
+          name: (qualified_identifier
+            name: [(identifier) (destructor_name) (operator_name)] @name))))
+  ]) @definition.method
 (function_definition
   declarator: (function_declarator declarator: (destructor_name) @name)) @definition.method
+; A function that returns a function pointer: `void (*handler(int sig))(int) { … }`.
+(function_definition
+  declarator: (function_declarator
+    declarator: (parenthesized_declarator
+      (pointer_declarator
+        declarator: (function_declarator declarator: (identifier) @name))))) @definition.function
 (function_definition
   declarator: (reference_declarator
-    (function_declarator declarator: (_) @name))) @definition.function
+    (function_declarator declarator: [(identifier) (field_identifier)] @name))) @definition.function
 (function_definition
   declarator: (pointer_declarator
-    declarator: (function_declarator declarator: (_) @name))) @definition.function
+    declarator: (function_declarator
+      declarator: [(identifier) (field_identifier)] @name))) @definition.function
+; Member declarations in a class body: `void run();`, `Widget *self();`, `const T &get() const;`,
+; and constructors and destructors (`Widget();`, `~Widget();`).
 (field_declaration
-  declarator: (function_declarator declarator: (field_identifier) @name)) @definition.method
+  declarator: [
+    (function_declarator declarator: (field_identifier) @name)
+    (pointer_declarator declarator: (function_declarator declarator: (field_identifier) @name))
+    (reference_declarator (function_declarator declarator: (field_identifier) @name))
+  ]) @definition.method
+(field_declaration_list
+  (declaration
+    declarator: (function_declarator
+      declarator: [(identifier) (destructor_name)] @name)) @definition.method)
 (translation_unit
   (declaration declarator: (function_declarator declarator: (identifier) @name)) @definition.function)
 (class_specifier name: (type_identifier) @name body: (_)) @definition.class

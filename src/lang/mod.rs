@@ -298,7 +298,7 @@ pub fn view(language: Language, fidelity: Fidelity, text: &str) -> View {
             }
             _ if errors > 0 => Err(NoTree::SyntaxErrors),
             _ => {
-                let symbols = symbols::extract(&parsed, text)?;
+                let symbols = symbols::definitions(&parsed, text)?;
                 views::outline(&parsed, text, &symbols)
             }
         }

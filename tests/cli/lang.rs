@@ -99,6 +99,31 @@ fn every_language_has_compressed_and_outline_views_that_match_their_snapshots() 
     }
 }
 
+/// Outlines run the tags query with its reference patterns disabled: that must find exactly the
+/// definitions the whole query finds, and no references.
+#[test]
+fn the_definitions_query_finds_what_the_whole_tags_query_defines() {
+    let mut files: Vec<(String, Language)> =
+        SAMPLES.iter().map(|(n, l)| (n.to_string(), *l)).collect();
+    for entry in fs::read_dir(lang_fixture("tricky")).unwrap() {
+        let name = format!("tricky/{}", entry.unwrap().file_name().to_string_lossy());
+        let text = fs::read_to_string(lang_fixture(&name)).unwrap();
+        files.push((name.clone(), lang::detect(&lang_fixture(&name), &text)));
+    }
+    for (name, language) in files {
+        let text = fs::read_to_string(lang_fixture(&name)).unwrap();
+        let parsed = parse(language, &text).unwrap();
+        let whole = extract(&parsed, &text).unwrap();
+        let only = lang::symbols::definitions(&parsed, &text).unwrap();
+        assert_eq!(only.definitions, whole.definitions, "{name}");
+        assert!(only.references.is_empty(), "{name}");
+        // (The samples use names; some tricky files only define.)
+        if language != Language::Markdown && !name.starts_with("tricky/") {
+            assert!(!whole.references.is_empty(), "{name} has references");
+        }
+    }
+}
+
 #[test]
 fn rust_placeholders_say_how_many_lines_were_elided() {
     let text = fs::read_to_string(lang_fixture("sample.rs")).unwrap();
@@ -408,6 +433,56 @@ fn tricky_constructs_compress_to_code_that_parses_and_outline_fully() {
         insta::assert_snapshot!(format!("tricky.{name}.compressed"), compressed.text);
         insta::assert_snapshot!(format!("tricky.{name}.outline"), outline.text);
     }
+}
+
+/// Declarator shapes C and C++ nest names in: a function returning a function pointer, and
+/// members defined outside their class (constructor, destructor, operator, a reference return).
+/// The expected lines are read off the fixture files by hand.
+#[test]
+fn c_and_cpp_find_definitions_behind_nested_declarators() {
+    let definitions = |name: &str, language: Language| -> Vec<(String, usize, Option<String>)> {
+        let text = fs::read_to_string(lang_fixture(name)).unwrap();
+        let parsed = parse(language, &text).unwrap();
+        extract(&parsed, &text)
+            .unwrap()
+            .definitions
+            .into_iter()
+            .map(|d| (d.name, d.start_line, d.scope))
+            .collect()
+    };
+    let c = definitions("sample.c", Language::C);
+    assert!(
+        c.contains(&("buffer_on_full".to_string(), 36, None)),
+        "{c:?}"
+    );
+    let tricky_c = definitions("tricky/tricky.c", Language::C);
+    assert!(
+        tricky_c.iter().any(|d| d.0 == "pick" && d.1 == 10),
+        "{tricky_c:?}"
+    );
+
+    let cpp = definitions("sample.cpp", Language::Cpp);
+    let registry = Some("Registry".to_string());
+    for (name, line) in [
+        ("Registry", 10),
+        ("~Registry", 11),
+        ("reset", 22),
+        ("operator==", 23),
+        ("Registry", 36),
+        ("~Registry", 40),
+        ("reset", 44),
+        ("operator==", 50),
+    ] {
+        assert!(
+            cpp.contains(&(name.to_string(), line, registry.clone())),
+            "{name} at line {line} in Registry: {cpp:?}"
+        );
+    }
+    let tricky_cpp = definitions("tricky/tricky.cpp", Language::Cpp);
+    assert!(
+        tricky_cpp.contains(&("~Box".to_string(), 16, Some("Box".to_string()))),
+        "{tricky_cpp:?}"
+    );
 }
 
 #[test]
