@@ -2,7 +2,7 @@
 
 use tree_sitter::{QueryCursor, QueryCursorOptions, QueryCursorState, StreamingIterator};
 
-use super::grammar::BodyStyle;
+use super::grammar::{BodyRule, BodyStyle};
 use super::symbols::{Definition, FileSymbols};
 use super::syntax::{NoTree, Parsed, WorkLimit};
 use super::Language;
@@ -20,27 +20,19 @@ struct Body {
 /// one-line bodies are left out unless `all`: they cost less than a placeholder. Err when the query
 /// needed more work than its bound.
 fn bodies(parsed: &Parsed, text: &str, all: bool) -> Result<Vec<Body>, NoTree> {
-    let Some(query) = &parsed.grammar.compress else {
-        return Ok(Vec::new());
+    let found = match &parsed.grammar.body_rules {
+        Some(rules) => walk_bodies(parsed, rules),
+        None => query_bodies(parsed, text)?,
     };
-    let mut cursor = QueryCursor::new();
-    cursor.set_match_limit(1 << 16);
-    let mut work = WorkLimit::for_query(text.len());
-    let mut progress = |_: &QueryCursorState| work.tick();
-    let mut found = Vec::new();
-    // Unordered matches are cheaper than ordered captures; the bodies are sorted below.
-    let mut matches = cursor.matches_with_options(
-        query,
-        parsed.tree.root_node(),
-        text.as_bytes(),
-        QueryCursorOptions::new().progress_callback(&mut progress),
-    );
-    while let Some(matched) = matches.next() {
-        let Some(capture) = matched.captures().first() else {
-            continue;
-        };
-        let node = capture.node;
+    let mut outermost: Vec<Body> = Vec::with_capacity(found.len());
+    for node in found {
         let (start_row, end_row) = (node.start_position().row, node.end_position().row);
+        if outermost
+            .last()
+            .is_some_and(|last| node.start_byte() < last.bytes.end)
+        {
+            continue;
+        }
         // A short one-line body costs less than its placeholder.
         if !all && end_row == start_row && node.byte_range().len() < 120 {
             continue;
@@ -58,29 +50,82 @@ fn bodies(parsed: &Parsed, text: &str, all: bool) -> Result<Vec<Body>, NoTree> {
                     })
             })
             .map(|first| first.byte_range());
-        found.push(Body {
+        outermost.push(Body {
             bytes: node.byte_range(),
             start_row,
             end_row,
             docstring,
         });
     }
+    Ok(outermost)
+}
+
+/// The outermost bodies the rules describe, in document order: a walk of the tree that does not
+/// enter a body once found.
+pub fn walk_bodies<'t>(parsed: &'t Parsed, rules: &[BodyRule]) -> Vec<tree_sitter::Node<'t>> {
+    let mut found = Vec::new();
+    let mut cursor = parsed.tree.walk();
+    // Kinds of the nodes above the cursor.
+    let mut parents: Vec<u16> = Vec::new();
+    loop {
+        let node = cursor.node();
+        let is_body = parents.last().is_some_and(|&parent| {
+            cursor.field_id().is_some_and(|field| {
+                rules.iter().any(|r| {
+                    r.field == field.get()
+                        && r.children.contains(&node.kind_id())
+                        && r.parents.contains(&parent)
+                })
+            })
+        });
+        if is_body {
+            found.push(node);
+        } else if cursor.goto_first_child() {
+            parents.push(node.kind_id());
+            continue;
+        }
+        while !cursor.goto_next_sibling() {
+            if !cursor.goto_parent() {
+                return found;
+            }
+            parents.pop();
+        }
+    }
+}
+
+/// The bodies the compress query matches, sorted by start (outer first at equal starts). Err when
+/// the query needed more work than its bound.
+pub fn query_bodies<'t>(
+    parsed: &'t Parsed,
+    text: &str,
+) -> Result<Vec<tree_sitter::Node<'t>>, NoTree> {
+    let Some(query) = &parsed.grammar.compress else {
+        return Ok(Vec::new());
+    };
+    let mut cursor = QueryCursor::new();
+    cursor.set_match_limit(1 << 16);
+    let mut work = WorkLimit::for_query(text.len());
+    let mut progress = |_: &QueryCursorState| work.tick();
+    let mut found = Vec::new();
+    // Unordered matches are cheaper than ordered captures; the bodies are sorted below.
+    let mut matches = cursor.matches_with_options(
+        query,
+        parsed.tree.root_node(),
+        text.as_bytes(),
+        QueryCursorOptions::new().progress_callback(&mut progress),
+    );
+    while let Some(matched) = matches.next() {
+        if let Some(capture) = matched.captures().first() {
+            found.push(capture.node);
+        }
+    }
     drop(matches);
     if work.exceeded() || cursor.did_exceed_match_limit() {
         return Err(NoTree::TimedOut);
     }
-    found.sort_by_key(|b| (b.bytes.start, std::cmp::Reverse(b.bytes.end)));
-    let mut outermost: Vec<Body> = Vec::with_capacity(found.len());
-    for body in found {
-        if outermost
-            .last()
-            .is_some_and(|last| body.bytes.start < last.bytes.end)
-        {
-            continue;
-        }
-        outermost.push(body);
-    }
-    Ok(outermost)
+    found.sort_by_key(|n| (n.start_byte(), std::cmp::Reverse(n.end_byte())));
+    found.dedup_by_key(|n| n.id());
+    Ok(found)
 }
 
 fn lines(n: usize) -> String {
