@@ -45,6 +45,8 @@ const FOCUS_VIEW_VALUES: (f64, f64) = (0.3, 0.08);
 /// The tree may take at most this share of the budget before directories are collapsed: at small
 /// budgets, file text is worth more than a listing of every path.
 const TREE_SHARE: f64 = 0.1;
+/// With a focus, the task is known and the files it needs matter more than the map of the rest.
+const FOCUS_TREE_SHARE: f64 = 0.05;
 /// Rounds of fit → render → count before settling for the best document within budget.
 const ROUNDS: usize = 16;
 
@@ -460,8 +462,13 @@ pub fn decide_steered(
         .zip(&paths)
         .filter_map(|(f, p)| f.tokens.as_ref().err().map(|(r, _)| (p.as_str(), *r)))
         .collect();
-    let footer = xml::footer(&omitted_paths);
-    let footer_tokens = counter.count(&String::from_utf8_lossy(&footer));
+    // The footer lists omitted files one by one, or per directory where the tree is collapsed.
+    let footer_tokens_at = |depth: Option<usize>| {
+        counter.count(&String::from_utf8_lossy(&xml::footer_collapsed(
+            &omitted_paths,
+            depth,
+        )))
+    };
     let tree: Vec<TreeItem<'_>> = files
         .iter()
         .map(|f| TreeItem {
@@ -481,7 +488,7 @@ pub fn decide_steered(
                 .iter()
                 .filter_map(|f| f.tokens.as_ref().err().map(|(r, _)| *r)),
         ),
-        secrets: scan,
+        secrets: scan_shown(&scan, &files, &[]),
         budget: Some(crate::render::BudgetSummary {
             budget,
             ..Default::default()
@@ -510,12 +517,17 @@ pub fn decide_steered(
             b.budget = budget;
         }
         let mut depth: Option<usize> = None;
-        let mut fixed = header_tokens(summary, None) + footer_tokens + 30;
-        if fixed as f64 > budget as f64 * TREE_SHARE {
+        let mut fixed = header_tokens(summary, None) + footer_tokens_at(None) + 30;
+        let share = if config.focus.is_empty() {
+            TREE_SHARE
+        } else {
+            FOCUS_TREE_SHARE
+        };
+        if fixed as f64 > budget as f64 * share {
             for d in (0..max_depth).rev() {
                 depth = Some(d);
-                fixed = header_tokens(summary, depth) + footer_tokens + 30;
-                if fixed as f64 <= budget as f64 * TREE_SHARE {
+                fixed = header_tokens(summary, depth) + footer_tokens_at(depth) + 30;
+                if fixed as f64 <= budget as f64 * share {
                     break;
                 }
             }
@@ -523,6 +535,8 @@ pub fn decide_steered(
         (fixed, depth)
     };
     let (fixed, depth) = fixed_at(&mut summary, budget);
+    let footer = xml::footer_collapsed(&omitted_paths, depth);
+    let footer_tokens = counter.count(&String::from_utf8_lossy(&footer));
     if fixed > budget {
         // Named in the summary, a larger budget can take more tokens itself ("1,003" against
         // "915"): settle on one that holds its own smallest document. The fixed parts grow with
@@ -585,6 +599,8 @@ pub fn decide_steered(
         recalibrate(&mut items, &estimates, &rendered);
         let chosen = shown(&solution, &rendered);
         fill_summary(&mut summary, &chosen, &rendered);
+        let held: Vec<usize> = chosen.iter().map(|&(c, _)| candidates[c]).collect();
+        summary.secrets = scan_shown(&scan, &files, &held);
         if let Some(steering) = steering {
             summary.plan = Some(plan_summary(steering, &roles, &chosen, &candidates, &paths));
         }
@@ -741,6 +757,29 @@ fn recalibrate(
                 option.tokens = (estimate.tokens as f64 * scale).ceil() as usize;
             }
         }
+    }
+}
+
+/// The scan as the document reports it: the redactions and examples in the files it holds (by
+/// index in `files`), not in the thousands a small budget leaves out, whose text the reader never
+/// sees. Secrets in paths stay, since the tree shows every path; with `--secrets omit`, so do the
+/// files left out for their secrets, since that is why they are missing.
+fn scan_shown(scan: &ScanSummary, files: &[Indexed], held: &[usize]) -> ScanSummary {
+    if scan.mode == crate::secrets::Mode::OmitFile {
+        return scan.clone();
+    }
+    let held: std::collections::HashSet<String> =
+        held.iter().map(|&i| files[i].entry.rel.display()).collect();
+    let keep = |found: &&crate::secrets::Located| found.line == 0 || held.contains(&found.path);
+    let secrets: Vec<_> = scan.secrets.iter().filter(keep).cloned().collect();
+    let mut in_files: Vec<&str> = secrets.iter().map(|s| s.path.as_str()).collect();
+    in_files.dedup();
+    ScanSummary {
+        mode: scan.mode,
+        files: in_files.len(),
+        left_out: scan.secrets.len() - secrets.len(),
+        examples: scan.examples.iter().filter(keep).cloned().collect(),
+        secrets,
     }
 }
 

@@ -104,6 +104,9 @@ fn print_secrets(err: &mut dyn Write, scan: &ScanSummary) -> std::io::Result<()>
     let found = scan.secrets.len();
     match scan.mode {
         Mode::Off => writeln!(err, "  secrets: not scanned (--secrets off)")?,
+        _ if found == 0 && scan.left_out > 0 => {
+            writeln!(err, "  secrets: none in the files the document holds")?
+        }
         _ if found == 0 => writeln!(err, "  secrets: none found")?,
         Mode::OmitFile => writeln!(
             err,
@@ -119,6 +122,13 @@ fn print_secrets(err: &mut dyn Write, scan: &ScanSummary) -> std::io::Result<()>
         )?,
     }
     print_places(err, &scan.secrets, "the document's summary lists up to 100")?;
+    if scan.left_out > 0 {
+        writeln!(
+            err,
+            "  secrets in files left out to fit the budget: {} (not in the document)",
+            human(scan.left_out)
+        )?;
+    }
     if !scan.examples.is_empty() {
         writeln!(
             err,

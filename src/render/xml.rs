@@ -147,13 +147,47 @@ pub fn header_body_collapsed(
 
 /// `</files>`, the `<omitted>` list and the end of the document.
 pub fn footer(omitted: &[(&str, OmitReason)]) -> Vec<u8> {
+    footer_collapsed(omitted, None)
+}
+
+/// [`footer`] for a tree collapsed below `max_depth` directories (see [`header_body_collapsed`]):
+/// the files the tree still shows are listed one by one; those inside a collapsed directory are
+/// counted per directory and reason, `<directory path="a/b/" reason="binary" files="12"/>`, so
+/// that a tree of thousands of images cannot crowd the code out of a small budget.
+pub fn footer_collapsed(omitted: &[(&str, OmitReason)], max_depth: Option<usize>) -> Vec<u8> {
     let mut bytes = b"</files>\n<omitted>\n".to_vec();
+    // (collapsed directory, reason) → files, in order of first appearance.
+    let mut collapsed: Vec<(String, OmitReason, usize)> = Vec::new();
     for (path, reason) in omitted {
+        if let Some(depth) = max_depth {
+            let parts: Vec<&str> = path.split('/').collect();
+            if parts.len() > depth + 1 {
+                let directory = format!("{}/", parts[..=depth].join("/"));
+                match collapsed
+                    .iter_mut()
+                    .find(|(d, r, _)| *d == directory && r == reason)
+                {
+                    Some(entry) => entry.2 += 1,
+                    None => collapsed.push((directory, *reason, 1)),
+                }
+                continue;
+            }
+        }
         let mut writer = Writer::new(&mut bytes);
         let path = sanitize_for_xml(path);
         let mut element = BytesStart::new("file");
         element.push_attribute(("path", path.as_ref()));
         element.push_attribute(("reason", reason.as_str()));
+        write_event(&mut writer, Event::Empty(element));
+        bytes.push(b'\n');
+    }
+    for (directory, reason, files) in collapsed {
+        let mut writer = Writer::new(&mut bytes);
+        let directory = sanitize_for_xml(&directory);
+        let mut element = BytesStart::new("directory");
+        element.push_attribute(("path", directory.as_ref()));
+        element.push_attribute(("reason", reason.as_str()));
+        element.push_attribute(("files", files.to_string().as_str()));
         write_event(&mut writer, Event::Empty(element));
         bytes.push(b'\n');
     }
@@ -328,6 +362,11 @@ fn secrets_text(scan: &ScanSummary) -> String {
             "scanning was off (--secrets off): the file text was not checked for credentials \
              and may contain some.",
         ),
+        _ if found == 0 && scan.left_out > 0 => text.push_str(&format!(
+            "the file text was scanned; the files this document holds have no credentials ({} \
+             in files left out to fit the budget).",
+            credentials(scan.left_out)
+        )),
         _ if found == 0 => text.push_str("the file text was scanned; no credentials were found."),
         Mode::OmitFile => text.push_str(&format!(
             "{} holding {} {} left out (reason secrets). Found at:",
@@ -349,6 +388,12 @@ fn secrets_text(scan: &ScanSummary) -> String {
         )),
     }
     push_places(&mut text, &scan.secrets, LISTED_SECRETS);
+    if found > 0 && scan.left_out > 0 {
+        text.push_str(&format!(
+            "\nFiles left out to fit the budget hold {}.",
+            credentials(scan.left_out).replacen(' ', " more ", 1)
+        ));
+    }
     if !scan.examples.is_empty() {
         text.push_str(&format!(
             "\n{} matched a secret rule but {} known example or placeholder {} (such as \

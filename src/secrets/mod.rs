@@ -113,6 +113,8 @@ pub struct ScanSummary {
     pub files: usize,
     /// Matches that are known examples, left as they are.
     pub examples: Vec<Located>,
+    /// Secrets found in files a budgeted document leaves out to fit (not listed).
+    pub left_out: usize,
 }
 
 /// `--secrets fail` found secrets: no document is written.

@@ -202,6 +202,50 @@ fn under_a_tight_budget_the_highest_ranked_files_stay_full() {
     );
 }
 
+/// Hundreds of binary files (a test suite's images) must not eat a small budget: where the tree
+/// is collapsed, the omitted element counts them per directory instead of listing each.
+#[test]
+fn omitted_files_in_collapsed_directories_are_counted_not_listed() {
+    let env = TestEnv::new();
+    for i in 0..300 {
+        env.write(
+            format!("assets/images/deep/icon-with-a-long-name-{i:03}.png"),
+            [0x89u8, b'P', b'N', b'G', 0, 0, 0, 1],
+        );
+    }
+    env.write("assets/logo.png", [0x89u8, b'P', b'N', b'G', 0, 0]);
+    let code = "pub fn useful_function(x: u32) -> u32 { x * 2 }\n".repeat(40);
+    for i in 0..20 {
+        env.write(format!("src/module{i:02}.rs"), &code);
+    }
+    let doc = pack_budget(&env, &["--budget", "4000"]);
+    assert!(direct_count(&doc) <= 4000);
+    let listed = doc.omitted.len();
+    let counted: usize = doc.omitted_dirs.iter().map(|(_, _, n)| n).sum();
+    assert_eq!(listed + counted, 301, "every binary file is accounted for");
+    assert!(counted >= 300, "{:?} {:?}", doc.omitted, doc.omitted_dirs);
+    for (dir, reason, _) in &doc.omitted_dirs {
+        assert_eq!(reason, "binary");
+        assert!(
+            doc.tree.contains(&format!(
+                "{}/  [",
+                dir.trim_end_matches('/').rsplit('/').next().unwrap()
+            )),
+            "{dir} is a collapsed line of the tree:\n{}",
+            doc.tree
+        );
+    }
+    let text: usize = doc.files.values().map(|f| f.tokens).sum();
+    assert!(
+        text >= 2_800,
+        "the room goes to code: {text} tokens of file text"
+    );
+    // Without a budget, nothing is collapsed: every file is listed.
+    let whole = pack_budget(&env, &[]);
+    assert_eq!(whole.omitted.len(), 301);
+    assert!(whole.omitted_dirs.is_empty());
+}
+
 #[test]
 fn budgets_that_cannot_work_are_usage_errors() {
     let env = TestEnv::new();

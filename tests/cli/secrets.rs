@@ -451,9 +451,52 @@ fn outline_redactions_attribute_counts_what_the_view_holds() {
 fn budgeted_packs_never_carry_a_planted_secret() {
     let (planted, _) = manifest();
     let env = corpus();
+    // The places the summary lists as redacted (secrets in the text, not in paths or examples).
+    fn listed(doc: &Doc) -> Vec<String> {
+        doc.summary
+            .lines()
+            .take_while(|l| !l.contains("matched a secret rule but"))
+            .filter(|l| l.starts_with("  ") && !l.ends_with("(in the path)"))
+            .filter_map(|l| l.trim().rsplit_once(':'))
+            .filter_map(|(place, _)| place.rsplit_once(':').map(|(path, _)| path.to_string()))
+            .collect()
+    }
+    let whole = pack_corpus(&env, &[]);
+    let total = listed(&whole).len();
+    assert!(total > 10, "the corpus plants secrets in file text");
     for budget in ["3000", "20000", "200000"] {
         let doc = pack_corpus(&env, &["--budget", budget]);
         assert_counts_are_exact(&doc);
+        // The summary lists the redactions in the files the document holds, and counts the
+        // others: a small budget must not spend its tokens on places the reader never sees.
+        let places = listed(&doc);
+        for path in &places {
+            assert!(
+                doc.files.contains_key(path),
+                "--budget {budget}: {path} is listed but not held"
+            );
+        }
+        for (path, file) in &doc.files {
+            if file.attrs.contains_key("redactions") {
+                assert!(
+                    places.contains(path),
+                    "--budget {budget}: {path} is not listed"
+                );
+            }
+        }
+        let elsewhere = total - places.len();
+        if elsewhere > 0 {
+            assert!(
+                doc.summary
+                    .contains(&format!("hold {elsewhere} more values"))
+                    || doc.summary.contains(&format!("({elsewhere} values")),
+                "--budget {budget}: the {elsewhere} secrets left out are counted:\n{}\n{:?}",
+                doc.summary,
+                listed(&whole)
+            );
+        } else {
+            assert!(!doc.summary.contains("left out to fit the budget hold"));
+        }
         for secret in &planted {
             assert!(
                 !doc.raw.contains(&secret.value),

@@ -128,6 +128,9 @@ fn budgeted_fidelities_and_ranks_are_those_of_the_packed_document() {
         let doc = pack_doc(&env, &args);
 
         let mut seen = BTreeSet::new();
+        // Omitted files the document counts under a collapsed directory rather than lists.
+        let mut in_collapsed: BTreeMap<String, usize> = BTreeMap::new();
+        let mut by_directory: BTreeSet<String> = BTreeSet::new();
         for file in files(&stats) {
             let path = file["path"].as_str().unwrap();
             seen.insert(path.to_string());
@@ -141,11 +144,14 @@ fn budgeted_fidelities_and_ranks_are_those_of_the_packed_document() {
                 (None, None) => {
                     assert_eq!(number(&file["packed_tokens"]), 0, "{path}");
                     let reason = file["omitted"].as_str().expect("an omitted reason");
-                    match doc.omitted.get(path) {
-                        Some(listed) => assert_eq!(listed, reason, "{path}"),
-                        None => {
-                            assert_eq!(reason, "budget", "{path}");
-                            assert!(file["rank"].is_u64(), "{path}: a left-out file has a rank");
+                    if reason == "budget" {
+                        assert!(!doc.omitted.contains_key(path), "{path}");
+                        assert!(file["rank"].is_u64(), "{path}: a left-out file has a rank");
+                    } else {
+                        assert!(doc.omits(path, reason), "{path}: {reason} {extra:?}");
+                        if !doc.omitted.contains_key(path) {
+                            *in_collapsed.entry(reason.to_string()).or_insert(0) += 1;
+                            by_directory.insert(path.to_string());
                         }
                     }
                 }
@@ -168,9 +174,14 @@ fn budgeted_fidelities_and_ranks_are_those_of_the_packed_document() {
             .collect();
         assert_eq!(
             seen,
-            &in_doc | &left_out,
+            &(&in_doc | &left_out) | &by_directory,
             "stats lists every file the document knows"
         );
+        let mut counted: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, reason, files) in &doc.omitted_dirs {
+            *counted.entry(reason.clone()).or_insert(0) += files;
+        }
+        assert_eq!(counted, in_collapsed, "directory entries count their files");
 
         let summary = &stats["budget"];
         assert_eq!(number(&summary["document_tokens"]), doc.tokens, "{extra:?}");

@@ -136,16 +136,31 @@ pub struct Doc {
     /// Paths in `<files>`, in document order.
     pub order: Vec<String>,
     pub omitted: BTreeMap<String, String>,
+    /// `<directory path reason files>` entries of `<omitted>`: files omitted inside a directory
+    /// the collapsed tree of a budgeted document shows as one line.
+    pub omitted_dirs: Vec<(String, String, usize)>,
     pub tree: String,
     pub summary: String,
     /// The `<plan>` element's text, in `pack --plan` documents.
     pub plan: Option<String>,
 }
 
+impl Doc {
+    /// Whether the document says `path` is omitted for `reason`: by its own entry, or by the
+    /// entry of a collapsed directory holding it.
+    pub fn omits(&self, path: &str, reason: &str) -> bool {
+        self.omitted.get(path).is_some_and(|r| r == reason)
+            || self
+                .omitted_dirs
+                .iter()
+                .any(|(dir, r, _)| r == reason && path.starts_with(dir.as_str()))
+    }
+}
+
 /// Parses ctxpack output with roxmltree, a strict XML 1.0 parser unrelated to the writer.
 pub fn parse(bytes: &[u8]) -> Doc {
     let raw = String::from_utf8(bytes.to_vec()).expect("the document is UTF-8");
-    let (tokens, encoding, files, order, omitted, tree, summary, plan) = {
+    let (tokens, encoding, files, order, omitted, omitted_dirs, tree, summary, plan) = {
         let doc = roxmltree::Document::parse(&raw).expect("the document is well-formed XML");
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), "context");
@@ -187,8 +202,20 @@ pub fn parse(bytes: &[u8]) -> Doc {
             assert!(previous.is_none(), "{path} appears twice in <files>");
         }
         let mut omitted = BTreeMap::new();
+        let mut omitted_dirs = Vec::new();
         for node in child("omitted").children().filter(|n| n.is_element()) {
             let path = node.attribute("path").expect("omitted path").to_string();
+            if node.tag_name().name() == "directory" {
+                assert!(path.ends_with('/'), "{path}: a directory path ends with /");
+                let reason = node.attribute("reason").expect("omitted reason");
+                let count = node
+                    .attribute("files")
+                    .and_then(|n| n.parse().ok())
+                    .expect("a directory entry counts its files");
+                omitted_dirs.push((path, reason.to_string(), count));
+                continue;
+            }
+            assert_eq!(node.tag_name().name(), "file");
             let reason = node
                 .attribute("reason")
                 .expect("omitted reason")
@@ -212,6 +239,7 @@ pub fn parse(bytes: &[u8]) -> Doc {
             files,
             order,
             omitted,
+            omitted_dirs,
             text_of("tree"),
             text_of("summary"),
             plan,
@@ -224,6 +252,7 @@ pub fn parse(bytes: &[u8]) -> Doc {
         files,
         order,
         omitted,
+        omitted_dirs,
         tree,
         summary,
         plan,
