@@ -7,10 +7,12 @@
 //! as `--focus` at 8k, 32k and 128k tokens, and measures the recall of the files the commit
 //! modified: at full fidelity, and at any fidelity.
 //!
-//! The baseline ranks files by plain BM25 of the message over their identifier sub-words and packs
-//! them whole, best first, until the budget is spent (30 tokens of markup per file). It is measured
-//! twice: with the whole budget for file text, and with the room ctxpack's document leaves for
+//! The baseline ranks the files ctxpack considers by default (hidden files and directories left
+//! out) by plain BM25 of the message over their identifier sub-words and packs them whole, best
+//! first, until the budget is spent (30 tokens of markup per file). It is measured twice: with the whole budget for file text, and with the room ctxpack's document leaves for
 //! files after its frame (root element, summary, tree and footer, counted in the document).
+//!
+//! `CTXPACK_BENCH_BIN=path/to/ctxpack` measures that build of ctxpack instead of this one.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -109,7 +111,12 @@ fn checkout(git_dir: &Path, commit: &str, dir: &Path) {
 
 /// Paths in the document, by fidelity, and the tokens of the document outside its file elements.
 fn packed(dir: &Path, budget: usize, focus: &str) -> (BTreeMap<String, String>, usize) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ctxpack"))
+    // CTXPACK_BENCH_BIN compares another build of ctxpack on the same commits.
+    let binary = std::env::var_os("CTXPACK_BENCH_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_ctxpack")),
+        PathBuf::from,
+    );
+    let out = Command::new(binary)
         .arg("pack")
         .arg(dir)
         .args(["-q", "--budget", &budget.to_string(), "--focus", focus])
@@ -154,7 +161,12 @@ fn text_files(dir: &Path) -> Vec<(String, String)> {
             let Ok(kind) = entry.file_type() else {
                 continue;
             };
-            if kind.is_dir() && entry.file_name() != ".git" {
+            // The files ctxpack's walk considers by default: no hidden files or directories
+            // (`.github/`, `.cargo/`), so that both rank the same candidates.
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            if kind.is_dir() {
                 stack.push(path);
             } else if kind.is_file() {
                 if let Ok(text) = std::fs::read_to_string(&path) {
