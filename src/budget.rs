@@ -126,6 +126,9 @@ pub struct Packing {
     pub tree_depth: Option<usize>,
     /// The document's summary: counts per fidelity, omitted files, secrets.
     pub summary: Summary,
+    /// Every secret found in the tree, and (`left_out`) how many are in files the document
+    /// leaves out: what stderr and `stats` report. The summary lists only the document's.
+    pub scan: ScanSummary,
     header: Vec<u8>,
     footer: Vec<u8>,
     /// The packed files' elements in document order, each with its index in `files`.
@@ -476,6 +479,7 @@ pub fn decide_steered(
             omitted: f.tokens.as_ref().err().map(|(r, _)| *r),
         })
         .collect();
+    let skipped: &[String] = steering.map_or(&[], |s| s.skip.as_slice());
     let mut summary = Summary {
         root_name: source.root_name.clone(),
         encoding: config.encoding.name(),
@@ -488,7 +492,7 @@ pub fn decide_steered(
                 .iter()
                 .filter_map(|f| f.tokens.as_ref().err().map(|(r, _)| *r)),
         ),
-        secrets: scan_shown(&scan, &files, &[]),
+        secrets: scan_shown(&scan, &files, &[], skipped),
         budget: Some(crate::render::BudgetSummary {
             budget,
             ..Default::default()
@@ -600,7 +604,7 @@ pub fn decide_steered(
         let chosen = shown(&solution, &rendered);
         fill_summary(&mut summary, &chosen, &rendered);
         let held: Vec<usize> = chosen.iter().map(|&(c, _)| candidates[c]).collect();
-        summary.secrets = scan_shown(&scan, &files, &held);
+        summary.secrets = scan_shown(&scan, &files, &held, skipped);
         if let Some(steering) = steering {
             summary.plan = Some(plan_summary(steering, &roles, &chosen, &candidates, &paths));
         }
@@ -645,6 +649,14 @@ pub fn decide_steered(
             .collect()
     };
     fill_summary(&mut summary, &order, &rendered);
+    let held: Vec<usize> = order.iter().map(|&(c, _)| candidates[c]).collect();
+    summary.secrets = scan_shown(&scan, &files, &held, skipped);
+    // The report (stderr, stats) covers every secret found, and says how many the document
+    // leaves out.
+    let scan = ScanSummary {
+        left_out: summary.secrets.left_out,
+        ..scan
+    };
     if let Some(steering) = steering {
         summary.plan = Some(plan_summary(steering, &roles, &order, &candidates, &paths));
     }
@@ -672,6 +684,7 @@ pub fn decide_steered(
         document_tokens: total,
         tree_depth: depth,
         summary,
+        scan,
         header,
         footer,
         elements,
@@ -684,6 +697,7 @@ pub fn write(config: &PackConfig, packing: Packing, err: &mut dyn Write) -> Resu
         files,
         document_tokens: total,
         summary,
+        scan,
         header,
         footer,
         elements,
@@ -706,6 +720,10 @@ pub fn write(config: &PackConfig, packing: Packing, err: &mut dyn Write) -> Resu
             .iter()
             .map(|(i, element)| (files[*i].path(), element.tokens))
             .collect();
+        let summary = Summary {
+            secrets: scan,
+            ..summary
+        };
         pack::print_report(config, summary, total, packed, err)?;
     }
     Ok(())
@@ -761,15 +779,24 @@ fn recalibrate(
 }
 
 /// The scan as the document reports it: the redactions and examples in the files it holds (by
-/// index in `files`), not in the thousands a small budget leaves out, whose text the reader never
-/// sees. Secrets in paths stay, since the tree shows every path; with `--secrets omit`, so do the
-/// files left out for their secrets, since that is why they are missing.
-fn scan_shown(scan: &ScanSummary, files: &[Indexed], held: &[usize]) -> ScanSummary {
+/// index in `files`, and the `skipped` paths a steering's prelude holds: the plan), not in the
+/// thousands a small budget leaves out, whose text the reader never sees. Secrets in paths stay,
+/// since they are redacted wherever a path is shown; with `--secrets omit`, so do the files left
+/// out for their secrets, since that is why they are missing.
+fn scan_shown(
+    scan: &ScanSummary,
+    files: &[Indexed],
+    held: &[usize],
+    skipped: &[String],
+) -> ScanSummary {
     if scan.mode == crate::secrets::Mode::OmitFile {
         return scan.clone();
     }
-    let held: std::collections::HashSet<String> =
-        held.iter().map(|&i| files[i].entry.rel.display()).collect();
+    let held: std::collections::HashSet<String> = held
+        .iter()
+        .map(|&i| files[i].entry.rel.display())
+        .chain(skipped.iter().cloned())
+        .collect();
     let keep = |found: &&crate::secrets::Located| found.line == 0 || held.contains(&found.path);
     let secrets: Vec<_> = scan.secrets.iter().filter(keep).cloned().collect();
     let mut in_files: Vec<&str> = secrets.iter().map(|s| s.path.as_str()).collect();

@@ -153,7 +153,8 @@ away raises \"version\". Token counts are in the chosen encoding.
     \"secrets\": {                         counts only, never a value
       \"mode\": \"redact\",                  redact, omit-file, fail or off
       \"found\": 2, \"files\": 1,            secrets found, and the files holding them
-      \"examples\": 0                      known example values left in place
+      \"examples\": 0,                     known example values left in place
+      \"left_out\": 0                      of those found, in files --budget leaves out
     },
     \"directories\": [                     every directory holding a file: the root \".\" first,
       {\"path\": \"src\", \"files\": 30, ...}  then depth first in name order, with the four

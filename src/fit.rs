@@ -101,7 +101,8 @@ const FORCED_STARTS: usize = 16;
 /// The greedy can do badly when one valuable item does not fit after cheaper, denser ones took
 /// the room (the classic split-item case, which matters for small repositories under tight
 /// budgets). So it also runs with each of the most valuable single choices forced in first, and
-/// keeps the best result: the standard repair that bounds the greedy's loss.
+/// with the exact solution of the most valuable items ([`exact_core`]) forced in, and keeps the
+/// best result.
 pub fn solve(items: &[Item], budget: usize) -> Solution {
     let hulls: Vec<Vec<Choice>> = items.iter().map(hull).collect();
     let mut upgrades: Vec<Upgrade> = Vec::new();
@@ -180,6 +181,7 @@ fn exact_core(items: &[Item], by_value: &[usize], budget: usize) -> Vec<(usize, 
     let mut best = vec![0.0f64; capacity + 1];
     let mut taken = vec![vec![0u8; capacity + 1]; core.len()];
     for (k, &i) in core.iter().enumerate() {
+        debug_assert!(items[i].choices.len() < usize::from(u8::MAX));
         let mut next = best.clone();
         for (j, choice) in items[i].choices.iter().enumerate() {
             let cost = choice.tokens.div_ceil(step);

@@ -130,6 +130,8 @@ pub struct FileIndex {
 pub struct Focus {
     /// Lower-case sub-words, deduplicated.
     pub terms: Vec<String>,
+    /// The same, for lookups.
+    pub term_set: HashSet<String>,
     /// Identifiers and paths as written (for exact matches with definitions and file names).
     pub identifiers: HashSet<String>,
     /// The identifiers that are unmistakably code: quoted in backticks, or written with an
@@ -232,6 +234,7 @@ impl Focus {
         }
         Focus {
             terms,
+            term_set: seen,
             identifiers,
             symbols,
             raw,
@@ -598,6 +601,8 @@ const NAMED_FILE_BOOST: f64 = 1.5;
 
 /// File names that say nothing of their module: the directory above names it instead.
 const GENERIC_STEMS: &[&str] = &["mod", "lib", "index", "__init__", "main", "init"];
+/// Directories that say nothing of the module either (`crates/http/src/lib.rs` is `http`).
+const GENERIC_DIRS: &[&str] = &["src", "lib", "source", "sources"];
 
 /// Whether every word (of three letters or more) of the file's name, without its extension, is
 /// a word of the focus: `sync: add blocking_acquire to Semaphore` names `sync/semaphore.rs` and
@@ -609,7 +614,7 @@ fn focus_names_file(focus: &Focus, path: &str) -> bool {
     let name = parts.next().unwrap_or(path);
     let stem = name.split_once('.').map_or(name, |(stem, _)| stem);
     let stem = if GENERIC_STEMS.contains(&stem.to_ascii_lowercase().as_str()) {
-        match parts.next() {
+        match parts.find(|dir| !GENERIC_DIRS.contains(&dir.to_ascii_lowercase().as_str())) {
             Some(dir) => dir,
             None => return false,
         }
@@ -620,7 +625,7 @@ fn focus_names_file(focus: &Focus, path: &str) -> bool {
         .into_iter()
         .filter(|w| w.len() >= 3)
         .collect();
-    !words.is_empty() && words.iter().all(|w| focus.terms.contains(w))
+    !words.is_empty() && words.iter().all(|w| focus.term_set.contains(w))
 }
 
 fn normalize(values: Vec<f64>) -> Vec<f64> {
@@ -1036,6 +1041,11 @@ mod tests {
             !focus_names_file(&focus, "mod.rs"),
             "a generic name at the root"
         );
+        // `src` names no module: a focus on `src/...` does not name every crate's lib.rs.
+        let focus = Focus::new(&["move the helpers in src/http into the http crate".into()]);
+        assert!(focus_names_file(&focus, "crates/http/src/lib.rs"));
+        assert!(!focus_names_file(&focus, "crates/tls/src/lib.rs"));
+        assert!(!focus_names_file(&focus, "src/lib.rs"));
         // Words of two letters say nothing either way: `io_simplex` is named by `simplex`.
         let focus = Focus::new(&["io: handle empty vectored writes in simplex".into()]);
         assert!(focus_names_file(&focus, "tokio-util/tests/io_simplex.rs"));

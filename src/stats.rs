@@ -132,6 +132,9 @@ pub struct SecretStats {
     pub files: usize,
     /// Known example values, left in place.
     pub examples: usize,
+    /// Of the secrets found, those in files a budgeted pack leaves out (its document neither
+    /// holds nor lists them); 0 without --budget.
+    pub left_out: usize,
 }
 
 /// A directory in the text tree: its totals, its subdirectories by name, and its files (indices
@@ -195,7 +198,7 @@ pub fn collect(config: &StatsConfig, err: &mut dyn Write) -> Result<Stats, PackE
                 outline: counts.as_ref().map_or(0, |c| c.outline),
                 left_out,
             };
-            (packing.files, packing.summary.secrets, Some(budget))
+            (packing.files, packing.scan, Some(budget))
         }
         None => {
             let corpus = budget::index(pack, err)?;
@@ -263,6 +266,7 @@ fn secret_stats(scan: &ScanSummary) -> SecretStats {
         found: scan.secrets.len(),
         files: scan.files,
         examples: scan.examples.len(),
+        left_out: scan.left_out,
     }
 }
 

@@ -43,20 +43,25 @@
     declarator: (parenthesized_declarator
       (pointer_declarator
         declarator: (function_declarator declarator: (identifier) @name))))) @definition.function
+; Functions returning a reference or a pointer, free operators (`std::ostream& operator<<(…)`)
+; and explicit specialisations (`template <> T* make<int>()`) among them.
 (function_definition
   declarator: (reference_declarator
-    (function_declarator declarator: [(identifier) (field_identifier)] @name))) @definition.function
+    (function_declarator
+      declarator: [(identifier) (field_identifier) (operator_name) (template_function)] @name))) @definition.function
 (function_definition
   declarator: (pointer_declarator
     declarator: (function_declarator
-      declarator: [(identifier) (field_identifier)] @name))) @definition.function
+      declarator: [(identifier) (field_identifier) (operator_name) (template_function)] @name))) @definition.function
 ; Member declarations in a class body: `void run();`, `Widget *self();`, `const T &get() const;`,
 ; and constructors and destructors (`Widget();`, `~Widget();`).
 (field_declaration
   declarator: [
     (function_declarator declarator: (field_identifier) @name)
-    (pointer_declarator declarator: (function_declarator declarator: (field_identifier) @name))
-    (reference_declarator (function_declarator declarator: (field_identifier) @name))
+    (pointer_declarator
+      declarator: (function_declarator declarator: [(field_identifier) (operator_name)] @name))
+    (reference_declarator
+      (function_declarator declarator: [(field_identifier) (operator_name)] @name))
   ]) @definition.method
 (field_declaration_list
   (declaration

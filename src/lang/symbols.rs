@@ -177,6 +177,10 @@ fn run(parsed: &Parsed, text: &str, query: &tree_sitter::Query) -> Result<FileSy
 /// (`Client<T>` → `Client`), qualified names keep their last segment.
 fn clean_name(raw: &str) -> &str {
     let mut name = raw.trim();
+    // `operator<<`, `operator+` and `operator<=` are names, not generics or sums.
+    if name.starts_with("operator") && !name[8..].starts_with(|c: char| c.is_alphanumeric()) {
+        return name;
+    }
     name = name.split('<').next().unwrap_or(name);
     // References, pointers, lifetimes and qualifiers in front of an impl target:
     // `&'a mut Bar`, `*const Raw`, `dyn Trait`.

@@ -17,8 +17,8 @@ struct Body {
 }
 
 /// The outermost bodies, in order (nested functions disappear with their parent's body). Short
-/// one-line bodies are left out unless `all`: they cost less than a placeholder. Err when the query
-/// needed more work than its bound.
+/// one-line bodies are left out unless `all`: they cost less than a placeholder. Err only from the
+/// query fallback, when it needed more work than its bound (the walk is bounded by the tree).
 fn bodies(parsed: &Parsed, text: &str, all: bool) -> Result<Vec<Body>, NoTree> {
     let found = match &parsed.grammar.body_rules {
         Some(rules) => walk_bodies(parsed, rules),

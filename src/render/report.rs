@@ -104,9 +104,6 @@ fn print_secrets(err: &mut dyn Write, scan: &ScanSummary) -> std::io::Result<()>
     let found = scan.secrets.len();
     match scan.mode {
         Mode::Off => writeln!(err, "  secrets: not scanned (--secrets off)")?,
-        _ if found == 0 && scan.left_out > 0 => {
-            writeln!(err, "  secrets: none in the files the document holds")?
-        }
         _ if found == 0 => writeln!(err, "  secrets: none found")?,
         Mode::OmitFile => writeln!(
             err,
@@ -125,7 +122,7 @@ fn print_secrets(err: &mut dyn Write, scan: &ScanSummary) -> std::io::Result<()>
     if scan.left_out > 0 {
         writeln!(
             err,
-            "  secrets in files left out to fit the budget: {} (not in the document)",
+            "  of these, {} in files left out of the document",
             human(scan.left_out)
         )?;
     }

@@ -158,18 +158,19 @@ pub fn footer_collapsed(omitted: &[(&str, OmitReason)], max_depth: Option<usize>
     let mut bytes = b"</files>\n<omitted>\n".to_vec();
     // (collapsed directory, reason) → files, in order of first appearance.
     let mut collapsed: Vec<(String, OmitReason, usize)> = Vec::new();
+    let mut slot: std::collections::HashMap<(String, OmitReason), usize> =
+        std::collections::HashMap::new();
     for (path, reason) in omitted {
         if let Some(depth) = max_depth {
             let parts: Vec<&str> = path.split('/').collect();
             if parts.len() > depth + 1 {
                 let directory = format!("{}/", parts[..=depth].join("/"));
-                match collapsed
-                    .iter_mut()
-                    .find(|(d, r, _)| *d == directory && r == reason)
-                {
-                    Some(entry) => entry.2 += 1,
-                    None => collapsed.push((directory, *reason, 1)),
+                let next = collapsed.len();
+                let at = *slot.entry((directory.clone(), *reason)).or_insert(next);
+                if at == next {
+                    collapsed.push((directory, *reason, 0));
                 }
+                collapsed[at].2 += 1;
                 continue;
             }
         }
@@ -363,8 +364,8 @@ fn secrets_text(scan: &ScanSummary) -> String {
              and may contain some.",
         ),
         _ if found == 0 && scan.left_out > 0 => text.push_str(&format!(
-            "the file text was scanned; the files this document holds have no credentials ({} \
-             in files left out to fit the budget).",
+            "the file text was scanned; no credentials were found in the files this document \
+             holds ({} in files left out of it).",
             credentials(scan.left_out)
         )),
         _ if found == 0 => text.push_str("the file text was scanned; no credentials were found."),
@@ -390,7 +391,7 @@ fn secrets_text(scan: &ScanSummary) -> String {
     push_places(&mut text, &scan.secrets, LISTED_SECRETS);
     if found > 0 && scan.left_out > 0 {
         text.push_str(&format!(
-            "\nFiles left out to fit the budget hold {}.",
+            "\nFiles left out of this document hold {}.",
             credentials(scan.left_out).replacen(' ', " more ", 1)
         ));
     }

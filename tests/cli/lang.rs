@@ -124,6 +124,61 @@ fn the_definitions_query_finds_what_the_whole_tags_query_defines() {
     }
 }
 
+/// The compressed view finds function bodies by a walk driven by the compress query's patterns;
+/// it must find exactly the outermost bodies the query matches, in every language, also in
+/// trees with syntax errors (each sample cut in the middle of a line).
+#[test]
+fn the_body_walk_finds_what_the_compress_query_matches() {
+    let mut inputs: Vec<(String, Language, String)> = Vec::new();
+    let mut add = |name: String| {
+        let path = lang_fixture(&name);
+        let text = fs::read_to_string(&path).unwrap();
+        let language = lang::detect(&path, &text);
+        if language == Language::Markdown {
+            return;
+        }
+        let cut = text.floor_char_boundary(text.len() * 2 / 3);
+        inputs.push((format!("{name} (cut)"), language, text[..cut].to_string()));
+        inputs.push((name, language, text));
+    };
+    for (name, _) in SAMPLES {
+        add(name.to_string());
+    }
+    for entry in fs::read_dir(lang_fixture("tricky")).unwrap() {
+        add(format!(
+            "tricky/{}",
+            entry.unwrap().file_name().to_string_lossy()
+        ));
+    }
+    let mut with_errors = 0;
+    for (name, language, text) in &inputs {
+        let parsed = parse(*language, text).unwrap();
+        with_errors += usize::from(parsed.tree.root_node().has_error());
+        let rules = parsed.grammar.body_rules.as_ref().expect("body rules");
+        let walked: Vec<_> = lang::views::walk_bodies(&parsed, rules)
+            .iter()
+            .map(|n| n.byte_range())
+            .collect();
+        let mut queried: Vec<std::ops::Range<usize>> = Vec::new();
+        for node in lang::views::query_bodies(&parsed, text).unwrap() {
+            if queried
+                .last()
+                .is_none_or(|last| node.start_byte() >= last.end)
+            {
+                queried.push(node.byte_range());
+            }
+        }
+        assert_eq!(walked, queried, "{name}");
+        if !name.ends_with("(cut)") && !name.ends_with(".sh") {
+            assert!(!walked.is_empty(), "{name} has function bodies");
+        }
+    }
+    assert!(
+        with_errors >= 10,
+        "the cut inputs have syntax errors ({with_errors})"
+    );
+}
+
 #[test]
 fn rust_placeholders_say_how_many_lines_were_elided() {
     let text = fs::read_to_string(lang_fixture("sample.rs")).unwrap();
@@ -497,6 +552,10 @@ fn c_and_cpp_find_definitions_behind_nested_declarators() {
             "{name} at line {line} in Registry: {cpp:?}"
         );
     }
+    assert!(
+        cpp.contains(&("operator<<".to_string(), 56, None)),
+        "a free operator returning a reference: {cpp:?}"
+    );
     let tricky_cpp = definitions("tricky/tricky.cpp", Language::Cpp);
     assert!(
         tricky_cpp.contains(&("~Box".to_string(), 16, Some("Box".to_string()))),
