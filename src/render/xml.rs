@@ -271,17 +271,28 @@ fn summary_text(s: &Summary) -> String {
     let omitted_total: usize = s.omitted.iter().map(|(_, n)| n).sum();
     let shown = match (&s.budget, s.fidelity) {
         (Some(b), _) => format!(
-            "{} chosen to fit a budget of {} tokens: {} in full, {} as compressed views \
-             (imports, declarations, signatures and doc comments, with every function body replaced \
-             by a placeholder that says how many lines it had), {} as outlines (one line per \
-             definition, led by its line range). Files are ranked by how much they matter (their \
-             rank attribute, 1 first); the most relevant come first and last, the least in the \
-             middle. Files in the tree without a file element were left out to fit the budget",
+            "{} chosen to fit a budget of {} tokens: {} in full, {} as compressed views{}, {} as \
+             outlines{}. Files are ranked by how much they matter (their rank attribute, 1 \
+             first); the most relevant come first and last, the least in the middle. Files in the \
+             tree without a file element were left out to fit the budget",
             plural(s.files, "file"),
             human(b.budget),
             human(b.full),
             human(b.compressed),
-            human(b.outline)
+            // What a view is, said only when the document has one: at small budgets every token
+            // of the frame is one less of code.
+            if b.compressed > 0 {
+                " (imports, declarations, signatures and doc comments, with every function body \
+                 replaced by a placeholder that says how many lines it had)"
+            } else {
+                ""
+            },
+            human(b.outline),
+            if b.outline > 0 {
+                " (one line per definition, led by its line range)"
+            } else {
+                ""
+            }
         ),
         (None, fidelity) => shown_at(s, fidelity),
     };
