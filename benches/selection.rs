@@ -12,7 +12,8 @@
 //! first, until the budget is spent (30 tokens of markup per file). It is measured twice: with the whole budget for file text, and with the room ctxpack's document leaves for
 //! files after its frame (root element, summary, tree and footer, counted in the document).
 //!
-//! `CTXPACK_BENCH_BIN=path/to/ctxpack` measures that build of ctxpack instead of this one.
+//! `CTXPACK_BENCH_BIN=path/to/ctxpack` measures that build of ctxpack instead of this one;
+//! `CTXPACK_BENCH_HIDDEN=1` lets both sides see hidden files (ctxpack with `--hidden`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -120,6 +121,7 @@ fn packed(dir: &Path, budget: usize, focus: &str) -> (BTreeMap<String, String>, 
         .arg("pack")
         .arg(dir)
         .args(["-q", "--budget", &budget.to_string(), "--focus", focus])
+        .args(hidden().then_some("--hidden"))
         .output()
         .expect("run ctxpack");
     assert!(
@@ -152,6 +154,11 @@ fn packed(dir: &Path, budget: usize, focus: &str) -> (BTreeMap<String, String>, 
     (chosen, Tiktoken::new(Encoding::O200kBase).count(&frame))
 }
 
+/// CTXPACK_BENCH_HIDDEN=1: both sides see hidden files (ctxpack with `--hidden`).
+fn hidden() -> bool {
+    std::env::var_os("CTXPACK_BENCH_HIDDEN").is_some_and(|v| v == "1")
+}
+
 fn text_files(dir: &Path) -> Vec<(String, String)> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -163,7 +170,8 @@ fn text_files(dir: &Path) -> Vec<(String, String)> {
             };
             // The files ctxpack's walk considers by default: no hidden files or directories
             // (`.github/`, `.cargo/`), so that both rank the same candidates.
-            if entry.file_name().to_string_lossy().starts_with('.') {
+            let name = entry.file_name();
+            if name == ".git" || (!hidden() && name.to_string_lossy().starts_with('.')) {
                 continue;
             }
             if kind.is_dir() {
