@@ -601,7 +601,7 @@ const NAMED_FILE_BOOST: f64 = 1.5;
 
 /// File names that say nothing of their module: the directory above names it instead.
 const GENERIC_STEMS: &[&str] = &["mod", "lib", "index", "__init__", "main", "init"];
-/// Directories that say nothing of the module either (`crates/http/src/lib.rs` is `http`).
+/// Directories that say nothing of the module either.
 const GENERIC_DIRS: &[&str] = &["src", "lib", "source", "sources"];
 
 /// Whether every word (of three letters or more) of the file's name, without its extension, is
@@ -614,9 +614,11 @@ fn focus_names_file(focus: &Focus, path: &str) -> bool {
     let name = parts.next().unwrap_or(path);
     let stem = name.split_once('.').map_or(name, |(stem, _)| stem);
     let stem = if GENERIC_STEMS.contains(&stem.to_ascii_lowercase().as_str()) {
-        match parts.find(|dir| !GENERIC_DIRS.contains(&dir.to_ascii_lowercase().as_str())) {
-            Some(dir) => dir,
-            None => return false,
+        // A crate's `src/lib.rs` is not named by `src`, nor by the crate's name, which most
+        // messages about a project mention.
+        match parts.next() {
+            Some(dir) if !GENERIC_DIRS.contains(&dir.to_ascii_lowercase().as_str()) => dir,
+            _ => return false,
         }
     } else {
         stem
@@ -1041,11 +1043,13 @@ mod tests {
             !focus_names_file(&focus, "mod.rs"),
             "a generic name at the root"
         );
-        // `src` names no module: a focus on `src/...` does not name every crate's lib.rs.
-        let focus = Focus::new(&["move the helpers in src/http into the http crate".into()]);
-        assert!(focus_names_file(&focus, "crates/http/src/lib.rs"));
+        // `src` names no module: a focus on `src/...` does not name every crate's lib.rs, and
+        // neither does the crate's name, which most messages about a project carry.
+        let focus = Focus::new(&["tokio-stream: move helpers out of src/".into()]);
+        assert!(!focus_names_file(&focus, "tokio-stream/src/lib.rs"));
         assert!(!focus_names_file(&focus, "crates/tls/src/lib.rs"));
         assert!(!focus_names_file(&focus, "src/lib.rs"));
+        assert!(focus_names_file(&focus, "tokio-stream/src/stream/mod.rs"));
         // Words of two letters say nothing either way: `io_simplex` is named by `simplex`.
         let focus = Focus::new(&["io: handle empty vectored writes in simplex".into()]);
         assert!(focus_names_file(&focus, "tokio-util/tests/io_simplex.rs"));
