@@ -2,8 +2,9 @@
 //!
 //! `cargo bench --bench views -- DIR`. Reads every file of a language ctxpack parses (Markdown
 //! aside) into memory, then times, on all cores (rayon over files): the tokenizer alone; parsing
-//! alone; parsing plus the compressed view; parsing plus symbols and the outline. Each figure is the
-//! median of five runs after a warm-up.
+//! alone; parsing plus the compressed view, and the tokenizer on those views (the two stages of a
+//! compressed pack); parsing plus definitions, or plus all tags; the outline, and the tokenizer on
+//! outlines. Each figure is the median of five runs after a warm-up, as MB/s of full text.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -53,11 +54,14 @@ fn main() {
     );
 
     let counter = Tiktoken::new(Encoding::O200kBase);
-    let measure = |label: &str, work: &(dyn Fn(Language, &str) -> usize + Sync)| {
+    // Each figure is the time of one pass over every file, as MB/s of the files' full text, so
+    // that stages of a pack compare directly: a compressed pack parses the full text and then
+    // counts only the view.
+    let measure = |label: &str, work: &(dyn Fn(usize) -> usize + Sync)| {
         let mut secs = Vec::new();
         for run in 0..=RUNS {
             let start = Instant::now();
-            let checksum: usize = texts.par_iter().map(|(l, t)| work(*l, t)).sum();
+            let checksum: usize = (0..texts.len()).into_par_iter().map(work).sum();
             std::hint::black_box(checksum);
             if run > 0 {
                 secs.push(start.elapsed().as_secs_f64());
@@ -67,15 +71,46 @@ fn main() {
         let median = secs[secs.len() / 2];
         println!("{label:<34} median {median:.3} s  {:.1} MB/s", mb / median);
     };
-    measure("tokenizer alone", &|_, t| counter.count(t));
-    measure("parse", &|l, t| {
-        syntax::parse(l, t).map_or(0, |p| p.tree.root_node().child_count() as usize)
+    let view_texts = |fidelity: Fidelity| -> Vec<String> {
+        texts
+            .par_iter()
+            .map(|(l, t)| lang::view(*l, fidelity, t).text)
+            .collect()
+    };
+    let (compressed_texts, outline_texts) = (
+        view_texts(Fidelity::Compressed),
+        view_texts(Fidelity::Outline),
+    );
+    measure("tokenizer alone", &|i| counter.count(&texts[i].1));
+    measure("parse", &|i| {
+        let (l, t) = &texts[i];
+        syntax::parse(*l, t).map_or(0, |p| p.tree.root_node().child_count() as usize)
     });
-    measure("parse + compressed view", &|l, t| {
-        lang::view(l, Fidelity::Compressed, t).text.len()
+    measure("parse + compressed view", &|i| {
+        let (l, t) = &texts[i];
+        lang::view(*l, Fidelity::Compressed, t).text.len()
     });
-    measure("parse + symbols + outline", &|l, t| {
-        lang::view(l, Fidelity::Outline, t).text.len()
+    measure("tokenizer on compressed views", &|i| {
+        counter.count(&compressed_texts[i])
+    });
+    measure("parse + definitions", &|i| {
+        let (l, t) = &texts[i];
+        syntax::parse(*l, t)
+            .and_then(|p| lang::symbols::definitions(&p, t))
+            .map_or(0, |s| s.definitions.len())
+    });
+    measure("parse + symbols (all tags)", &|i| {
+        let (l, t) = &texts[i];
+        syntax::parse(*l, t)
+            .and_then(|p| lang::symbols::extract(&p, t))
+            .map_or(0, |s| s.definitions.len() + s.references.len())
+    });
+    measure("parse + definitions + outline", &|i| {
+        let (l, t) = &texts[i];
+        lang::view(*l, Fidelity::Outline, t).text.len()
+    });
+    measure("tokenizer on outlines", &|i| {
+        counter.count(&outline_texts[i])
     });
 
     // View sizes: file-text tokens at each fidelity, summed (the README's size table).
