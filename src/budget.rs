@@ -563,9 +563,16 @@ pub fn decide_steered(
     let mut rendered: HashMap<(usize, Fidelity), Element> = HashMap::new();
     let mut prepared: HashMap<usize, Prepared> = HashMap::new();
     let mut target = budget - fixed;
-    let mut best: Option<(Solution, usize, Vec<u8>)> = None;
+    // The header grows with what the document holds (counts, the secrets listed in the files
+    // held, a plan's lists); `fixed` counted the header of an empty document. The last round's
+    // growth is kept off the room the next solve fills.
+    let empty_header = fixed - footer_tokens - 30;
+    let mut growth = 0usize;
+    // The best document within budget: its solution, count, header and the files it shows.
+    type Fitted = (Solution, usize, Vec<u8>, Vec<(usize, Fidelity)>);
+    let mut best: Option<Fitted> = None;
     for _ in 0..ROUNDS {
-        let solution = fit::solve(&items, target);
+        let solution = fit::solve(&items, target.saturating_sub(growth));
         // Render every chosen view, and correct the item's cost to the exact one.
         let mut changed = false;
         for (c, choice) in solution.chosen.iter().enumerate() {
@@ -609,16 +616,18 @@ pub fn decide_steered(
             summary.plan = Some(plan_summary(steering, &roles, &chosen, &candidates, &paths));
         }
         let header = header_of(&summary, depth);
+        let header_tokens = counter.count(&String::from_utf8_lossy(&header));
+        growth = header_tokens.saturating_sub(empty_header);
         let body: usize = chosen.iter().map(|k| rendered[k].document_tokens).sum();
-        let rest = counter.count(&String::from_utf8_lossy(&header)) + body + footer_tokens;
+        let rest = header_tokens + body + footer_tokens;
         let version = env!("CARGO_PKG_VERSION");
         let total = xml::document_tokens(&counter, version, config.encoding.name(), rest);
         if total <= budget {
             let better = best
                 .as_ref()
-                .is_none_or(|(b, _, _)| solution.value > b.value);
+                .is_none_or(|(b, _, _, _)| solution.value > b.value);
             if better {
-                best = Some((solution.clone(), total, header));
+                best = Some((solution.clone(), total, header, chosen));
             }
             if total * 100 >= budget * 97 || target >= budget {
                 break;
@@ -630,12 +639,30 @@ pub fn decide_steered(
             target = target.saturating_sub(total - budget);
         }
     }
-    let Some((solution, total, header)) = best else {
-        return Err(PackError::BudgetTooSmall { needed: fixed });
-    };
+    if best.is_none() {
+        // No round fitted: the empty document does, since its fixed parts are within budget.
+        fill_summary(&mut summary, &[], &rendered);
+        summary.secrets = scan_shown(&scan, &files, &[], skipped);
+        if let Some(steering) = steering {
+            summary.plan = Some(plan_summary(steering, &roles, &[], &candidates, &paths));
+        }
+        let header = header_of(&summary, depth);
+        let rest = counter.count(&String::from_utf8_lossy(&header)) + footer_tokens;
+        let version = env!("CARGO_PKG_VERSION");
+        let total = xml::document_tokens(&counter, version, config.encoding.name(), rest);
+        if total > budget {
+            return Err(PackError::BudgetTooSmall { needed: total });
+        }
+        let empty = Solution {
+            chosen: vec![None; items.len()],
+            tokens: 0,
+            value: 0.0,
+        };
+        best = Some((empty, total, header, Vec::new()));
+    }
+    let (_, total, header, mut chosen) = best.expect("the empty document fits");
 
     // The files in the attention-friendly order.
-    let mut chosen = shown(&solution, &rendered);
     chosen.sort_by_key(|&(c, _)| rank_of[c]);
     let order: Vec<(usize, Fidelity)> = if steering.is_some() {
         // A plan's files in the plan's order, right after it; their neighbours after them.

@@ -11,32 +11,35 @@
   declarator: [
     (function_declarator
       declarator: (qualified_identifier
-        name: [(identifier) (destructor_name) (operator_name)] @name))
+        name: [(identifier) (destructor_name) (operator_name) (template_function)] @name))
     (function_declarator
       declarator: (qualified_identifier
         name: (qualified_identifier
-          name: [(identifier) (destructor_name) (operator_name)] @name)))
+          name: [(identifier) (destructor_name) (operator_name) (template_function)] @name)))
     (pointer_declarator
       declarator: (function_declarator
         declarator: (qualified_identifier
-          name: [(identifier) (destructor_name) (operator_name)] @name)))
+          name: [(identifier) (destructor_name) (operator_name) (template_function)] @name)))
     (pointer_declarator
       declarator: (function_declarator
         declarator: (qualified_identifier
           name: (qualified_identifier
-            name: [(identifier) (destructor_name) (operator_name)] @name))))
+            name: [(identifier) (destructor_name) (operator_name) (template_function)] @name))))
     (reference_declarator
       (function_declarator
         declarator: (qualified_identifier
-          name: [(identifier) (destructor_name) (operator_name)] @name)))
+          name: [(identifier) (destructor_name) (operator_name) (template_function)] @name)))
     (reference_declarator
       (function_declarator
         declarator: (qualified_identifier
           name: (qualified_identifier
-            name: [(identifier) (destructor_name) (operator_name)] @name))))
+            name: [(identifier) (destructor_name) (operator_name) (template_function)] @name))))
   ]) @definition.method
 (function_definition
   declarator: (function_declarator declarator: (destructor_name) @name)) @definition.method
+; An explicit specialisation: `template <> int zero<int>() { … }`.
+(function_definition
+  declarator: (function_declarator declarator: (template_function) @name)) @definition.function
 ; A function that returns a function pointer: `void (*handler(int sig))(int) { … }`.
 (function_definition
   declarator: (function_declarator

@@ -178,7 +178,9 @@ fn run(parsed: &Parsed, text: &str, query: &tree_sitter::Query) -> Result<FileSy
 fn clean_name(raw: &str) -> &str {
     let mut name = raw.trim();
     // `operator<<`, `operator+` and `operator<=` are names, not generics or sums.
-    if name.starts_with("operator") && !name[8..].starts_with(|c: char| c.is_alphanumeric()) {
+    if name.starts_with("operator")
+        && !name[8..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+    {
         return name;
     }
     name = name.split('<').next().unwrap_or(name);

@@ -118,7 +118,12 @@ fn print_secrets(err: &mut dyn Write, scan: &ScanSummary) -> std::io::Result<()>
             files(scan.files)
         )?,
     }
-    print_places(err, &scan.secrets, "the document's summary lists up to 100")?;
+    let more = if scan.left_out > 0 {
+        "the document's summary lists up to 100 of those in the files it holds"
+    } else {
+        "the document's summary lists up to 100"
+    };
+    print_places(err, &scan.secrets, more)?;
     if scan.left_out > 0 {
         writeln!(
             err,

@@ -222,6 +222,13 @@ pub fn write_text(
         )?,
         _ => writeln!(out, "secrets: {} redacted in {files}", human(secrets.found))?,
     }
+    if secrets.left_out > 0 {
+        writeln!(
+            out,
+            "  of these, {} in files the budget leaves out",
+            human(secrets.left_out)
+        )?;
+    }
     Ok(())
 }
 

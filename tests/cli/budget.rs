@@ -80,6 +80,8 @@ fn random_trees_never_exceed_the_budget() {
                 // Only a budget below the smallest document may be refused, and it says so.
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 assert!(stderr.contains("the budget is too small"), "{stderr}");
+                let smallest = crate::budget_property::named_budget(&stderr);
+                assert!(smallest > budget, "refused {budget} but named {smallest}");
                 continue;
             }
             assert!(

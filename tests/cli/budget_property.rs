@@ -170,7 +170,7 @@ fn pack(env: &TestEnv, budget: usize, encoding: &str) -> Result<usize, String> {
 }
 
 /// The smallest budget a refusal names: `use --budget N or more`.
-fn named_budget(stderr: &str) -> usize {
+pub fn named_budget(stderr: &str) -> usize {
     let after = stderr
         .split("use --budget ")
         .nth(1)

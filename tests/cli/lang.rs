@@ -301,16 +301,22 @@ fn compressed_views_of_a_real_corpus_parse_again() {
                     .iter()
                     .map(|n| n.byte_range())
                     .collect();
-            let mut queried: Vec<std::ops::Range<usize>> = Vec::new();
-            for node in lang::views::query_bodies(&original, &text).ok()? {
-                if queried
-                    .last()
-                    .is_none_or(|last| node.start_byte() >= last.end)
-                {
-                    queried.push(node.byte_range());
+            // A query that needs more work than its bound has nothing to compare.
+            let same_bodies = match lang::views::query_bodies(&original, &text) {
+                Ok(nodes) => {
+                    let mut queried: Vec<std::ops::Range<usize>> = Vec::new();
+                    for node in nodes {
+                        if queried
+                            .last()
+                            .is_none_or(|last| node.start_byte() >= last.end)
+                        {
+                            queried.push(node.byte_range());
+                        }
+                    }
+                    walked == queried
                 }
-            }
-            let same_bodies = walked == queried;
+                Err(_) => true,
+            };
             drop(original);
             let view = lang::view(language, Fidelity::Compressed, &text);
             let reparsed = parse(language, &view.text).ok()?;
@@ -556,6 +562,16 @@ fn c_and_cpp_find_definitions_behind_nested_declarators() {
         cpp.contains(&("operator<<".to_string(), 56, None)),
         "a free operator returning a reference: {cpp:?}"
     );
+    for (name, line, scope) in [
+        ("zero", 61, None),
+        ("zero", 66, None),
+        ("make", 71, Some("Registry".to_string())),
+    ] {
+        assert!(
+            cpp.contains(&(name.to_string(), line, scope.clone())),
+            "{name} at {line}, a template and its specialisations: {cpp:?}"
+        );
+    }
     let tricky_cpp = definitions("tricky/tricky.cpp", Language::Cpp);
     assert!(
         tricky_cpp.contains(&("~Box".to_string(), 16, Some("Box".to_string()))),

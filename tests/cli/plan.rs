@@ -438,6 +438,17 @@ fn pack_plan_redacts_secrets_in_the_plan_and_in_referenced_names() {
     assert!(doc.plan.as_deref().unwrap().contains("[REDACTED:"));
     assert!(doc.raw.contains("<plan path=\"PLAN.md\" tokens=\""));
     assert!(doc.raw.contains("redactions=\"2\""), "{}", &doc.raw[..300]);
+    // The plan's own secret is in the document (the prelude): the summary lists it as held.
+    assert!(
+        doc.summary.contains("PLAN.md:1: github-token"),
+        "{}",
+        doc.summary
+    );
+    assert!(
+        !doc.summary.contains("left out of this document hold"),
+        "{}",
+        doc.summary
+    );
     // The file with the token in its name is still found and packed, under its redacted name.
     assert!(
         doc.files
