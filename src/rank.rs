@@ -694,7 +694,10 @@ fn graph_rank(files: &[RankInput<'_>], focus: &Focus, bm25: &[f64]) -> Vec<f64> 
         }
     }
     // Weighted edges from user to definer.
-    let mut edges: Vec<HashMap<usize, f64>> = vec![HashMap::new(); n];
+    // Ordered, so that sums over a file's links add up in the same order on every run: the
+    // scores, and the ranks of files that tie, do not vary from one run to the next.
+    let mut edges: Vec<std::collections::BTreeMap<usize, f64>> =
+        vec![std::collections::BTreeMap::new(); n];
     for (i, file) in files.iter().enumerate() {
         for (name, count) in &file.index.references {
             let Some(owners) = definers.get(name.as_str()) else {
