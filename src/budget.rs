@@ -419,21 +419,23 @@ pub fn decide_steered(
                     };
                 }
             }
+            // The two views, at their estimated sizes.
+            let views = || {
+                [
+                    (Fidelity::Compressed, COMPRESSED_ESTIMATE, compressed_value),
+                    (Fidelity::Outline, OUTLINE_ESTIMATE, outline_value),
+                ]
+                .map(|(fidelity, estimate, share)| Choice {
+                    fidelity,
+                    tokens: (tokens as f64 * estimate) as usize + markup,
+                    value: value * share,
+                })
+            };
             let mut choices = Vec::new();
             if let Role::Near(_) = roles[c] {
                 // A neighbour is code shown as a view, never whole: no grammar, no place.
-                if !files[i].parseable || !files[i].code {
-                    return Item { choices };
-                }
-                for (fidelity, estimate, share) in [
-                    (Fidelity::Compressed, COMPRESSED_ESTIMATE, compressed_value),
-                    (Fidelity::Outline, OUTLINE_ESTIMATE, outline_value),
-                ] {
-                    choices.push(Choice {
-                        fidelity,
-                        tokens: (tokens as f64 * estimate) as usize + markup,
-                        value: value * share,
-                    });
+                if files[i].parseable && files[i].code {
+                    choices.extend(views());
                 }
                 return Item { choices };
             }
@@ -443,16 +445,7 @@ pub fn decide_steered(
                 value,
             });
             if parseable {
-                choices.push(Choice {
-                    fidelity: Fidelity::Compressed,
-                    tokens: (tokens as f64 * COMPRESSED_ESTIMATE) as usize + markup,
-                    value: value * compressed_value,
-                });
-                choices.push(Choice {
-                    fidelity: Fidelity::Outline,
-                    tokens: (tokens as f64 * OUTLINE_ESTIMATE) as usize + markup,
-                    value: value * outline_value,
-                });
+                choices.extend(views());
             }
             Item { choices }
         })
@@ -492,7 +485,7 @@ pub fn decide_steered(
                 .iter()
                 .filter_map(|f| f.tokens.as_ref().err().map(|(r, _)| *r)),
         ),
-        secrets: scan_shown(&scan, &files, &[], skipped),
+        secrets: scan_shown(&scan, &paths, &[], skipped),
         budget: Some(crate::render::BudgetSummary {
             budget,
             ..Default::default()
@@ -568,8 +561,30 @@ pub fn decide_steered(
     // growth is kept off the room the next solve fills.
     let empty_header = fixed - footer_tokens - 30;
     let mut growth = 0usize;
-    // The best document within budget: its solution, count, header and the files it shows.
-    type Fitted = (Solution, usize, Vec<u8>, Vec<(usize, Fidelity)>);
+    // What the summary says of a document showing `chosen`: its counts, the secrets in the files
+    // it holds, and what became of a plan's files. It does not depend on their order.
+    let describe = |summary: &mut Summary,
+                    chosen: &[(usize, Fidelity)],
+                    rendered: &HashMap<(usize, Fidelity), Element>| {
+        fill_summary(summary, chosen, rendered);
+        let held: Vec<usize> = chosen.iter().map(|&(c, _)| candidates[c]).collect();
+        summary.secrets = scan_shown(&scan, &paths, &held, skipped);
+        if let Some(steering) = steering {
+            summary.plan = Some(plan_summary(steering, &roles, chosen, &candidates, &paths));
+        }
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    let document_tokens = |header_tokens: usize, body: usize| {
+        xml::document_tokens(
+            &counter,
+            version,
+            config.encoding.name(),
+            header_tokens + body + footer_tokens,
+        )
+    };
+    // The best document within budget: its value, count, header, the files it shows and its
+    // summary.
+    type Fitted = (f64, usize, Vec<u8>, Vec<(usize, Fidelity)>, Summary);
     let mut best: Option<Fitted> = None;
     for _ in 0..ROUNDS {
         let solution = fit::solve(&items, target.saturating_sub(growth));
@@ -609,25 +624,18 @@ pub fn decide_steered(
         }
         recalibrate(&mut items, &estimates, &rendered);
         let chosen = shown(&solution, &rendered);
-        fill_summary(&mut summary, &chosen, &rendered);
-        let held: Vec<usize> = chosen.iter().map(|&(c, _)| candidates[c]).collect();
-        summary.secrets = scan_shown(&scan, &files, &held, skipped);
-        if let Some(steering) = steering {
-            summary.plan = Some(plan_summary(steering, &roles, &chosen, &candidates, &paths));
-        }
+        describe(&mut summary, &chosen, &rendered);
         let header = header_of(&summary, depth);
         let header_tokens = counter.count(&String::from_utf8_lossy(&header));
         growth = header_tokens.saturating_sub(empty_header);
         let body: usize = chosen.iter().map(|k| rendered[k].document_tokens).sum();
-        let rest = header_tokens + body + footer_tokens;
-        let version = env!("CARGO_PKG_VERSION");
-        let total = xml::document_tokens(&counter, version, config.encoding.name(), rest);
+        let total = document_tokens(header_tokens, body);
         if total <= budget {
             let better = best
                 .as_ref()
-                .is_none_or(|(b, _, _, _)| solution.value > b.value);
+                .is_none_or(|(value, ..)| solution.value > *value);
             if better {
-                best = Some((solution.clone(), total, header, chosen));
+                best = Some((solution.value, total, header, chosen, summary.clone()));
             }
             if total * 100 >= budget * 97 || target >= budget {
                 break;
@@ -641,26 +649,15 @@ pub fn decide_steered(
     }
     if best.is_none() {
         // No round fitted: the empty document does, since its fixed parts are within budget.
-        fill_summary(&mut summary, &[], &rendered);
-        summary.secrets = scan_shown(&scan, &files, &[], skipped);
-        if let Some(steering) = steering {
-            summary.plan = Some(plan_summary(steering, &roles, &[], &candidates, &paths));
-        }
+        describe(&mut summary, &[], &rendered);
         let header = header_of(&summary, depth);
-        let rest = counter.count(&String::from_utf8_lossy(&header)) + footer_tokens;
-        let version = env!("CARGO_PKG_VERSION");
-        let total = xml::document_tokens(&counter, version, config.encoding.name(), rest);
+        let total = document_tokens(counter.count(&String::from_utf8_lossy(&header)), 0);
         if total > budget {
             return Err(PackError::BudgetTooSmall { needed: total });
         }
-        let empty = Solution {
-            chosen: vec![None; items.len()],
-            tokens: 0,
-            value: 0.0,
-        };
-        best = Some((empty, total, header, Vec::new()));
+        best = Some((0.0, total, header, Vec::new(), summary));
     }
-    let (_, total, header, mut chosen) = best.expect("the empty document fits");
+    let (_, total, header, mut chosen, summary) = best.expect("the empty document fits");
 
     // The files in the attention-friendly order.
     chosen.sort_by_key(|&(c, _)| rank_of[c]);
@@ -675,18 +672,12 @@ pub fn decide_steered(
             .chain(even.into_iter().rev().map(|(_, k)| *k))
             .collect()
     };
-    fill_summary(&mut summary, &order, &rendered);
-    let held: Vec<usize> = order.iter().map(|&(c, _)| candidates[c]).collect();
-    summary.secrets = scan_shown(&scan, &files, &held, skipped);
     // The report (stderr, stats) covers every secret found, and says how many the document
     // leaves out.
     let scan = ScanSummary {
         left_out: summary.secrets.left_out,
         ..scan
     };
-    if let Some(steering) = steering {
-        summary.plan = Some(plan_summary(steering, &roles, &order, &candidates, &paths));
-    }
 
     for (c, &i) in candidates.iter().enumerate() {
         decisions[i].rank = Some(rank_of[c]);
@@ -806,25 +797,26 @@ fn recalibrate(
 }
 
 /// The scan as the document reports it: the redactions and examples in the files it holds (by
-/// index in `files`, and the `skipped` paths a steering's prelude holds: the plan), not in the
+/// index in `paths`, and the `skipped` paths a steering's prelude holds: the plan), not in the
 /// thousands a small budget leaves out, whose text the reader never sees. Secrets in paths stay,
 /// since they are redacted wherever a path is shown; with `--secrets omit`, so do the files left
 /// out for their secrets, since that is why they are missing.
 fn scan_shown(
     scan: &ScanSummary,
-    files: &[Indexed],
+    paths: &[String],
     held: &[usize],
     skipped: &[String],
 ) -> ScanSummary {
     if scan.mode == crate::secrets::Mode::OmitFile {
         return scan.clone();
     }
-    let held: std::collections::HashSet<String> = held
+    let held: std::collections::HashSet<&str> = held
         .iter()
-        .map(|&i| files[i].entry.rel.display())
-        .chain(skipped.iter().cloned())
+        .map(|&i| paths[i].as_str())
+        .chain(skipped.iter().map(String::as_str))
         .collect();
-    let keep = |found: &&crate::secrets::Located| found.line == 0 || held.contains(&found.path);
+    let keep =
+        |found: &&crate::secrets::Located| found.line == 0 || held.contains(found.path.as_str());
     let secrets: Vec<_> = scan.secrets.iter().filter(keep).cloned().collect();
     let mut in_files: Vec<&str> = secrets.iter().map(|s| s.path.as_str()).collect();
     in_files.dedup();

@@ -153,12 +153,9 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), PackError> {
-    let stats = collect(config, err)?;
-    let output_error = |source: io::Error| PackError::Output {
-        destination: "standard output".to_string(),
-        source,
-    };
-    let tree = tree(&stats);
+    let (stats, tree) = collect(config, err)?;
+    // `stats` writes to standard output: its pack configuration has no output file.
+    let output_error = |source: io::Error| crate::pack::output_error(&config.pack, source);
     let mut out = io::BufWriter::new(out);
     if config.json {
         serde_json::to_writer_pretty(&mut out, &stats)
@@ -176,8 +173,11 @@ pub fn run(
     out.flush().map_err(output_error)
 }
 
-/// Runs the pipeline as `pack` would, and gathers what it decided.
-pub fn collect(config: &StatsConfig, err: &mut dyn Write) -> Result<Stats, PackError> {
+/// Runs the pipeline as `pack` would, and gathers what it decided, with its directory tree.
+pub fn collect(
+    config: &StatsConfig,
+    err: &mut dyn Write,
+) -> Result<(Stats, DirectoryNode), PackError> {
     let pack = &config.pack;
     let (decisions, scan, budget) = match pack.budget {
         Some(limit) => {
@@ -230,8 +230,9 @@ pub fn collect(config: &StatsConfig, err: &mut dyn Write) -> Result<Stats, PackE
         directories: Vec::new(),
         files,
     };
-    stats.directories = directories(&tree(&stats));
-    Ok(stats)
+    let tree = tree(&stats);
+    stats.directories = directories(&tree);
+    Ok((stats, tree))
 }
 
 /// One file's line in the report. Without a budget, `pack` holds every readable file in full.

@@ -167,9 +167,10 @@ pub fn grammar(language: Language) -> Option<&'static Grammar> {
                 &language,
                 include_str!("../../grammars/markdown/outline.scm"),
             );
+            let tags = compile(&language, "");
             Grammar {
-                tags: compile(&language, ""),
-                definitions: compile(&language, ""),
+                definitions: definitions_only(&tags),
+                tags,
                 compress: None,
                 body_rules: None,
                 headings: Some(headings),

@@ -18,6 +18,8 @@ use crate::lang::{self, symbols, syntax};
 use crate::load::{self, Loaded};
 use crate::walk::{self, Entry, Status, WalkError};
 
+use super::extract::LineIndex;
+
 /// A definition of a mentioned name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Defined {
@@ -72,10 +74,13 @@ impl RepoIndex {
                 .expect("a handful of identifiers always builds an automaton")
         });
         let work = |entry: Entry| {
-            let is_plan = plan
-                .as_ref()
-                .is_some_and(|p| entry.abs.canonicalize().is_ok_and(|a| &a == p));
-            let matcher = matcher.as_ref().filter(|_| !is_plan);
+            // Only a file that will be read can be the plan (one system call each, not per entry).
+            let matcher = matcher.as_ref().filter(|_| {
+                !(matches!(entry.status, Status::Load)
+                    && plan
+                        .as_ref()
+                        .is_some_and(|p| entry.abs.canonicalize().is_ok_and(|a| &a == p)))
+            });
             scan_file(&entry, source.max_file_size, &names, matcher)
         };
         let mut scanned: Vec<Scanned> = Vec::new();
@@ -202,9 +207,7 @@ fn scan_file(
     }
     let bytes = text.as_bytes();
     let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$';
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1))
-        .collect();
+    let lines = LineIndex::new(text);
     let mut uses: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for found in matcher.find_iter(text) {
         let before = found.start().checked_sub(1).map(|i| bytes[i]);
@@ -212,34 +215,30 @@ fn scan_file(
         if before.is_some_and(word_byte) || after.is_some_and(word_byte) {
             continue;
         }
-        let lines = uses.entry(found.pattern().as_usize()).or_default();
-        if lines.len() < 256 {
-            lines.push(line_starts.partition_point(|&s| s <= found.start()));
+        let at = uses.entry(found.pattern().as_usize()).or_default();
+        if at.len() < 256 {
+            at.push(lines.line(found.start()));
         }
     }
     if uses.is_empty() {
         return scanned;
     }
-    if syntax::grammar_for(language).is_some() {
-        // A file that cannot be parsed (or needs more work than its bound) still counts its
-        // uses; it just defines nothing the resolver can point at.
-        if let Ok(parsed) = syntax::parse(language, text) {
-            if let Ok(table) = symbols::extract(&parsed, text) {
-                let wanted: BTreeMap<&str, ()> = uses.keys().map(|&u| (names[u], ())).collect();
-                for d in table.definitions {
-                    if wanted.contains_key(d.name.as_str()) {
-                        scanned.definitions.push((
-                            d.name,
-                            Defined {
-                                file: 0,
-                                kind: d.kind,
-                                start_line: d.start_line,
-                                end_line: d.end_line,
-                                scope: d.scope,
-                            },
-                        ));
-                    }
-                }
+    // A file that cannot be parsed (no grammar, or more work than its bound) still counts its
+    // uses; it just defines nothing the resolver can point at.
+    if let Ok(table) = syntax::parse(language, text).and_then(|p| symbols::extract(&p, text)) {
+        let wanted: BTreeSet<&str> = uses.keys().map(|&u| names[u]).collect();
+        for d in table.definitions {
+            if wanted.contains(d.name.as_str()) {
+                scanned.definitions.push((
+                    d.name,
+                    Defined {
+                        file: 0,
+                        kind: d.kind,
+                        start_line: d.start_line,
+                        end_line: d.end_line,
+                        scope: d.scope,
+                    },
+                ));
             }
         }
     }

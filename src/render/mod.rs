@@ -97,6 +97,15 @@ pub struct PlanSummary {
     pub nearby: usize,
 }
 
+/// `1 file`, `2 files`, `3 directories`: a count and its noun, for people.
+pub fn plural(n: usize, noun: &str) -> String {
+    match (n, noun.strip_suffix('y')) {
+        (1, _) => format!("1 {noun}"),
+        (_, Some(stem)) => format!("{} {stem}ies", human(n)),
+        _ => format!("{} {noun}s", human(n)),
+    }
+}
+
 /// Formats a count with thousands separators, for people.
 pub fn human(n: usize) -> String {
     let digits = n.to_string();

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{human, BudgetSummary, PlanSummary};
+use super::{human, plural, BudgetSummary, PlanSummary};
 use crate::lang::Fidelity;
 use crate::secrets::{Located, Mode, ScanSummary};
 use crate::walk::OmitReason;
@@ -183,47 +183,32 @@ fn print_plan(err: &mut dyn Write, plan: &PlanSummary) -> std::io::Result<()> {
     writeln!(
         err,
         "  plan: {}: {} in full, {} as excerpts; {} as views",
-        counted(plan.required, "referenced file"),
+        plural(plan.required, "referenced file"),
         human(plan.full),
         human(plan.excerpt),
-        counted(plan.nearby, "neighbouring file")
+        plural(plan.nearby, "neighbouring file")
     )?;
-    if !plan.reduced.is_empty() {
-        writeln!(
-            err,
-            "  plan: the budget holds these referenced files only as compressed views or outlines:"
-        )?;
-        for path in &plan.reduced {
-            writeln!(err, "    {path}")?;
-        }
-    }
-    if !plan.dropped.is_empty() {
-        writeln!(
-            err,
-            "  plan: the budget does not hold these referenced files at all (raise --budget):"
-        )?;
-        for path in &plan.dropped {
-            writeln!(err, "    {path}")?;
-        }
-    }
-    if !plan.unpackable.is_empty() {
-        writeln!(
-            err,
-            "  plan: these referenced files are not packed: binary, too large, links, hidden or \
-             ignored (see --hidden, --no-ignore, --follow), or holding a secret:"
-        )?;
-        for path in &plan.unpackable {
-            writeln!(err, "    {path}")?;
+    for (paths, heading) in [
+        (
+            &plan.reduced,
+            "the budget holds these referenced files only as compressed views or outlines:",
+        ),
+        (
+            &plan.dropped,
+            "the budget does not hold these referenced files at all (raise --budget):",
+        ),
+        (
+            &plan.unpackable,
+            "these referenced files are not packed: binary, too large, links, hidden or ignored \
+             (see --hidden, --no-ignore, --follow), or holding a secret:",
+        ),
+    ] {
+        if !paths.is_empty() {
+            writeln!(err, "  plan: {heading}")?;
+            for path in paths {
+                writeln!(err, "    {path}")?;
+            }
         }
     }
     Ok(())
-}
-
-/// `1 file`, `2 files`.
-fn counted(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{} {noun}s", human(n))
-    }
 }

@@ -3,8 +3,8 @@
 
 use std::io::{self, Write};
 
-use super::human;
 use super::xml::tree_name;
+use super::{human, plural};
 use crate::cli::Limit;
 use crate::stats::{DirectoryNode, FileStats, Stats, Totals, LEFT_OUT};
 
@@ -402,13 +402,5 @@ fn limit_name(limit: Limit) -> String {
     match limit {
         Limit::At(n) => n.to_string(),
         Limit::None => "all".to_string(),
-    }
-}
-
-fn plural(n: usize, noun: &str) -> String {
-    match (n, noun.strip_suffix('y')) {
-        (1, _) => format!("1 {noun}"),
-        (_, Some(stem)) => format!("{} {stem}ies", human(n)),
-        _ => format!("{} {noun}s", human(n)),
     }
 }

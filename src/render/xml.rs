@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use quick_xml::events::{BytesCData, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use super::human;
+use super::{human, plural};
 use super::{BudgetSummary, FileElement, PlanSummary, RenderedFile, Summary, TreeItem};
 use crate::lang::Fidelity;
 use crate::load::sanitize_for_xml;
@@ -455,14 +455,6 @@ fn push_places(text: &mut String, places: &[Located], limit: usize) {
     }
     if places.len() > limit {
         text.push_str(&format!("\n  ... and {} more", human(places.len() - limit)));
-    }
-}
-
-fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{} {noun}s", human(n))
     }
 }
 

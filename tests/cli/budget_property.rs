@@ -64,6 +64,13 @@ impl Words {
         self.0 ^= self.0 << 17;
         WORDS[(self.0 % WORDS.len() as u64) as usize]
     }
+
+    /// A word usable as an identifier.
+    fn ident(&mut self) -> String {
+        self.next()
+            .to_ascii_lowercase()
+            .replace(['É', '数', '据'], "z")
+    }
 }
 
 fn contents(spec: &FileSpec) -> String {
@@ -77,10 +84,7 @@ fn contents(spec: &FileSpec) -> String {
                     "/// {} {}.\npub fn {}_{line}(input: &[u32]) -> u32 {{\n",
                     words.next(),
                     words.next(),
-                    words
-                        .next()
-                        .to_ascii_lowercase()
-                        .replace(['É', '数', '据'], "z"),
+                    words.ident(),
                 ));
                 for k in 0..6 {
                     text.push_str(&format!(
@@ -116,10 +120,7 @@ fn contents(spec: &FileSpec) -> String {
                     "Some {} and {} <b>&amp;</b> ]]> text.\n\n```rust\nlet {} = 1;\n```\n\n",
                     words.next(),
                     words.next(),
-                    words
-                        .next()
-                        .to_ascii_lowercase()
-                        .replace(['É', '数', '据'], "z"),
+                    words.ident(),
                 ));
                 line += 8;
             }

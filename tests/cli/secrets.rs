@@ -2,12 +2,11 @@
 //! and each mode (redact, omit-file, fail, off) does what it says.
 
 use std::fs;
-use std::path::Path;
 
 use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
 use serde_json::Value;
 
-use crate::support::{expected_text, parse, run, run_ok, Doc, TestEnv};
+use crate::support::{copy_fixture, expected_text, fixture, parse, run, run_ok, Doc, TestEnv};
 
 struct Planted {
     path: String,
@@ -29,7 +28,7 @@ struct InPath {
 }
 
 fn in_path() -> Vec<InPath> {
-    let raw = fs::read(fixture_dir().join("manifest.json")).unwrap();
+    let raw = fs::read(fixture("secrets").join("manifest.json")).unwrap();
     let json: Value = serde_json::from_slice(&raw).unwrap();
     let text = |v: &Value, k: &str| v[k].as_str().unwrap().to_string();
     json["in_path"]
@@ -44,12 +43,8 @@ fn in_path() -> Vec<InPath> {
         .collect()
 }
 
-fn fixture_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/secrets")
-}
-
 fn manifest() -> (Vec<Planted>, Vec<Kept>) {
-    let raw = fs::read(fixture_dir().join("manifest.json")).unwrap();
+    let raw = fs::read(fixture("secrets").join("manifest.json")).unwrap();
     let json: Value = serde_json::from_slice(&raw).unwrap();
     let text = |v: &Value, k: &str| v[k].as_str().unwrap().to_string();
     let planted = json["planted"]
@@ -77,19 +72,9 @@ fn manifest() -> (Vec<Planted>, Vec<Kept>) {
 
 /// The corpus without its manifest (which names every value), in a temporary tree.
 fn corpus() -> TestEnv {
-    let env = TestEnv::new();
-    let base = fixture_dir();
-    let mut stack = vec![base.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path.strip_prefix(&base).unwrap();
-            if path.is_dir() {
-                stack.push(path.clone());
-            } else if rel != Path::new("manifest.json") && rel != Path::new("README.md") {
-                env.write(rel, fs::read(&path).unwrap());
-            }
-        }
+    let env = copy_fixture("secrets");
+    for listing in ["manifest.json", "README.md"] {
+        fs::remove_file(env.path(listing)).unwrap();
     }
     env
 }
