@@ -307,6 +307,8 @@ fn pack_config(corpus: &Path, out: &Path, secrets: &str, flags: &[&str]) -> Pack
         secrets.as_ref(),
         "-o".as_ref(),
         out.as_os_str(),
+        // Every run scans, counts and renders everything.
+        "--no-cache".as_ref(),
     ];
     argv.extend(flags.iter().map(|f| std::ffi::OsStr::new(*f)));
     let cli = Cli::parse_from(argv);

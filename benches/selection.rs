@@ -122,6 +122,8 @@ fn packed(dir: &Path, budget: usize, focus: &str) -> (BTreeMap<String, String>, 
         .arg(dir)
         .args(["-q", "--budget", &budget.to_string(), "--focus", focus])
         .args(hidden().then_some("--hidden"))
+        // Each commit's checkout is a new root: keep its cache store out of the user's.
+        .env("CTXPACK_CACHE_DIR", dir.with_extension("cache"))
         .output()
         .expect("run ctxpack");
     assert!(

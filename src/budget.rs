@@ -29,7 +29,7 @@ use crate::render::report;
 use crate::render::xml;
 use crate::render::{Summary, TreeItem};
 use crate::secrets::{Finding, ScanSummary, SecretsFound};
-use crate::tokens::{Tiktoken, TokenCounter};
+use crate::tokens::{SplitCount, Tiktoken, TokenCounter};
 use crate::walk::{self, Entry, OmitReason, Status};
 
 /// Share of the full text that views are estimated at before they are made.
@@ -612,6 +612,7 @@ pub fn decide_steered(
                 choice.fidelity,
                 spans,
                 Some(rank_of[c]),
+                config,
                 &counter,
             );
             changed |= element.document_tokens != choice.tokens;
@@ -921,7 +922,13 @@ fn index_file(mut entry: Entry, config: &PackConfig, counter: &dyn TokenCounter)
     }
     match prepared {
         Ok(p) => Indexed {
-            tokens: Ok(counter.count(&p.file.text)),
+            // Counted the way a full view is (so that rendering it later is a cache hit).
+            tokens: Ok(config
+                .cache
+                .count(config.encoding, &p.file.text, || {
+                    SplitCount::new(counter, &p.file.text)
+                })
+                .total()),
             index: rank::index(&p.file.text, &config.focus),
             parseable: grammar::grammar(p.language).is_some(),
             lines: memchr::memchr_iter(b'\n', p.file.text.as_bytes()).count() + 1,

@@ -319,7 +319,8 @@ pub struct BudgetArgs {
     pub focus: Vec<String>,
 }
 
-/// How text is counted and what is done with secrets in it: shared by `pack` and `stats`.
+/// How text is counted, what is done with secrets in it, and where counts are cached: shared by
+/// `pack` and `stats`.
 #[derive(Debug, Args, Clone)]
 pub struct CountingArgs {
     /// Token encoding: o200k_base (GPT-4o, GPT-4.1, GPT-5, o-series) or cl100k_base (GPT-4,
@@ -343,6 +344,23 @@ pub struct CountingArgs {
     /// secret in a file's path is redacted wherever the path is shown.
     #[arg(long, value_name = "MODE", value_enum, default_value_t = SecretsChoice::Redact)]
     pub secrets: SecretsChoice,
+
+    /// Keep token counts and views for the next run here.
+    ///
+    /// Counting and parsing are the costly stages, and between two runs most files have not
+    /// changed. Results are stored under a hash of the text they were made from (and of the
+    /// encoding, language and fidelity), so a changed file is always counted and parsed again
+    /// and the output is identical with or without the cache. One store file per root, readable
+    /// by you only, about the size of the views it holds; a store written by another ctxpack
+    /// build is replaced. Default: ctxpack in your user cache directory ($XDG_CACHE_HOME or
+    /// ~/.cache on Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows).
+    #[arg(long, value_name = "DIR", env = "CTXPACK_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Neither read nor write the cache: count and parse every file. Overrides --cache-dir and
+    /// CTXPACK_CACHE_DIR.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Args)]
@@ -419,6 +437,23 @@ pub struct OutlineArgs {
     /// redacted text. omit-file prints nothing for such a file; fail prints nothing and exits 3.
     #[arg(long, value_name = "MODE", value_enum, default_value_t = SecretsChoice::Redact)]
     pub secrets: SecretsChoice,
+
+    /// Keep token counts and views for the next run here.
+    ///
+    /// Counting and parsing are the costly stages, and between two runs most files have not
+    /// changed. Results are stored under a hash of the text they were made from (and of the
+    /// encoding, language and fidelity), so a changed file is always counted and parsed again
+    /// and the output is identical with or without the cache. One store file per root, readable
+    /// by you only, about the size of the views it holds; a store written by another ctxpack
+    /// build is replaced. Default: ctxpack in your user cache directory ($XDG_CACHE_HOME or
+    /// ~/.cache on Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows).
+    #[arg(long, value_name = "DIR", env = "CTXPACK_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Neither read nor write the cache: count and parse every file. Overrides --cache-dir and
+    /// CTXPACK_CACHE_DIR.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,9 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::cache::Cache;
 use crate::cli::{BudgetArgs, CountingArgs, Limit, PackArgs, SecretsChoice, SourceArgs, StatsArgs};
 use crate::lang::Fidelity;
 use crate::secrets;
@@ -131,6 +133,8 @@ pub struct PackConfig {
     pub notes: Vec<String>,
     /// With --plan: the plan to pack for (`-`: standard input).
     pub plan: Option<PathBuf>,
+    /// Token counts and views kept between runs (disabled with --no-cache).
+    pub cache: Arc<Cache>,
 }
 
 /// The budget of `pack --plan` when none is given.
@@ -205,7 +209,19 @@ impl PackConfig {
                 focus_texts.push(focus.clone());
             }
         }
+        let cache = match (&counting.cache_dir, counting.no_cache) {
+            (_, true) => Cache::disabled(),
+            (Some(dir), false) => Cache::open(&cwd.join(dir), &source.inputs.root),
+            (None, false) => match Cache::default_dir() {
+                Some(dir) => Cache::open(&dir, &source.inputs.root),
+                None => Cache::disabled(),
+            },
+        };
+        if let Some(warning) = cache.warning() {
+            notes.push(format!("the cache was not used: {warning}"));
+        }
         Ok(PackConfig {
+            cache: Arc::new(cache),
             source,
             budget: budget_tokens,
             focus: crate::rank::Focus::new(&focus_texts),

@@ -5,6 +5,7 @@
 //! reporting what a pack would do, and `inspect` for `outline` and `symbols`.
 
 pub mod budget;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod fit;
@@ -120,6 +121,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 }
                 None => pack::run(&config, &mut io::stderr().lock())?,
             }
+            keep_cache(&config, &mut io::stderr().lock()).map_err(anyhow::Error::from)?;
         }
         Command::Outline(args) => {
             let mut out = io::BufWriter::new(io::stdout().lock());
@@ -160,7 +162,21 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Stats(args) => {
             let config = config::StatsConfig::from_args(args, &mut io::stdin().lock())?;
             stats::run(&config, &mut io::stdout().lock(), &mut io::stderr().lock())?;
+            keep_cache(&config.pack, &mut io::stderr().lock()).map_err(anyhow::Error::from)?;
         }
+    }
+    Ok(())
+}
+
+/// Writes the cache back after a successful run, and says how much of it was used. A cache that
+/// cannot be written costs the next run time, not this run its result: a warning.
+fn keep_cache(config: &config::PackConfig, err: &mut dyn io::Write) -> io::Result<()> {
+    if let Err(error) = config.cache.save() {
+        writeln!(err, "ctxpack: warning: could not write the cache: {error} (--cache-dir or CTXPACK_CACHE_DIR choose another directory; --no-cache turns it off)")?;
+    }
+    if !config.quiet {
+        let (hits, lookups) = config.cache.hits();
+        render::report::print_cache(err, hits, lookups)?;
     }
     Ok(())
 }

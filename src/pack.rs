@@ -469,23 +469,28 @@ pub(crate) struct Element {
 
 /// Renders `prepared` at `fidelity`, with its rank when the pack is budgeted.
 /// `spans` (1-based, inclusive line ranges) are what an excerpt shows in full.
+/// Views and counts come from the config's cache when it has them.
 pub(crate) fn render_element(
     entry: &Entry,
     prepared: &Prepared,
     fidelity: Fidelity,
     spans: &[(usize, usize)],
     rank: Option<usize>,
+    config: &PackConfig,
     counter: &dyn TokenCounter,
 ) -> Element {
     let file = &prepared.file;
+    let language = prepared.language;
     let (text, degraded) = match fidelity {
         Fidelity::Full => (Cow::Borrowed(file.text.as_str()), None),
         Fidelity::Excerpt => {
-            let view = lang::excerpt(prepared.language, &file.text, spans);
+            let view = lang::excerpt(language, &file.text, spans);
             (Cow::Owned(view.text), view.degraded)
         }
         fidelity => {
-            let view = lang::view(prepared.language, fidelity, &file.text);
+            let view = config.cache.view(language, fidelity, &file.text, || {
+                lang::view(language, fidelity, &file.text)
+            });
             (Cow::Owned(view.text), view.degraded)
         }
     };
@@ -495,7 +500,9 @@ pub(crate) fn render_element(
         Fidelity::Full => prepared.redactions,
         _ => prepared.redactions.min(secrets::count_markers(&text)),
     };
-    let split = SplitCount::new(counter, &text);
+    let split = config
+        .cache
+        .count(config.encoding, &text, || SplitCount::new(counter, &text));
     let path = entry.rel.display();
     let element = FileElement {
         path: &path,
@@ -544,7 +551,15 @@ fn process(
             return (Outcome::Omitted(OmitReason::Secrets, None), findings);
         }
     }
-    let element = render_element(entry, &prepared, config.fidelity, &[], None, counter);
+    let element = render_element(
+        entry,
+        &prepared,
+        config.fidelity,
+        &[],
+        None,
+        config,
+        counter,
+    );
     let outcome = Outcome::Packed {
         bytes: element.bytes,
         tokens: element.tokens,

@@ -164,6 +164,21 @@ impl SplitCount {
         }
     }
 
+    /// The cuts and the three counts, to be stored (see [`SplitCount::from_parts`]).
+    pub fn parts(&self) -> (Option<(usize, usize)>, [usize; 3]) {
+        (self.cuts, [self.head, self.middle, self.tail])
+    }
+
+    /// A count stored with [`SplitCount::parts`], for the same text.
+    pub fn from_parts(cuts: Option<(usize, usize)>, [head, middle, tail]: [usize; 3]) -> Self {
+        SplitCount {
+            cuts,
+            head,
+            middle,
+            tail,
+        }
+    }
+
     /// `count(text)`.
     pub fn total(&self) -> usize {
         self.head + self.middle + self.tail

@@ -28,6 +28,19 @@ pub struct PackReport {
     pub plan: Option<PlanSummary>,
 }
 
+/// How many of this run's token counts and views came from the cache (nothing without lookups).
+pub fn print_cache(err: &mut dyn Write, hits: usize, lookups: usize) -> std::io::Result<()> {
+    if lookups == 0 {
+        return Ok(());
+    }
+    writeln!(
+        err,
+        "  cache: {} of {} token counts and views reused",
+        human(hits),
+        human(lookups)
+    )
+}
+
 /// How many findings of each kind stderr lists by place; the document's summary lists all
 /// secrets.
 const LISTED_ON_STDERR: usize = 20;

@@ -3,6 +3,7 @@
 
 mod budget;
 mod budget_property;
+mod cache;
 mod lang;
 mod pack;
 mod plan;

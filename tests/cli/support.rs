@@ -9,13 +9,21 @@ use std::process::{Command, Output, Stdio};
 /// A temporary directory tree to pack.
 pub struct TestEnv {
     dir: tempfile::TempDir,
+    /// The cache ctxpack keeps between runs in this tree, outside it.
+    cache: tempfile::TempDir,
 }
 
 impl TestEnv {
     pub fn new() -> TestEnv {
         TestEnv {
             dir: tempfile::tempdir().expect("create a temporary directory"),
+            cache: tempfile::tempdir().expect("create a temporary directory"),
         }
+    }
+
+    /// Where ctxpack keeps its cache for this tree.
+    pub fn cache_dir(&self) -> &Path {
+        self.cache.path()
     }
 
     pub fn root(&self) -> &Path {
@@ -59,7 +67,8 @@ impl TestEnv {
     /// A `ctxpack` command whose working directory is the tree.
     pub fn ctxpack(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ctxpack"));
-        cmd.current_dir(self.root());
+        cmd.current_dir(self.root())
+            .env("CTXPACK_CACHE_DIR", self.cache_dir());
         cmd
     }
 }

@@ -1,0 +1,158 @@
+//! The cache between runs: a warm run reuses what a cold one made and writes the very bytes a run
+//! without the cache writes; changed files and damaged stores are never trusted.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::support::{run, run_ok, TestEnv};
+
+/// A tree with a file in every supported language, and some text.
+fn tree() -> TestEnv {
+    let env = TestEnv::new();
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/lang");
+    for entry in fs::read_dir(&samples).unwrap().flatten() {
+        if entry.file_type().unwrap().is_file() {
+            let name = entry.file_name();
+            env.write(
+                Path::new("src").join(&name),
+                fs::read(entry.path()).unwrap(),
+            );
+        }
+    }
+    env.write("README.md", "# Sample\n\nA tree to pack twice.\n");
+    env
+}
+
+fn pack(env: &TestEnv, args: &[&str]) -> Output {
+    let mut cmd = env.ctxpack();
+    cmd.arg("pack").args(args);
+    run_ok(cmd)
+}
+
+/// `(reused, looked up)` from the stderr summary, if it has a cache line.
+fn reused(out: &Output) -> Option<(usize, usize)> {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("cache:"))?;
+    let numbers: Vec<usize> = line
+        .split_whitespace()
+        .filter_map(|w| w.replace(',', "").parse().ok())
+        .collect();
+    match numbers[..] {
+        [hits, lookups] => Some((hits, lookups)),
+        _ => panic!("unexpected cache line: {line}"),
+    }
+}
+
+fn stores(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "store"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_warm_run_reuses_everything_and_writes_the_same_bytes() {
+    for args in [
+        &["--fidelity", "compressed"][..],
+        &["--fidelity", "outline"],
+        &[],
+        &["--budget", "3k"],
+    ] {
+        let env = tree();
+        let without: Vec<&str> = args.iter().copied().chain(["--no-cache"]).collect();
+        let fresh = pack(&env, &without);
+        assert_eq!(reused(&fresh), None, "{args:?}: --no-cache uses no cache");
+        assert!(stores(env.cache_dir()).is_empty(), "--no-cache writes none");
+
+        let cold = pack(&env, args);
+        let warm = pack(&env, args);
+        assert_eq!(cold.stdout, fresh.stdout, "{args:?}: cold run");
+        assert_eq!(warm.stdout, fresh.stdout, "{args:?}: warm run");
+        let (hits, lookups) = reused(&warm).expect("a cache line");
+        assert!(lookups >= 14, "{args:?}: every file looked up ({lookups})");
+        assert_eq!(hits, lookups, "{args:?}: a warm run reuses everything");
+        assert_eq!(stores(env.cache_dir()).len(), 1, "one store per root");
+    }
+}
+
+#[test]
+fn a_changed_file_is_made_again_and_nothing_else_is() {
+    let env = tree();
+    let args = ["--fidelity", "compressed"];
+    pack(&env, &args);
+    let before = reused(&pack(&env, &args)).unwrap();
+    assert_eq!(before.0, before.1);
+
+    let rust = env.path("src/sample.rs");
+    let mut text = fs::read_to_string(&rust).unwrap();
+    text.push_str("\npub fn added_later(x: u32) -> u32 {\n    x + 1\n}\n");
+    fs::write(&rust, text).unwrap();
+    let fresh = pack(&env, &["--fidelity", "compressed", "--no-cache"]);
+    let after = pack(&env, &args);
+    assert_eq!(after.stdout, fresh.stdout, "the changed file's new view");
+    assert!(String::from_utf8_lossy(&after.stdout).contains("pub fn added_later(x: u32) -> u32"));
+    // Its view and the count of that view are made again; everything else is reused.
+    assert_eq!(reused(&after), Some((before.1 - 2, before.1)));
+}
+
+#[test]
+fn a_damaged_store_is_ignored_and_replaced() {
+    let env = tree();
+    let args = ["--fidelity", "outline"];
+    let fresh = pack(&env, &["--fidelity", "outline", "--no-cache"]);
+    pack(&env, &args);
+    let store = stores(env.cache_dir()).pop().expect("a store");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&store).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the store is readable by its owner only"
+        );
+    }
+    let mut bytes = fs::read(&store).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    fs::write(&store, &bytes).unwrap();
+
+    let damaged = pack(&env, &args);
+    let stderr = String::from_utf8_lossy(&damaged.stderr);
+    assert!(
+        stderr.contains("the cache was not used") && stderr.contains("checksum"),
+        "{stderr}"
+    );
+    assert_eq!(damaged.stdout, fresh.stdout);
+    let (hits, lookups) = reused(&damaged).unwrap();
+    assert!(hits < lookups, "nothing came from the damaged store");
+    let repaired = pack(&env, &args);
+    assert_eq!(repaired.stdout, fresh.stdout);
+    assert_eq!(reused(&repaired).map(|(h, l)| h == l), Some(true));
+}
+
+#[test]
+fn a_cache_that_cannot_be_written_is_a_warning_not_a_failure() {
+    let env = tree();
+    let blocker = env.cache_dir().join("a-file");
+    fs::write(&blocker, "not a directory").unwrap();
+    let fresh = pack(&env, &["--no-cache"]);
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--cache-dir"]).arg(&blocker);
+    let out = run(cmd);
+    assert!(out.status.success());
+    assert_eq!(out.stdout, fresh.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: could not write the cache"),
+        "{stderr}"
+    );
+}
