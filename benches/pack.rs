@@ -1,6 +1,6 @@
 //! Full-pack throughput against the tokenizer alone counting the same bytes on all cores, and a
-//! cold `--budget 200k` pack against the full pack, and packs with a warm cache against the same
-//! packs without one.
+//! cold `--budget 200k` pack against the full pack. No cache between runs (`--no-cache`); see
+//! benches/cache.rs for that.
 //!
 //! `cargo bench --bench pack [-- CORPUS_DIR]`. Without a directory (or `CTXPACK_BENCH_CORPUS`), a
 //! synthetic tree of at least 50 MB in 10,000+ files is generated in a temporary directory first.
@@ -140,49 +140,6 @@ fn main() {
         budget_ratios.iter().cloned().fold(f64::INFINITY, f64::min),
         budget_ratios.iter().cloned().fold(0.0, f64::max)
     );
-
-    // The cache between runs: each warm run opens the store a cold run of the same mode wrote
-    // (configuring, packing and saving are all timed), against the same mode without a cache.
-    let cache_dir = tempfile::tempdir().expect("temporary directory");
-    let cache_arg = cache_dir.path().to_str().expect("a UTF-8 temporary path");
-    for (label, mode) in [
-        ("full", &[][..]),
-        ("--fidelity compressed", &["--fidelity", "compressed"]),
-        ("--budget 200k", &["--budget", "200k"]),
-    ] {
-        let cached: Vec<&str> = mode
-            .iter()
-            .copied()
-            .chain(["--cache-dir", cache_arg])
-            .collect();
-        let timed = |args: &[&str]| {
-            let start = Instant::now();
-            let config = pack_config(&corpus, &out, args);
-            ctxpack::pack::run(&config, &mut std::io::sink()).expect("pack");
-            config.cache.save().expect("save the cache");
-            start.elapsed().as_secs_f64()
-        };
-        timed(&cached); // fills the store
-        let (mut cold, mut warm) = (Vec::new(), Vec::new());
-        for run in 0..=RUNS {
-            let c = timed(mode);
-            let w = timed(&cached);
-            if run > 0 {
-                cold.push(c);
-                warm.push(w);
-            }
-        }
-        let ratios: Vec<f64> = warm.iter().zip(&cold).map(|(w, c)| w / c).collect();
-        println!(
-            "{label}: no cache median {:.3} s, warm cache {:.3} s; warm / no cache: median {:.3} \
-             (min {:.3}, max {:.3})",
-            median(&cold),
-            median(&warm),
-            median(&ratios),
-            ratios.iter().cloned().fold(f64::INFINITY, f64::min),
-            ratios.iter().cloned().fold(0.0, f64::max)
-        );
-    }
 }
 
 fn pack_config(corpus: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> PackConfig {
@@ -195,10 +152,8 @@ fn pack_config(corpus: &std::path::Path, out: &std::path::Path, extra: &[&str]) 
         out.into(),
     ];
     args.extend(extra.iter().map(|a| a.into()));
-    // Every other measurement counts and parses everything: no cache unless one is named.
-    if !extra.contains(&"--cache-dir") {
-        args.push("--no-cache".into());
-    }
+    // Every run counts and parses everything.
+    args.push("--no-cache".into());
     let cli = Cli::parse_from(args);
     let Command::Pack(args) = cli.command else {
         unreachable!("the arguments above name the pack command")

@@ -7,18 +7,23 @@
 //! text; the output is byte-for-byte the output without it.
 //!
 //! There is one store file per packed root, in the user's cache directory. It is read whole at
-//! the start, written whole at the end (to a temporary file, then renamed, so concurrent runs
-//! never see a partial store), and a checksum over it guards against damage: a store that fails
-//! it is ignored. A store written by another ctxpack build is ignored too, since views depend on
-//! the code that made them. It keeps what this run used, and of the rest only as much as this
-//! run used again, so it stays about the size of one pack's views.
+//! the start and, when the run made something new, written whole at the end (to a temporary file,
+//! then renamed, so concurrent runs never see a partial store; the last to finish wins). A
+//! checksum over it guards against damage, and every field is checked as it is read: a store that
+//! fails is ignored. A store written by another ctxpack build is ignored too, since views depend
+//! on the code that made them. The store is trusted like the binary itself: whoever can write it
+//! could put any text in a view.
+//!
+//! Each entry carries the number of the last write that kept it. A write keeps what this run
+//! used or made, then older entries, most recently kept first, up to [`STORE_MAX`] bytes. Stores
+//! of roots not packed for [`STALE_DAYS`] days are deleted.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 use crate::lang::syntax::NoTree;
 use crate::lang::{Fidelity, Language, View};
@@ -27,18 +32,20 @@ use crate::tokens::{Encoding, SplitCount};
 /// What the start of a store says it is.
 const MAGIC: &[u8; 8] = b"ctxpack\x01";
 /// Bumped whenever the layout below changes.
-const FORMAT: u32 = 1;
-/// A store is never written larger than this (the entries of this run are kept whatever).
-const KEEP_OLD_MAX: usize = 256 << 20;
-/// Unused entries kept: up to this many bytes beyond twice what this run used.
-const KEEP_OLD_SLACK: usize = 8 << 20;
+const FORMAT: u32 = 2;
+/// Older entries are kept while the store stays under this size (this run's entries always are).
+const STORE_MAX: usize = 128 << 20;
+/// A store larger than this is not read (it was not written by ctxpack).
+const READ_MAX: u64 = 1 << 30;
+/// Stores of other roots untouched this long are deleted when a store is written.
+const STALE_DAYS: u64 = 30;
 
 type Key = [u8; 16];
 
 /// A cached result.
 #[derive(Clone, PartialEq, Eq)]
 enum Value {
-    Count(SplitCount),
+    Count([usize; 3]),
     View(View),
 }
 
@@ -47,13 +54,18 @@ pub struct Cache {
     store: Option<PathBuf>,
     /// Identifies the build that wrote a store: only its own stores are read.
     build: [u8; 32],
-    old: HashMap<Key, Value>,
-    /// Every entry this run looked up or made, to be written back.
-    used: Mutex<HashMap<Key, Value>>,
-    hits: AtomicUsize,
-    lookups: AtomicUsize,
-    /// Why the store could not be read, for a warning.
+    /// The store's entries, with the number of the last write that kept each.
+    old: HashMap<Key, (u64, Value)>,
+    /// The number of the store's last write.
+    writes: u64,
+    /// Old entries this run used.
+    reused: Mutex<HashSet<Key>>,
+    /// Entries this run made.
+    made: Mutex<HashMap<Key, Value>>,
+    /// Why the store could not be read, for a note.
     damaged: Option<String>,
+    /// Older entries are kept while the store stays under this size.
+    limit: usize,
 }
 
 impl fmt::Debug for Cache {
@@ -78,10 +90,11 @@ impl Cache {
             store: None,
             build: [0; 32],
             old: HashMap::new(),
-            used: Mutex::new(HashMap::new()),
-            hits: AtomicUsize::new(0),
-            lookups: AtomicUsize::new(0),
+            writes: 0,
+            reused: Mutex::new(HashSet::new()),
+            made: Mutex::new(HashMap::new()),
             damaged: None,
+            limit: STORE_MAX,
         }
     }
 
@@ -101,9 +114,16 @@ impl Cache {
             build: build_id(),
             ..Cache::disabled()
         };
-        match std::fs::read(&store) {
+        let read = std::fs::metadata(&store).and_then(|meta| {
+            if meta.len() > READ_MAX {
+                Err(io::Error::other("larger than any store ctxpack writes"))
+            } else {
+                std::fs::read(&store)
+            }
+        });
+        match read {
             Ok(bytes) => match decode(&bytes, &cache.build) {
-                Ok(old) => cache.old = old,
+                Ok((writes, old)) => (cache.writes, cache.old) = (writes, old),
                 Err(Stale) => {}
                 Err(Damaged(why)) => {
                     cache.damaged = Some(format!("ignored {} ({why})", store.display()))
@@ -120,12 +140,11 @@ impl Cache {
         self.damaged.as_deref()
     }
 
-    /// `(hits, lookups)` so far.
+    /// `(reused, needed)`: how many distinct counts and views this run took from the store, and
+    /// how many it needed in all.
     pub fn hits(&self) -> (usize, usize) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.lookups.load(Ordering::Relaxed),
-        )
+        let reused = self.reused.lock().expect("cache lock").len();
+        (reused, reused + self.made.lock().expect("cache lock").len())
     }
 
     /// The token count of `text` in `encoding`, made by `count` unless cached.
@@ -136,10 +155,13 @@ impl Cache {
         count: impl FnOnce() -> SplitCount,
     ) -> SplitCount {
         let key = key(&[b"count", encoding.name().as_bytes()], text);
-        match self.get(key, || Value::Count(count())) {
-            Value::Count(split) => split,
-            Value::View(_) => unreachable!("count keys hold counts"),
+        if let Some(Value::Count(parts)) = self.lookup(&key) {
+            // The cuts are found again in the text itself, never taken from the store.
+            return SplitCount::from_parts(text, parts);
         }
+        let split = count();
+        self.insert(key, Value::Count(split.parts()));
+        split
     }
 
     /// The view of `text` (in `language`) at `fidelity`, made by `view` unless cached.
@@ -158,86 +180,123 @@ impl Cache {
             ],
             text,
         );
-        match self.get(key, || Value::View(view())) {
-            Value::View(view) => view,
-            Value::Count(_) => unreachable!("view keys hold views"),
+        if let Some(Value::View(view)) = self.lookup(&key) {
+            return view;
+        }
+        let view = view();
+        self.insert(key, Value::View(view.clone()));
+        view
+    }
+
+    fn lookup(&self, key: &Key) -> Option<Value> {
+        self.store.as_ref()?;
+        if let Some(value) = self.made.lock().expect("cache lock").get(key) {
+            return Some(value.clone());
+        }
+        let (_, value) = self.old.get(key)?;
+        self.reused.lock().expect("cache lock").insert(*key);
+        Some(value.clone())
+    }
+
+    fn insert(&self, key: Key, value: Value) {
+        if self.store.is_some() {
+            self.made.lock().expect("cache lock").insert(key, value);
         }
     }
 
-    fn get(&self, key: Key, make: impl FnOnce() -> Value) -> Value {
-        if self.store.is_none() {
-            return make();
-        }
-        self.lookups.fetch_add(1, Ordering::Relaxed);
-        if let Some(value) = self.used.lock().expect("cache lock").get(&key) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return value.clone();
-        }
-        let value = match self.old.get(&key) {
-            Some(value) => {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                value.clone()
-            }
-            None => make(),
-        };
-        self.used
-            .lock()
-            .expect("cache lock")
-            .insert(key, value.clone());
-        value
-    }
-
-    /// Writes the store back: what this run used, then other entries while the store stays
-    /// small. Does nothing for a disabled cache, or when nothing was looked up.
+    /// Writes the store back when this run made something new: what it used or made, then older
+    /// entries, most recently kept first, while the store stays under [`STORE_MAX`]. Also deletes
+    /// stale stores of other roots, and temporary files that interrupted runs left.
     pub fn save(&self) -> io::Result<()> {
         let Some(store) = &self.store else {
             return Ok(());
         };
-        let used = self.used.lock().expect("cache lock");
-        if used.is_empty() {
+        let made = self.made.lock().expect("cache lock");
+        if made.is_empty() {
             return Ok(());
         }
-        let mut entries: Vec<(&Key, &Value)> = used.iter().collect();
-        entries.sort_unstable_by_key(|(k, _)| **k);
+        let reused = self.reused.lock().expect("cache lock");
+        let writes = self.writes + 1;
+        let mut current: Vec<(&Key, &Value)> = made.iter().collect();
+        current.extend(reused.iter().map(|k| (k, &self.old[k].1)));
+        current.sort_unstable_by_key(|(k, _)| **k);
+        // The checksummed part: the write's number, the entry count (filled in below), entries.
         let mut body = Vec::new();
-        for (key, value) in &entries {
-            encode_entry(&mut body, key, value);
+        body.extend_from_slice(&writes.to_le_bytes());
+        body.extend_from_slice(&[0; 8]);
+        for (key, value) in &current {
+            encode_entry(&mut body, key, writes, value);
         }
-        let keep = (2 * body.len() + KEEP_OLD_SLACK).min(KEEP_OLD_MAX);
-        let mut others: Vec<(&Key, &Value)> = self
+        let mut count = current.len();
+        let mut older: Vec<(&Key, &(u64, Value))> = self
             .old
             .iter()
-            .filter(|(k, _)| !used.contains_key(*k))
+            .filter(|(k, _)| !reused.contains(*k) && !made.contains_key(*k))
             .collect();
-        others.sort_unstable_by_key(|(k, _)| **k);
-        let mut count = entries.len();
-        for (key, value) in others {
+        older.sort_unstable_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
+        for (key, (kept, value)) in older {
             let before = body.len();
-            encode_entry(&mut body, key, value);
-            if body.len() > keep {
+            encode_entry(&mut body, key, *kept, value);
+            if body.len() > self.limit {
                 body.truncate(before);
                 break;
             }
             count += 1;
         }
-
-        let mut bytes = Vec::with_capacity(body.len() + 80);
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&FORMAT.to_le_bytes());
-        bytes.extend_from_slice(&self.build);
-        bytes.extend_from_slice(blake3::hash(&body).as_bytes());
-        bytes.extend_from_slice(&(count as u64).to_le_bytes());
-        bytes.extend_from_slice(&body);
+        body[8..16].copy_from_slice(&(count as u64).to_le_bytes());
+        let mut header = Vec::with_capacity(80);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&FORMAT.to_le_bytes());
+        header.extend_from_slice(&self.build);
+        header.extend_from_slice(blake3::hash(&body).as_bytes());
 
         let dir = store.parent().expect("a store lies in a directory");
-        create_private_dir(dir)?;
+        let context = |what: &str, e: io::Error| {
+            io::Error::new(e.kind(), format!("{what} {}: {e}", dir.display()))
+        };
+        create_private_dir(dir).map_err(|e| context("cannot create", e))?;
+        sweep(dir, store);
         // Created readable by the owner only: views may hold code the user keeps private.
         let mut temp = tempfile::Builder::new()
             .prefix(".store-")
-            .tempfile_in(dir)?;
-        temp.write_all(&bytes)?;
-        temp.persist(store).map_err(|e| e.error)?;
+            .tempfile_in(dir)
+            .map_err(|e| context("cannot write in", e))?;
+        temp.write_all(&header)
+            .and_then(|()| temp.write_all(&body))
+            .and_then(|()| temp.as_file().sync_data())
+            .map_err(|e| context("cannot write in", e))?;
+        temp.persist(store)
+            .map_err(|e| context("cannot write in", e.error))?;
         Ok(())
+    }
+}
+
+/// Deletes stores in `dir` (other than `keep`) untouched for [`STALE_DAYS`] days, and temporary
+/// files older than an hour. Best effort: what cannot be deleted stays.
+fn sweep(dir: &Path, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let limit = if name.starts_with(".store-") {
+            Duration::from_secs(3600)
+        } else if name.ends_with(".store") && path != keep {
+            Duration::from_secs(STALE_DAYS * 86_400)
+        } else {
+            continue;
+        };
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| now.duration_since(t).ok());
+        if age.is_some_and(|age| age > limit) {
+            let _ = std::fs::remove_file(&path);
+        }
     }
 }
 
@@ -254,11 +313,12 @@ fn key(parts: &[&[u8]], text: &str) -> Key {
     key
 }
 
-/// This build of ctxpack: its version and, when it can be read, the size and time of its
-/// executable, so that a rebuilt binary whose views may differ does not read an older store.
+/// This build of ctxpack: a fingerprint of the sources it was built from (see `build.rs`), and,
+/// when it can be read, the size and time of its executable.
 fn build_id() -> [u8; 32] {
     let mut hasher = blake3::Hasher::new();
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    hasher.update(env!("CTXPACK_SOURCE_FINGERPRINT").as_bytes());
     hasher.update(&FORMAT.to_le_bytes());
     if let Some(meta) = std::env::current_exe()
         .ok()
@@ -297,15 +357,14 @@ fn put(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&(n as u64).to_le_bytes());
 }
 
-fn encode_entry(out: &mut Vec<u8>, key: &Key, value: &Value) {
+fn encode_entry(out: &mut Vec<u8>, key: &Key, kept: u64, value: &Value) {
     out.extend_from_slice(key);
+    out.extend_from_slice(&kept.to_le_bytes());
     match value {
-        Value::Count(split) => {
+        Value::Count(parts) => {
             out.push(TAG_COUNT);
-            let (cuts, [head, middle, tail]) = split.parts();
-            let (h, t) = cuts.map_or((u64::MAX as usize, 0), |c| c);
-            for n in [h, t, head, middle, tail] {
-                put(out, n);
+            for n in parts {
+                put(out, *n);
             }
         }
         Value::View(view) => {
@@ -331,8 +390,9 @@ enum Unread {
 }
 use Unread::{Damaged, Stale};
 
-/// Reads a store's entries, checking everything; nothing in it is trusted.
-fn decode(bytes: &[u8], build: &[u8; 32]) -> Result<HashMap<Key, Value>, Unread> {
+/// Reads a store: the number of its last write and its entries. Every length and tag is checked.
+type Entries = HashMap<Key, (u64, Value)>;
+fn decode(bytes: &[u8], build: &[u8; 32]) -> Result<(u64, Entries), Unread> {
     let mut r = Reader { bytes, at: 0 };
     if r.take(MAGIC.len())? != MAGIC {
         return Err(Damaged("not a ctxpack cache"));
@@ -341,20 +401,18 @@ fn decode(bytes: &[u8], build: &[u8; 32]) -> Result<HashMap<Key, Value>, Unread>
         return Err(Stale);
     }
     let sum = r.take(32)?;
-    let count = r.usize()?;
-    if blake3::hash(&bytes[r.at..]).as_bytes() != sum {
+    let body = &bytes[r.at..];
+    if blake3::hash(body).as_bytes() != sum {
         return Err(Damaged("checksum mismatch"));
     }
+    let writes = r.u64()?;
+    let count = r.usize()?;
     let mut entries = HashMap::new();
     for _ in 0..count {
         let key: Key = r.take(16)?.try_into().expect("16 bytes");
+        let kept = r.u64()?;
         let value = match r.take(1)?[0] {
-            TAG_COUNT => {
-                let [h, t, head, middle, tail] =
-                    [r.usize()?, r.usize()?, r.usize()?, r.usize()?, r.usize()?];
-                let cuts = (h != u64::MAX as usize).then_some((h, t));
-                Value::Count(SplitCount::from_parts(cuts, [head, middle, tail]))
-            }
+            TAG_COUNT => Value::Count([r.usize()?, r.usize()?, r.usize()?]),
             TAG_VIEW => {
                 let degraded = match r.take(1)?[0] {
                     0 => None,
@@ -373,12 +431,12 @@ fn decode(bytes: &[u8], build: &[u8; 32]) -> Result<HashMap<Key, Value>, Unread>
             }
             _ => return Err(Damaged("unknown entry")),
         };
-        entries.insert(key, value);
+        entries.insert(key, (kept, value));
     }
     if r.at != bytes.len() {
         return Err(Damaged("trailing bytes"));
     }
-    Ok(entries)
+    Ok((writes, entries))
 }
 
 struct Reader<'a> {
@@ -404,9 +462,14 @@ impl<'a> Reader<'a> {
         ))
     }
 
+    fn u64(&mut self) -> Result<u64, Unread> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+
     fn usize(&mut self) -> Result<usize, Unread> {
-        let n = u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes"));
-        usize::try_from(n).map_err(|_| Damaged("a number out of range"))
+        usize::try_from(self.u64()?).map_err(|_| Damaged("a number out of range"))
     }
 }
 
@@ -419,10 +482,13 @@ mod tests {
         SplitCount::new(&Tiktoken::new(Encoding::O200kBase), text)
     }
 
+    fn dirs() -> (tempfile::TempDir, tempfile::TempDir) {
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap())
+    }
+
     #[test]
     fn a_saved_store_gives_back_what_was_put_in_and_nothing_else() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = tempfile::tempdir().unwrap();
+        let (dir, root) = dirs();
         let text = "fn main() {\n    println!(\"hi\");\n}\n";
         let view = View {
             text: "fn main() { /* … 1 line */ }\n".to_string(),
@@ -446,27 +512,78 @@ mod tests {
             panic!("a cached view is not remade")
         });
         assert_eq!(cached, view);
-        // Other encodings, fidelities and texts are other keys.
+        // Other encodings, languages, fidelities and texts are other keys.
         let other = Tiktoken::new(Encoding::Cl100kBase);
         let cl = again.count(Encoding::Cl100kBase, text, || SplitCount::new(&other, text));
         assert_eq!(cl.total(), other.count(text));
-        let outline = again.view(Language::Rust, Fidelity::Outline, text, || View {
+        let outline = View {
             text: "fn main()\n".to_string(),
             degraded: None,
-        });
-        assert_eq!(outline.text, "fn main()\n");
+        };
+        let made = again.view(Language::Rust, Fidelity::Outline, text, || outline.clone());
+        assert_eq!(made, outline);
+        let c = again.view(Language::C, Fidelity::Compressed, text, || outline.clone());
+        assert_eq!(c, outline, "a C view of the same text is another entry");
         let changed = format!("{text}// changed\n");
         assert_eq!(
             again.count(Encoding::O200kBase, &changed, || counted(&changed)),
             counted(&changed)
         );
-        assert_eq!(again.hits(), (2, 5));
+        assert_eq!(again.hits(), (2, 6));
+    }
+
+    #[test]
+    fn a_run_that_made_nothing_new_writes_nothing() {
+        let (dir, root) = dirs();
+        let text = "a = 1\n";
+        let cache = Cache::open(dir.path(), root.path());
+        cache.count(Encoding::O200kBase, text, || counted(text));
+        cache.save().unwrap();
+        let store = cache.store.clone().unwrap();
+        let written = std::fs::metadata(&store).unwrap().modified().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let again = Cache::open(dir.path(), root.path());
+        again.count(Encoding::O200kBase, text, || panic!("cached"));
+        again.save().unwrap();
+        assert_eq!(
+            std::fs::metadata(&store).unwrap().modified().unwrap(),
+            written
+        );
+    }
+
+    #[test]
+    fn older_entries_give_way_to_newer_ones_when_the_store_is_full() {
+        let (dir, root) = dirs();
+        let view = |n: usize, limit: usize| {
+            let mut run = Cache::open(dir.path(), root.path());
+            run.limit = limit;
+            run.view(
+                Language::Text,
+                Fidelity::Compressed,
+                &format!("{n}\n"),
+                || View {
+                    text: "v".repeat(1000),
+                    degraded: None,
+                },
+            );
+            run.save().unwrap();
+        };
+        // Three runs, each making one view, the last with room for one older entry only.
+        view(0, STORE_MAX);
+        view(1, STORE_MAX);
+        view(2, 2_200);
+        let last = Cache::open(dir.path(), root.path());
+        let mut kept: Vec<u64> = last.old.values().map(|(k, _)| *k).collect();
+        kept.sort();
+        assert_eq!(kept, [2, 3], "the entry kept longest ago went");
+        let key_of = |n: usize| key(&[b"view", b"text", b"compressed"], &format!("{n}\n"));
+        assert!(!last.old.contains_key(&key_of(0)));
+        assert!(last.old.contains_key(&key_of(1)) && last.old.contains_key(&key_of(2)));
     }
 
     #[test]
     fn a_damaged_store_is_ignored_with_a_warning() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = tempfile::tempdir().unwrap();
+        let (dir, root) = dirs();
         let text = "x = 1\n".repeat(50);
         let cache = Cache::open(dir.path(), root.path());
         cache.count(Encoding::O200kBase, &text, || counted(&text));
@@ -492,9 +609,39 @@ mod tests {
     }
 
     #[test]
+    fn a_store_with_a_valid_checksum_but_wrong_kinds_or_counts_cannot_crash_a_pack() {
+        let (dir, root) = dirs();
+        let text = "line one\nline two\nline three\n";
+        let cache = Cache::open(dir.path(), root.path());
+        // A view stored under a count's key, and counts that fit no text.
+        let count_key = key(&[b"count", Encoding::O200kBase.name().as_bytes()], text);
+        let view = View {
+            text: "forged".to_string(),
+            degraded: None,
+        };
+        cache.insert(count_key, Value::View(view));
+        let view_key = key(&[b"view", b"rust", b"outline"], text);
+        cache.insert(view_key, Value::Count([usize::MAX / 4, 7, 9]));
+        cache.save().unwrap();
+
+        let again = Cache::open(dir.path(), root.path());
+        assert!(again.warning().is_none());
+        let split = again.count(Encoding::O200kBase, text, || counted(text));
+        assert_eq!(split, counted(text), "a wrong kind is a miss");
+        let outline = again.view(Language::Rust, Fidelity::Outline, text, || View {
+            text: String::new(),
+            degraded: None,
+        });
+        assert!(outline.text.is_empty());
+        // Wrong numbers give a wrong count, but the text is cut only where it may be.
+        let wrong = SplitCount::from_parts(text, [1, 2, 3]);
+        let counter = Tiktoken::new(Encoding::O200kBase);
+        wrong.wrapped(&counter, "<a>", text, "</a>");
+    }
+
+    #[test]
     fn a_store_from_another_build_is_silently_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = tempfile::tempdir().unwrap();
+        let (dir, root) = dirs();
         let text = "y = 2\n";
         let mut cache = Cache::open(dir.path(), root.path());
         cache.build = [7; 32];

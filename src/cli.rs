@@ -353,8 +353,10 @@ pub struct CountingArgs {
     /// and the output is identical with or without the cache. One store file per root, readable
     /// by you only, about the size of the views it holds; a store written by another ctxpack
     /// build is replaced. Default: ctxpack in your user cache directory ($XDG_CACHE_HOME or
-    /// ~/.cache on Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows).
-    #[arg(long, value_name = "DIR", env = "CTXPACK_CACHE_DIR")]
+    /// ~/.cache on Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows), or
+    /// $CTXPACK_CACHE_DIR when set and not empty. With --secrets off, views hold secrets as the
+    /// files do.
+    #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 
     /// Neither read nor write the cache: count and parse every file. Overrides --cache-dir and
@@ -437,23 +439,6 @@ pub struct OutlineArgs {
     /// redacted text. omit-file prints nothing for such a file; fail prints nothing and exits 3.
     #[arg(long, value_name = "MODE", value_enum, default_value_t = SecretsChoice::Redact)]
     pub secrets: SecretsChoice,
-
-    /// Keep token counts and views for the next run here.
-    ///
-    /// Counting and parsing are the costly stages, and between two runs most files have not
-    /// changed. Results are stored under a hash of the text they were made from (and of the
-    /// encoding, language and fidelity), so a changed file is always counted and parsed again
-    /// and the output is identical with or without the cache. One store file per root, readable
-    /// by you only, about the size of the views it holds; a store written by another ctxpack
-    /// build is replaced. Default: ctxpack in your user cache directory ($XDG_CACHE_HOME or
-    /// ~/.cache on Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows).
-    #[arg(long, value_name = "DIR", env = "CTXPACK_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
-
-    /// Neither read nor write the cache: count and parse every file. Overrides --cache-dir and
-    /// CTXPACK_CACHE_DIR.
-    #[arg(long)]
-    pub no_cache: bool,
 }
 
 #[derive(Debug, Args)]

@@ -209,10 +209,14 @@ impl PackConfig {
                 focus_texts.push(focus.clone());
             }
         }
-        let cache = match (&counting.cache_dir, counting.no_cache) {
-            (_, true) => Cache::disabled(),
-            (Some(dir), false) => Cache::open(&cwd.join(dir), &source.inputs.root),
-            (None, false) => match Cache::default_dir() {
+        // An empty CTXPACK_CACHE_DIR (as CI templates leave unset variables) means unset.
+        let from_env = std::env::var_os("CTXPACK_CACHE_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let cache = match counting.cache_dir.clone().or(from_env) {
+            _ if counting.no_cache => Cache::disabled(),
+            Some(dir) => Cache::open(&cwd.join(dir), &source.inputs.root),
+            None => match Cache::default_dir() {
                 Some(dir) => Cache::open(&dir, &source.inputs.root),
                 None => Cache::disabled(),
             },

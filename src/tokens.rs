@@ -164,15 +164,17 @@ impl SplitCount {
         }
     }
 
-    /// The cuts and the three counts, to be stored (see [`SplitCount::from_parts`]).
-    pub fn parts(&self) -> (Option<(usize, usize)>, [usize; 3]) {
-        (self.cuts, [self.head, self.middle, self.tail])
+    /// The three counts, to be stored (see [`SplitCount::from_parts`]).
+    pub fn parts(&self) -> [usize; 3] {
+        [self.head, self.middle, self.tail]
     }
 
-    /// A count stored with [`SplitCount::parts`], for the same text.
-    pub fn from_parts(cuts: Option<(usize, usize)>, [head, middle, tail]: [usize; 3]) -> Self {
+    /// A count stored with [`SplitCount::parts`], for the same `text`. The cuts are found in
+    /// `text` again, so that whatever the numbers, [`SplitCount::wrapped`] slices `text` where
+    /// it may.
+    pub fn from_parts(text: &str, [head, middle, tail]: [usize; 3]) -> Self {
         SplitCount {
-            cuts,
+            cuts: first_cut(text).zip(last_cut(text)),
             head,
             middle,
             tail,

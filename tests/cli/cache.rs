@@ -156,3 +156,79 @@ fn a_cache_that_cannot_be_written_is_a_warning_not_a_failure() {
         "{stderr}"
     );
 }
+
+#[test]
+fn one_store_serves_every_mode_and_each_gets_its_own_output() {
+    let env = tree();
+    let key = "AKIAQ3EGRTYL5NXZ7W2P";
+    env.write(
+        "src/settings.py",
+        format!("AWS_ACCESS_KEY_ID = \"{key}\"\n\n\ndef load():\n    return 1\n"),
+    );
+    let modes: [&[&str]; 8] = [
+        &[],
+        &["--fidelity", "compressed"],
+        &["--fidelity", "outline"],
+        &["--encoding", "cl100k_base"],
+        &["--encoding", "cl100k_base", "--fidelity", "compressed"],
+        &["--secrets", "off", "--fidelity", "compressed"],
+        &["--fidelity", "compressed"],
+        &["--budget", "2k", "--focus", "load settings"],
+    ];
+    // Twice round, so that the second round is served from what every mode left.
+    for round in 0..2 {
+        for args in modes {
+            let without: Vec<&str> = args.iter().copied().chain(["--no-cache"]).collect();
+            let fresh = pack(&env, &without);
+            let cached = pack(&env, args);
+            assert_eq!(cached.stdout, fresh.stdout, "round {round}, {args:?}");
+            let text = String::from_utf8_lossy(&cached.stdout);
+            let off = args.contains(&"off");
+            assert_eq!(
+                text.contains(key),
+                off,
+                "{args:?}: the key is shown only with --secrets off"
+            );
+            if round == 1 {
+                let (hits, needed) = reused(&cached).unwrap();
+                assert_eq!(hits, needed, "round 2, {args:?}");
+            }
+        }
+    }
+    let mut cmd = env.ctxpack();
+    cmd.args(["stats", "--json"]);
+    let mut fresh = env.ctxpack();
+    fresh.args(["stats", "--json", "--no-cache"]);
+    assert_eq!(run_ok(cmd).stdout, run_ok(fresh).stdout);
+}
+
+#[test]
+fn quiet_hides_the_cache_line_and_an_empty_variable_means_the_default() {
+    let env = tree();
+    let quiet = pack(&env, &["-q"]);
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    let elsewhere = TestEnv::new();
+    let mut cmd = env.ctxpack();
+    cmd.env("CTXPACK_CACHE_DIR", "")
+        .env("XDG_CACHE_HOME", elsewhere.root())
+        .env("HOME", elsewhere.root())
+        .args(["pack", "-q", "--no-cache"]);
+    let out = run_ok(cmd);
+    assert_eq!(out.stdout, quiet.stdout);
+    let mut cmd = env.ctxpack();
+    cmd.env("CTXPACK_CACHE_DIR", "")
+        .env("XDG_CACHE_HOME", elsewhere.root())
+        .env("HOME", elsewhere.root())
+        .args(["pack", "-q"]);
+    assert_eq!(run_ok(cmd).stdout, quiet.stdout);
+    #[cfg(target_os = "linux")]
+    assert_eq!(
+        stores(&elsewhere.path("ctxpack")).len(),
+        1,
+        "the default directory, under XDG_CACHE_HOME"
+    );
+}
