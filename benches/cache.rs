@@ -10,10 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use clap::Parser;
+mod support;
 
-use ctxpack::cli::{Cli, Command};
-use ctxpack::config::PackConfig;
+use support::{median, pack_config};
 
 const RUNS: usize = 5;
 const MODES: [(&str, &[&str]); 3] = [
@@ -91,27 +90,4 @@ fn measure(corpus: &Path, label: &str, flags: &[&str]) {
         ratio(&first),
         ratio(&warm)
     );
-}
-
-fn pack_config(corpus: &Path, out: &Path, extra: &[String]) -> PackConfig {
-    let mut args: Vec<std::ffi::OsString> = vec![
-        "ctxpack".into(),
-        "pack".into(),
-        corpus.into(),
-        "-q".into(),
-        "-o".into(),
-        out.into(),
-    ];
-    args.extend(extra.iter().map(|a| a.into()));
-    let cli = Cli::parse_from(args);
-    let Command::Pack(args) = cli.command else {
-        unreachable!("the arguments above name the pack command")
-    };
-    PackConfig::from_args(args, &mut std::io::empty()).expect("config")
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    sorted[sorted.len() / 2]
 }

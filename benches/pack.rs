@@ -8,18 +8,17 @@
 //! both alike; the ratio is taken pair by pair and its median reported.
 
 mod corpus;
+mod support;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use clap::Parser;
 use rayon::prelude::*;
 
-use ctxpack::cli::{Cli, Command};
-use ctxpack::config::PackConfig;
 use ctxpack::load::{load, Loaded};
 use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
 use ctxpack::walk::{self, Status};
+use support::{median, pack_config};
 
 const RUNS: usize = 5;
 
@@ -45,8 +44,9 @@ fn main() {
     };
     let out_dir = tempfile::tempdir().expect("temporary directory");
     let out = out_dir.path().join("context.xml");
-    let config = pack_config(&corpus, &out, &[]);
-    let budgeted = pack_config(&corpus, &out, &["--budget", "200k"]);
+    // Every run counts and parses everything.
+    let config = pack_config(&corpus, &out, &["--no-cache"]);
+    let budgeted = pack_config(&corpus, &out, &["--budget", "200k", "--no-cache"]);
 
     // The same texts the pack includes, read once up front for the tokenizer-alone baseline.
     let found = std::sync::Mutex::new(Vec::new());
@@ -140,29 +140,4 @@ fn main() {
         budget_ratios.iter().cloned().fold(f64::INFINITY, f64::min),
         budget_ratios.iter().cloned().fold(0.0, f64::max)
     );
-}
-
-fn pack_config(corpus: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> PackConfig {
-    let mut args: Vec<std::ffi::OsString> = vec![
-        "ctxpack".into(),
-        "pack".into(),
-        corpus.into(),
-        "-q".into(),
-        "-o".into(),
-        out.into(),
-    ];
-    args.extend(extra.iter().map(|a| a.into()));
-    // Every run counts and parses everything.
-    args.push("--no-cache".into());
-    let cli = Cli::parse_from(args);
-    let Command::Pack(args) = cli.command else {
-        unreachable!("the arguments above name the pack command")
-    };
-    PackConfig::from_args(args, &mut std::io::empty()).expect("config")
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    sorted[sorted.len() / 2]
 }

@@ -13,19 +13,19 @@
 //! counts per rule and per 10,000 files: the material for judging false positives by hand.
 
 mod corpus;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use clap::Parser;
 use rayon::prelude::*;
 
-use ctxpack::cli::{Cli, Command};
 use ctxpack::config::PackConfig;
 use ctxpack::load::{load, Loaded};
 use ctxpack::secrets::{Finding, Kind, Scanner};
 use ctxpack::walk::{self, Status};
+use support::median;
 
 const RUNS: usize = 8;
 
@@ -298,28 +298,8 @@ fn masked_line(text: &str, finding: &Finding) -> String {
 }
 
 fn pack_config(corpus: &Path, out: &Path, secrets: &str, flags: &[&str]) -> PackConfig {
-    let mut argv: Vec<&std::ffi::OsStr> = vec![
-        "ctxpack".as_ref(),
-        "pack".as_ref(),
-        corpus.as_os_str(),
-        "-q".as_ref(),
-        "--secrets".as_ref(),
-        secrets.as_ref(),
-        "-o".as_ref(),
-        out.as_os_str(),
-        // Every run scans, counts and renders everything.
-        "--no-cache".as_ref(),
-    ];
-    argv.extend(flags.iter().map(|f| std::ffi::OsStr::new(*f)));
-    let cli = Cli::parse_from(argv);
-    let Command::Pack(args) = cli.command else {
-        unreachable!("the arguments above name the pack command")
-    };
-    PackConfig::from_args(args, &mut std::io::empty()).expect("config")
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    sorted[sorted.len() / 2]
+    // Every run scans, counts and renders everything.
+    let mut extra = vec!["--secrets", secrets, "--no-cache"];
+    extra.extend_from_slice(flags);
+    support::pack_config(corpus, out, &extra)
 }

@@ -16,7 +16,7 @@
 //!
 //! Each entry carries the number of the last write that kept it. A write keeps what this run
 //! used or made, then older entries, most recently kept first, up to [`STORE_MAX`] bytes. Stores
-//! of roots not packed for [`STALE_DAYS`] days are deleted.
+//! of roots not used for [`STALE_DAYS`] days are deleted.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -39,6 +39,10 @@ const STORE_MAX: usize = 128 << 20;
 const READ_MAX: u64 = 1 << 30;
 /// Stores of other roots untouched this long are deleted when a store is written.
 const STALE_DAYS: u64 = 30;
+/// Where the checksum lies: after the magic, the format and the build.
+const SUM_AT: usize = 8 + 4 + 32;
+/// How temporary stores are named (tempfile adds six random characters).
+const TEMP_PREFIX: &str = ".store-";
 
 type Key = [u8; 16];
 
@@ -135,6 +139,11 @@ impl Cache {
         cache
     }
 
+    /// The directory the store lies in (none when disabled).
+    pub fn dir(&self) -> Option<&Path> {
+        self.store.as_deref().and_then(Path::parent)
+    }
+
     /// Why the store could not be used, if it could not.
     pub fn warning(&self) -> Option<&str> {
         self.damaged.as_deref()
@@ -156,8 +165,12 @@ impl Cache {
     ) -> SplitCount {
         let key = key(&[b"count", encoding.name().as_bytes()], text);
         if let Some(Value::Count(parts)) = self.lookup(&key) {
-            // The cuts are found again in the text itself, never taken from the store.
-            return SplitCount::from_parts(text, parts);
+            // A token covers at least one byte: more tokens than bytes is a forged entry. The
+            // cuts are found again in the text itself, never taken from the store.
+            let sum = parts.iter().try_fold(0usize, |sum, n| sum.checked_add(*n));
+            if sum.is_some_and(|sum| sum <= text.len()) {
+                return SplitCount::from_parts(text, parts);
+            }
         }
         let split = count();
         self.insert(key, Value::Count(split.parts()));
@@ -200,55 +213,59 @@ impl Cache {
 
     fn insert(&self, key: Key, value: Value) {
         if self.store.is_some() {
+            // Replaces an old entry that was of no use (of the wrong kind).
+            self.reused.lock().expect("cache lock").remove(&key);
             self.made.lock().expect("cache lock").insert(key, value);
         }
     }
 
     /// Writes the store back when this run made something new: what it used or made, then older
-    /// entries, most recently kept first, while the store stays under [`STORE_MAX`]. Also deletes
-    /// stale stores of other roots, and temporary files that interrupted runs left.
+    /// entries, most recently kept first, while the store stays under [`STORE_MAX`]. A run that
+    /// made nothing only marks the store as used. Also deletes stale stores of other roots, and
+    /// temporary files that interrupted runs left.
     pub fn save(&self) -> io::Result<()> {
         let Some(store) = &self.store else {
             return Ok(());
         };
         let made = self.made.lock().expect("cache lock");
         if made.is_empty() {
+            if !self.reused.lock().expect("cache lock").is_empty() {
+                // Best effort: the time only keeps the sweep of other runs away from it.
+                let _ = std::fs::File::options()
+                    .write(true)
+                    .open(store)
+                    .and_then(|f| f.set_modified(SystemTime::now()));
+            }
             return Ok(());
         }
         let reused = self.reused.lock().expect("cache lock");
-        let writes = self.writes + 1;
+        let writes = self.writes.saturating_add(1);
         let mut current: Vec<(&Key, &Value)> = made.iter().collect();
         current.extend(reused.iter().map(|k| (k, &self.old[k].1)));
         current.sort_unstable_by_key(|(k, _)| **k);
-        // The checksummed part: the write's number, the entry count (filled in below), entries.
-        let mut body = Vec::new();
-        body.extend_from_slice(&writes.to_le_bytes());
-        body.extend_from_slice(&[0; 8]);
-        for (key, value) in &current {
-            encode_entry(&mut body, key, writes, value);
-        }
-        let mut count = current.len();
         let mut older: Vec<(&Key, &(u64, Value))> = self
             .old
             .iter()
             .filter(|(k, _)| !reused.contains(*k) && !made.contains_key(*k))
             .collect();
         older.sort_unstable_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
-        for (key, (kept, value)) in older {
-            let before = body.len();
-            encode_entry(&mut body, key, *kept, value);
-            if body.len() > self.limit {
-                body.truncate(before);
+        // Entries are encoded one at a time, so the store is never held twice in memory.
+        let mut size = 16;
+        let mut kept = Vec::with_capacity(current.len() + older.len());
+        for (key, value) in current {
+            size += entry_len(value);
+            kept.push((key, writes, value));
+        }
+        if size as u64 > READ_MAX {
+            return Ok(()); // so large a store would not be read back
+        }
+        for (key, (stamp, value)) in older {
+            if size + entry_len(value) > self.limit {
                 break;
             }
-            count += 1;
+            size += entry_len(value);
+            kept.push((key, *stamp, value));
         }
-        body[8..16].copy_from_slice(&(count as u64).to_le_bytes());
-        let mut header = Vec::with_capacity(80);
-        header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&FORMAT.to_le_bytes());
-        header.extend_from_slice(&self.build);
-        header.extend_from_slice(blake3::hash(&body).as_bytes());
 
         let dir = store.parent().expect("a store lies in a directory");
         let context = |what: &str, e: io::Error| {
@@ -257,18 +274,48 @@ impl Cache {
         create_private_dir(dir).map_err(|e| context("cannot create", e))?;
         sweep(dir, store);
         // Created readable by the owner only: views may hold code the user keeps private.
-        let mut temp = tempfile::Builder::new()
-            .prefix(".store-")
+        let temp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
             .tempfile_in(dir)
             .map_err(|e| context("cannot write in", e))?;
-        temp.write_all(&header)
-            .and_then(|()| temp.write_all(&body))
-            .and_then(|()| temp.as_file().sync_data())
-            .map_err(|e| context("cannot write in", e))?;
+        let written = (|| -> io::Result<()> {
+            let mut file = io::BufWriter::new(temp.as_file());
+            // The checksum is written last, over what follows it.
+            file.write_all(MAGIC)?;
+            file.write_all(&FORMAT.to_le_bytes())?;
+            file.write_all(&self.build)?;
+            file.write_all(&[0; 32])?;
+            let mut hasher = blake3::Hasher::new();
+            let mut entry = Vec::new();
+            entry.extend_from_slice(&writes.to_le_bytes());
+            entry.extend_from_slice(&(kept.len() as u64).to_le_bytes());
+            for (key, stamp, value) in kept {
+                encode_entry(&mut entry, key, stamp, value);
+                hasher.update(&entry);
+                file.write_all(&entry)?;
+                entry.clear();
+            }
+            let mut file = file.into_inner().map_err(|e| e.into_error())?;
+            use std::io::{Seek, SeekFrom};
+            file.seek(SeekFrom::Start(SUM_AT as u64))?;
+            file.write_all(hasher.finalize().as_bytes())?;
+            file.sync_data()
+        })();
+        written.map_err(|e| context("cannot write in", e))?;
         temp.persist(store)
             .map_err(|e| context("cannot write in", e.error))?;
         Ok(())
     }
+}
+
+/// The bytes [`encode_entry`] writes for `value`.
+fn entry_len(value: &Value) -> usize {
+    16 + 8
+        + 1
+        + match value {
+            Value::Count(_) => 3 * 8,
+            Value::View(view) => 1 + 8 + view.text.len(),
+        }
 }
 
 /// Deletes stores in `dir` (other than `keep`) untouched for [`STALE_DAYS`] days, and temporary
@@ -282,9 +329,16 @@ fn sweep(dir: &Path, keep: &Path) {
         let path = entry.path();
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        let limit = if name.starts_with(".store-") {
+        // Only names ctxpack gives: a directory named by the user may hold other files.
+        let store_name = name.strip_suffix(".store").is_some_and(|stem| {
+            stem.len() == 32 && stem.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        });
+        let temp_name = name
+            .strip_prefix(TEMP_PREFIX)
+            .is_some_and(|rest| rest.len() == 6 && rest.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let limit = if temp_name {
             Duration::from_secs(3600)
-        } else if name.ends_with(".store") && path != keep {
+        } else if store_name && path != keep {
             Duration::from_secs(STALE_DAYS * 86_400)
         } else {
             continue;
@@ -313,26 +367,13 @@ fn key(parts: &[&[u8]], text: &str) -> Key {
     key
 }
 
-/// This build of ctxpack: a fingerprint of the sources it was built from (see `build.rs`), and,
-/// when it can be read, the size and time of its executable.
+/// This build of ctxpack: its version and a fingerprint of the sources it was built from (see
+/// src/build.rs), so that a CI job that builds the same sources afresh still reads its store.
 fn build_id() -> [u8; 32] {
     let mut hasher = blake3::Hasher::new();
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
     hasher.update(env!("CTXPACK_SOURCE_FINGERPRINT").as_bytes());
     hasher.update(&FORMAT.to_le_bytes());
-    if let Some(meta) = std::env::current_exe()
-        .ok()
-        .and_then(|exe| std::fs::metadata(exe).ok())
-    {
-        hasher.update(&meta.len().to_le_bytes());
-        if let Some(since) = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        {
-            hasher.update(&since.as_nanos().to_le_bytes());
-        }
-    }
     *hasher.finalize().as_bytes()
 }
 
@@ -533,22 +574,59 @@ mod tests {
     }
 
     #[test]
-    fn a_run_that_made_nothing_new_writes_nothing() {
+    fn a_run_that_made_nothing_new_only_marks_the_store_as_used() {
         let (dir, root) = dirs();
         let text = "a = 1\n";
         let cache = Cache::open(dir.path(), root.path());
         cache.count(Encoding::O200kBase, text, || counted(text));
         cache.save().unwrap();
         let store = cache.store.clone().unwrap();
-        let written = std::fs::metadata(&store).unwrap().modified().unwrap();
-        std::thread::sleep(Duration::from_millis(20));
+        let bytes = std::fs::read(&store).unwrap();
+        let long_ago = SystemTime::now() - Duration::from_secs(40 * 86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(&store)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
         let again = Cache::open(dir.path(), root.path());
         again.count(Encoding::O200kBase, text, || panic!("cached"));
         again.save().unwrap();
-        assert_eq!(
-            std::fs::metadata(&store).unwrap().modified().unwrap(),
-            written
+        assert_eq!(std::fs::read(&store).unwrap(), bytes, "not rewritten");
+        let touched = std::fs::metadata(&store).unwrap().modified().unwrap();
+        assert!(
+            touched > long_ago + Duration::from_secs(86_400),
+            "marked as used"
         );
+    }
+
+    #[test]
+    fn the_sweep_deletes_only_old_stores_and_temporary_files_ctxpack_named() {
+        let (dir, root) = dirs();
+        let long_ago = SystemTime::now() - Duration::from_secs(40 * 86_400);
+        let names = [
+            "0123456789abcdef0123456789abcdef.store",
+            ".store-a1B2c3",
+            "notes.store",
+            "keep-me.txt",
+            ".store-notours.txt",
+        ];
+        for name in names {
+            let path = dir.path().join(name);
+            std::fs::write(&path, "x").unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(long_ago)
+                .unwrap();
+        }
+        let cache = Cache::open(dir.path(), root.path());
+        cache.count(Encoding::O200kBase, "b = 2\n", || counted("b = 2\n"));
+        cache.save().unwrap();
+        let left: Vec<bool> = names.iter().map(|n| dir.path().join(n).exists()).collect();
+        assert_eq!(left, [false, false, true, true, true]);
+        assert!(cache.store.as_ref().unwrap().exists());
     }
 
     #[test]
@@ -637,6 +715,18 @@ mod tests {
         let wrong = SplitCount::from_parts(text, [1, 2, 3]);
         let counter = Tiktoken::new(Encoding::O200kBase);
         wrong.wrapped(&counter, "<a>", text, "</a>");
+
+        // Counts that could not be (more tokens than bytes, or overflowing) are a miss.
+        let (dir, root) = dirs();
+        let forged = Cache::open(dir.path(), root.path());
+        forged.insert(count_key, Value::Count([usize::MAX, 1, 0]));
+        forged.save().unwrap();
+        let again = Cache::open(dir.path(), root.path());
+        assert_eq!(
+            again.count(Encoding::O200kBase, text, || counted(text)),
+            counted(text)
+        );
+        assert_eq!(again.hits(), (0, 1));
     }
 
     #[test]

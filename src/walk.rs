@@ -189,6 +189,9 @@ pub struct WalkOptions {
     /// A file never listed, by its exact path: the output file, which would otherwise be
     /// packed into the next run.
     pub skip: Option<PathBuf>,
+    /// A directory whose files are never listed: the cache's, whose store changes from run to
+    /// run.
+    pub skip_dir: Option<PathBuf>,
     pub threads: usize,
 }
 
@@ -588,7 +591,13 @@ struct Walk<'a> {
 impl Walk<'_> {
     /// Lists `abs` with `status`, unless it was listed before.
     fn emit(&self, abs: &Path, status: Status) {
-        if self.opts.skip.as_deref() == Some(abs) {
+        if self.opts.skip.as_deref() == Some(abs)
+            || self
+                .opts
+                .skip_dir
+                .as_deref()
+                .is_some_and(|d| abs.starts_with(d))
+        {
             return;
         }
         if let Some(rel) = self.seen.first_time(self.root, abs) {

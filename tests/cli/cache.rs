@@ -232,3 +232,18 @@ fn quiet_hides_the_cache_line_and_an_empty_variable_means_the_default() {
         "the default directory, under XDG_CACHE_HOME"
     );
 }
+
+#[test]
+fn a_cache_directory_inside_the_tree_is_not_packed() {
+    let env = tree();
+    let fresh = pack(&env, &["--no-cache"]);
+    for run in 0..2 {
+        let out = pack(&env, &["--cache-dir", "ci-cache"]);
+        assert_eq!(out.stdout, fresh.stdout, "run {run}");
+    }
+    assert_eq!(stores(&env.path("ci-cache")).len(), 1);
+    // Also through the variable, relative to the current directory.
+    let mut cmd = env.ctxpack();
+    cmd.env("CTXPACK_CACHE_DIR", "ci-cache").arg("pack");
+    assert_eq!(run_ok(cmd).stdout, fresh.stdout);
+}
