@@ -139,11 +139,6 @@ impl Cache {
         cache
     }
 
-    /// The directory the store lies in (none when disabled).
-    pub fn dir(&self) -> Option<&Path> {
-        self.store.as_deref().and_then(Path::parent)
-    }
-
     /// Why the store could not be used, if it could not.
     pub fn warning(&self) -> Option<&str> {
         self.damaged.as_deref()
@@ -289,6 +284,9 @@ impl Cache {
             let mut entry = Vec::new();
             entry.extend_from_slice(&writes.to_le_bytes());
             entry.extend_from_slice(&(kept.len() as u64).to_le_bytes());
+            hasher.update(&entry);
+            file.write_all(&entry)?;
+            entry.clear();
             for (key, stamp, value) in kept {
                 encode_entry(&mut entry, key, stamp, value);
                 hasher.update(&entry);
@@ -318,6 +316,31 @@ fn entry_len(value: &Value) -> usize {
         }
 }
 
+/// The names ctxpack gives the files of its cache directory.
+enum StoreName {
+    /// 32 hex digits and `.store`.
+    Store,
+    /// [`TEMP_PREFIX`] and tempfile's six random characters.
+    Temporary,
+}
+
+fn name_kind(name: &str) -> Option<StoreName> {
+    let hex = |s: &str| s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if name.strip_suffix(".store").is_some_and(hex) {
+        return Some(StoreName::Store);
+    }
+    let random = |s: &str| s.len() == 6 && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    name.strip_prefix(TEMP_PREFIX)
+        .is_some_and(random)
+        .then_some(StoreName::Temporary)
+}
+
+/// Whether a file of this name is (or is becoming) a cache store. The walk never lists such
+/// files, wherever the cache directory is: a store changes on every run.
+pub fn is_store_name(name: &str) -> bool {
+    name_kind(name).is_some()
+}
+
 /// Deletes stores in `dir` (other than `keep`) untouched for [`STALE_DAYS`] days, and temporary
 /// files older than an hour. Best effort: what cannot be deleted stays.
 fn sweep(dir: &Path, keep: &Path) {
@@ -330,12 +353,11 @@ fn sweep(dir: &Path, keep: &Path) {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         // Only names ctxpack gives: a directory named by the user may hold other files.
-        let store_name = name.strip_suffix(".store").is_some_and(|stem| {
-            stem.len() == 32 && stem.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        });
-        let temp_name = name
-            .strip_prefix(TEMP_PREFIX)
-            .is_some_and(|rest| rest.len() == 6 && rest.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let (store_name, temp_name) = match name_kind(&name) {
+            Some(StoreName::Store) => (true, false),
+            Some(StoreName::Temporary) => (false, true),
+            None => (false, false),
+        };
         let limit = if temp_name {
             Duration::from_secs(3600)
         } else if store_name && path != keep {

@@ -108,7 +108,7 @@ impl SourceConfig {
                 follow: args.follow,
                 globs,
                 skip: None,
-                skip_dir: None,
+                skip_name: Some(crate::cache::is_store_name),
                 threads,
             },
             max_file_size: args.max_file_size,
@@ -174,7 +174,7 @@ impl PackConfig {
         counting: &CountingArgs,
         stdin: &mut dyn Read,
     ) -> Result<PackConfig, ConfigError> {
-        let mut source = SourceConfig::from_args(source, stdin)?;
+        let source = SourceConfig::from_args(source, stdin)?;
         let cwd = std::env::current_dir().map_err(ConfigError::CurrentDir)?;
 
         let mut notes = Vec::new();
@@ -222,10 +222,6 @@ impl PackConfig {
                 None => Cache::disabled(),
             },
         };
-        // A cache directory inside the tree is not packed: its store differs on every run.
-        source.walk.skip_dir = cache
-            .dir()
-            .map(|d| d.canonicalize().unwrap_or_else(|_| d.to_path_buf()));
         if let Some(warning) = cache.warning() {
             notes.push(format!("the cache was not used: {warning}"));
         }

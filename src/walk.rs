@@ -189,9 +189,9 @@ pub struct WalkOptions {
     /// A file never listed, by its exact path: the output file, which would otherwise be
     /// packed into the next run.
     pub skip: Option<PathBuf>,
-    /// A directory whose files are never listed: the cache's, whose store changes from run to
-    /// run.
-    pub skip_dir: Option<PathBuf>,
+    /// Files never listed, by name: the cache's stores, which change from run to run (whether
+    /// or not this run uses the cache, so that both give the same document).
+    pub skip_name: Option<fn(&str) -> bool>,
     pub threads: usize,
 }
 
@@ -591,13 +591,11 @@ struct Walk<'a> {
 impl Walk<'_> {
     /// Lists `abs` with `status`, unless it was listed before.
     fn emit(&self, abs: &Path, status: Status) {
-        if self.opts.skip.as_deref() == Some(abs)
-            || self
-                .opts
-                .skip_dir
-                .as_deref()
-                .is_some_and(|d| abs.starts_with(d))
-        {
+        let skipped_name = self
+            .opts
+            .skip_name
+            .is_some_and(|skip| abs.file_name().and_then(|n| n.to_str()).is_some_and(skip));
+        if self.opts.skip.as_deref() == Some(abs) || skipped_name {
             return;
         }
         if let Some(rel) = self.seen.first_time(self.root, abs) {

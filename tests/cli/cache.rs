@@ -53,6 +53,7 @@ fn stores(dir: &Path) -> Vec<PathBuf> {
                 .flatten()
                 .map(|e| e.path())
                 .filter(|p| p.extension().is_some_and(|e| e == "store"))
+                .filter(|p| p.file_stem().is_some_and(|s| s.len() == 32))
                 .collect()
         })
         .unwrap_or_default()
@@ -234,14 +235,24 @@ fn quiet_hides_the_cache_line_and_an_empty_variable_means_the_default() {
 }
 
 #[test]
-fn a_cache_directory_inside_the_tree_is_not_packed() {
+fn a_cache_directory_inside_the_tree_is_not_packed_and_drops_nothing_else() {
     let env = tree();
+    env.write(
+        "ci-cache/notes.store",
+        "a user's file that only looks like a store\n",
+    );
     let fresh = pack(&env, &["--no-cache"]);
-    for run in 0..2 {
-        let out = pack(&env, &["--cache-dir", "ci-cache"]);
-        assert_eq!(out.stdout, fresh.stdout, "run {run}");
+    assert!(String::from_utf8_lossy(&fresh.stdout).contains("ci-cache/notes.store"));
+    for dir in ["ci-cache", "."] {
+        for run in 0..2 {
+            let out = pack(&env, &["--cache-dir", dir]);
+            assert_eq!(out.stdout, fresh.stdout, "--cache-dir {dir}, run {run}");
+        }
     }
     assert_eq!(stores(&env.path("ci-cache")).len(), 1);
+    assert_eq!(stores(env.root()).len(), 1);
+    // Without the cache, the stores left in the tree are not packed either.
+    assert_eq!(pack(&env, &["--no-cache"]).stdout, fresh.stdout);
     // Also through the variable, relative to the current directory.
     let mut cmd = env.ctxpack();
     cmd.env("CTXPACK_CACHE_DIR", "ci-cache").arg("pack");
