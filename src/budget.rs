@@ -21,7 +21,7 @@ use std::ops::ControlFlow;
 
 use crate::config::PackConfig;
 use crate::fit::{self, Choice, Item, Solution};
-use crate::lang::{grammar, Fidelity, Language};
+use crate::lang::{self, grammar, Fidelity, Language};
 use crate::output::Sink;
 use crate::pack::{self, Element, PackError, Prepared};
 use crate::rank::{self, FileIndex, RankInput};
@@ -163,8 +163,6 @@ pub struct PackedView {
     pub fidelity: Fidelity,
     /// Tokens of the view's text (the element's tokens attribute).
     pub tokens: usize,
-    /// Tokens the whole element adds to the document.
-    pub document_tokens: usize,
     /// The view fell back (head of file, empty outline).
     pub degraded: bool,
 }
@@ -213,8 +211,8 @@ pub fn compute(
     decide(config, budget, corpus)
 }
 
-/// Walks, reads, counts and indexes every file. Notes and warnings go to `err`; with `--secrets
-/// fail`, any secret is an error.
+/// Walks, reads, counts and (when the config has a budget) indexes every file for ranking. Notes
+/// and warnings go to `err`; with `--secrets fail`, any secret is an error.
 pub fn index(config: &PackConfig, err: &mut dyn Write) -> Result<Corpus, PackError> {
     let source = &config.source;
     let pool = pack::start(config, err)?;
@@ -406,7 +404,11 @@ pub fn decide_steered(
             if let Some(required) = steered_spans(c) {
                 if !required.whole && !required.spans.is_empty() && tokens > EXCERPT_ABOVE {
                     // The spans' share of the file, plus an outline of the rest.
-                    let span_lines: usize = required.spans.iter().map(|(a, b)| b - a + 7).sum();
+                    let span_lines: usize = required
+                        .spans
+                        .iter()
+                        .map(|(a, b)| b - a + 1 + 2 * lang::EXCERPT_CONTEXT)
+                        .sum();
                     let lines = files[i].lines.max(1);
                     let share = (span_lines as f64 / lines as f64).min(1.0);
                     let estimate = (tokens as f64 * (share + OUTLINE_ESTIMATE)) as usize + markup;
@@ -692,7 +694,6 @@ pub fn decide_steered(
         decisions[i].packed = Some(PackedView {
             fidelity: key.1,
             tokens: element.tokens,
-            document_tokens: element.document_tokens,
             degraded: element.degraded,
         });
         elements.push((i, element));
@@ -929,7 +930,11 @@ fn index_file(mut entry: Entry, config: &PackConfig, counter: &dyn TokenCounter)
                     SplitCount::new(counter, &p.file.text)
                 })
                 .total()),
-            index: rank::index(&p.file.text, &config.focus),
+            // Only a budget ranks (`stats` without one reads the counts alone).
+            index: match config.budget {
+                Some(_) => rank::index(&p.file.text, &config.focus),
+                None => FileIndex::default(),
+            },
             parseable: grammar::grammar(p.language).is_some(),
             lines: memchr::memchr_iter(b'\n', p.file.text.as_bytes()).count() + 1,
             code: !matches!(p.language, Language::Markdown | Language::Text),

@@ -407,16 +407,6 @@ pub enum Limit {
     None,
 }
 
-impl Limit {
-    /// Whether `n` is within the limit.
-    pub fn allows(self, n: usize) -> bool {
-        match self {
-            Limit::At(limit) => n <= limit,
-            Limit::None => true,
-        }
-    }
-}
-
 fn parse_limit(raw: &str) -> Result<Limit, String> {
     if raw.trim().eq_ignore_ascii_case("all") {
         return Ok(Limit::None);

@@ -530,16 +530,9 @@ pub fn rank(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
         return Vec::new();
     }
     let bm25 = bm25(files, focus);
-    let graph = graph_rank(files, focus, &bm25);
+    let definers = definers(files);
+    let graph = graph_rank(files, &definers, focus, &bm25);
     let git = git_scores(files);
-    let mut definers: HashMap<&str, usize> = HashMap::new();
-    for file in files {
-        for name in &file.index.definitions {
-            if focus.symbols.contains(name) {
-                *definers.entry(name.as_str()).or_default() += 1;
-            }
-        }
-    }
     let scores = files
         .iter()
         .enumerate()
@@ -569,8 +562,9 @@ pub fn rank(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
                 .index
                 .definitions
                 .iter()
+                .filter(|d| focus.symbols.contains(*d))
                 .filter_map(|d| definers.get(d.as_str()))
-                .map(|&owners| 1.0 / owners as f64)
+                .map(|owners| 1.0 / owners.len() as f64)
                 .sum::<f64>()
                 .min(1.0);
             let named = if focus_names_file(focus, file.path) {
@@ -681,18 +675,34 @@ fn bm25(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
     scores.into_iter().map(|s| s / max).collect()
 }
 
-/// PageRank over "file A uses a name file B defines", personalised towards the focus: the random
-/// surfer restarts at files in proportion to their BM25 score (or uniformly without a focus).
-/// With a focus, each link also runs back from definer to user at half weight: relevance reaches
-/// the callers and tests of the focused code, which a change to it must often update too.
-fn graph_rank(files: &[RankInput<'_>], focus: &Focus, bm25: &[f64]) -> Vec<f64> {
-    let n = files.len();
-    let mut definers: HashMap<&str, Vec<usize>> = HashMap::new();
+/// Names defined in more files than this say little about who depends on whom (new, run, get):
+/// the graph and [`neighbours`] skip their links.
+const MAX_OWNERS: usize = 8;
+
+/// For each defined name, the files that define it (a file once per definition).
+type Definers<'a> = HashMap<&'a str, Vec<usize>>;
+
+fn definers<'a>(files: &[RankInput<'a>]) -> Definers<'a> {
+    let mut definers: Definers<'a> = HashMap::new();
     for (i, file) in files.iter().enumerate() {
         for name in &file.index.definitions {
             definers.entry(name.as_str()).or_default().push(i);
         }
     }
+    definers
+}
+
+/// PageRank over "file A uses a name file B defines", personalised towards the focus: the random
+/// surfer restarts at files in proportion to their BM25 score (or uniformly without a focus).
+/// With a focus, each link also runs back from definer to user at half weight: relevance reaches
+/// the callers and tests of the focused code, which a change to it must often update too.
+fn graph_rank(
+    files: &[RankInput<'_>],
+    definers: &Definers<'_>,
+    focus: &Focus,
+    bm25: &[f64],
+) -> Vec<f64> {
+    let n = files.len();
     // Weighted edges from user to definer.
     // Ordered, so that sums over a file's links add up in the same order on every run: the
     // scores, and the ranks of files that tie, do not vary from one run to the next.
@@ -704,7 +714,7 @@ fn graph_rank(files: &[RankInput<'_>], focus: &Focus, bm25: &[f64]) -> Vec<f64> 
                 continue;
             };
             // Names defined everywhere (new, run, get) say little about who depends on whom.
-            if owners.len() > 8 {
+            if owners.len() > MAX_OWNERS {
                 continue;
             }
             let mut weight = (*count as f64).sqrt() / owners.len() as f64;
@@ -786,13 +796,7 @@ fn git_scores(files: &[RankInput<'_>]) -> Vec<f64> {
 /// little about who depends on whom and are skipped, as in the ranking's graph.
 pub fn neighbours(files: &[RankInput<'_>], seeds: &[usize], changed: &HashSet<String>) -> Vec<f64> {
     let n = files.len();
-    let mut definers: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, file) in files.iter().enumerate() {
-        for name in &file.index.definitions {
-            definers.entry(name.as_str()).or_default().push(i);
-        }
-    }
-    let is_seed: HashSet<usize> = seeds.iter().copied().collect();
+    let definers = definers(files);
     let mut weight = vec![0.0f64; n];
     // What the seeds use, defined elsewhere.
     for &seed in seeds {
@@ -800,7 +804,7 @@ pub fn neighbours(files: &[RankInput<'_>], seeds: &[usize], changed: &HashSet<St
             let Some(owners) = definers.get(name.as_str()) else {
                 continue;
             };
-            if owners.len() > 8 {
+            if owners.len() > MAX_OWNERS {
                 continue;
             }
             for &owner in owners {
@@ -812,7 +816,7 @@ pub fn neighbours(files: &[RankInput<'_>], seeds: &[usize], changed: &HashSet<St
     let changed: Vec<&str> = changed
         .iter()
         .map(String::as_str)
-        .filter(|name| definers.get(name).is_some_and(|o| o.len() <= 8))
+        .filter(|name| definers.get(name).is_some_and(|o| o.len() <= MAX_OWNERS))
         .collect();
     if !changed.is_empty() {
         for (i, file) in files.iter().enumerate() {
@@ -827,7 +831,7 @@ pub fn neighbours(files: &[RankInput<'_>], seeds: &[usize], changed: &HashSet<St
             }
         }
     }
-    for &seed in &is_seed {
+    for &seed in seeds {
         weight[seed] = 0.0;
     }
     let max = weight.iter().cloned().fold(0.0, f64::max);

@@ -4,148 +4,18 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use serde::Serialize;
-
 use crate::budget::{self, FileDecision};
+use crate::cli::Limit;
 use crate::config::StatsConfig;
 use crate::lang::Fidelity;
 use crate::pack::PackError;
 use crate::render;
 use crate::secrets::ScanSummary;
 
-/// The version of the JSON schema: raised only when a field changes meaning or goes away (new
-/// fields may appear without it).
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// The reason `omitted` gives for a file the budget left out (the other reasons are the walk's).
-pub const LEFT_OUT: &str = "budget";
-
-/// Everything `stats` reports; serialized as is for `--json` (see the schema in `stats --help`).
-#[derive(Debug, Serialize)]
-pub struct Stats {
-    pub version: u32,
-    pub root: String,
-    pub encoding: &'static str,
-    pub budget: Option<BudgetStats>,
-    pub totals: Totals,
-    /// Files left out, per reason.
-    pub omitted: BTreeMap<&'static str, usize>,
-    pub secrets: SecretStats,
-    /// Every directory that holds a file, the root (".") first, then depth first in name order.
-    pub directories: Vec<DirectoryStats>,
-    /// Every file considered, in path order.
-    pub files: Vec<FileStats>,
-}
-
-/// What the budget allowed.
-#[derive(Debug, Serialize)]
-pub struct BudgetStats {
-    /// The tokens the document may use: --budget less --reserve.
-    pub budget: usize,
-    pub reserve: usize,
-    /// The exact count of the document `pack --budget` would write.
-    pub document_tokens: usize,
-    /// The depth (0: the top level) at which the document's tree shows each directory as one
-    /// line, if it does.
-    pub tree_depth: Option<usize>,
-    pub full: usize,
-    pub compressed: usize,
-    pub outline: usize,
-    /// Files that could be packed but were left out to fit.
-    pub left_out: usize,
-}
-
-/// Sums over a set of files.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Totals {
-    /// Files, omitted ones included.
-    pub files: usize,
-    /// Tokens of their full text (omitted files count 0).
-    pub tokens: usize,
-    /// Files that the document holds.
-    pub packed_files: usize,
-    /// Tokens of their text as the document holds it.
-    pub packed_tokens: usize,
-}
-
-impl Totals {
-    pub fn add(&mut self, other: Totals) {
-        self.files += other.files;
-        self.tokens += other.tokens;
-        self.packed_files += other.packed_files;
-        self.packed_tokens += other.packed_tokens;
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct DirectoryStats {
-    /// Relative to the root, `/`-separated, without a trailing `/`; the root is ".".
-    pub path: String,
-    #[serde(flatten)]
-    pub totals: Totals,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FileStats {
-    /// As the document shows it (a secret in a name is redacted).
-    pub path: String,
-    /// Tokens of the full text; null when the file is not read (see `omitted`).
-    pub tokens: Option<usize>,
-    /// Why the file is not in the document, or null.
-    pub omitted: Option<&'static str>,
-    /// The view the document holds: full, compressed or outline; null when omitted.
-    pub fidelity: Option<&'static str>,
-    /// Tokens of the text as the document holds it (its tokens attribute); 0 when omitted.
-    pub packed_tokens: usize,
-    /// With --budget: position in the ranking (1 = most relevant), for every file that can be
-    /// packed; null otherwise.
-    pub rank: Option<usize>,
-    /// With --budget: the ranking's score behind `rank`.
-    pub score: Option<f64>,
-    /// The view fell back to the head of the file or an empty outline.
-    pub degraded: bool,
-    /// The path's components, for the tree (the path is their `/`-join).
-    #[serde(skip)]
-    pub components: Vec<String>,
-}
-
-impl FileStats {
-    /// The file's share of its directories' sums.
-    pub fn totals(&self) -> Totals {
-        Totals {
-            files: 1,
-            tokens: self.tokens.unwrap_or(0),
-            packed_files: usize::from(self.fidelity.is_some()),
-            packed_tokens: self.packed_tokens,
-        }
-    }
-}
-
-/// What secret scanning found: counts only, never a value.
-#[derive(Debug, Serialize)]
-pub struct SecretStats {
-    /// redact, omit-file, fail or off.
-    pub mode: &'static str,
-    /// Secrets found (redacted, or their files left out).
-    pub found: usize,
-    /// Files holding them.
-    pub files: usize,
-    /// Known example values, left in place.
-    pub examples: usize,
-    /// Of the secrets found, those in files a budgeted pack leaves out (its document neither
-    /// holds nor lists them); 0 without --budget.
-    pub left_out: usize,
-}
-
-/// A directory in the text tree: its totals, its subdirectories by name, and its files (indices
-/// into [`Stats::files`]).
-#[derive(Debug, Default)]
-pub struct DirectoryNode {
-    pub name: String,
-    pub totals: Totals,
-    pub directories: BTreeMap<String, DirectoryNode>,
-    pub files: Vec<usize>,
-}
+pub use crate::render::stats::{
+    BudgetStats, DirectoryNode, DirectoryStats, FileStats, SecretStats, Stats, Totals, LEFT_OUT,
+    SCHEMA_VERSION,
+};
 
 /// Runs `stats`: the report goes to `out`, notes and warnings to `err`.
 pub fn run(
@@ -162,9 +32,13 @@ pub fn run(
             .map_err(io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
+        let limit = |limit: Limit| match limit {
+            Limit::At(n) => Some(n),
+            Limit::None => None,
+        };
         let layout = render::stats::Layout {
-            depth: config.depth,
-            entries: config.entries,
+            depth: limit(config.depth),
+            entries: limit(config.entries),
             top: config.top,
         };
         render::stats::write_text(&mut out, &stats, &tree, &layout)

@@ -320,7 +320,7 @@ pub fn view(language: Language, fidelity: Fidelity, text: &str) -> View {
 
 /// Lines around each excerpt span also shown in full: the doc comment and attributes above a
 /// definition, and enough after it to see how it ends.
-const EXCERPT_CONTEXT: usize = 3;
+pub const EXCERPT_CONTEXT: usize = 3;
 
 /// The excerpt view: the lines of `spans` (1-based, inclusive) in full, each led by a
 /// `── lines A-B ──` marker, between the outline lines of the definitions outside them, in line

@@ -1409,6 +1409,17 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Failing cases are kept beside the integration tests' (the default would be a
+        // proptest-regressions/ folder at the top of the repository).
+        #![proptest_config(proptest::test_runner::Config {
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::Direct(
+                    "tests/proptest-regressions/plan_extract.txt",
+                ),
+            )),
+            ..proptest::test_runner::Config::default()
+        })]
+
         /// Any text is a plan: reading it never panics, every mention is on a line of the plan,
         /// and its text is what the plan wrote there (a Windows path read with slashes aside).
         #[test]

@@ -225,7 +225,7 @@ fn scan_file(
     }
     // A file that cannot be parsed (no grammar, or more work than its bound) still counts its
     // uses; it just defines nothing the resolver can point at.
-    if let Ok(table) = syntax::parse(language, text).and_then(|p| symbols::extract(&p, text)) {
+    if let Ok(table) = syntax::parse(language, text).and_then(|p| symbols::definitions(&p, text)) {
         let wanted: BTreeSet<&str> = uses.keys().map(|&u| names[u]).collect();
         for d in table.definitions {
             if wanted.contains(d.name.as_str()) {

@@ -1,20 +1,156 @@
-//! The text form of `stats`: a token tree cut to a readable size (and saying what was cut), the
-//! top files, and the omitted and secret counts.
+//! What `stats` reports (the data its JSON serializes), and its text form: a token tree cut to a
+//! readable size (and saying what was cut), the top files, and the omitted and secret counts.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
+
+use serde::Serialize;
 
 use super::xml::tree_name;
 use super::{human, plural};
-use crate::cli::Limit;
-use crate::stats::{DirectoryNode, FileStats, Stats, Totals, LEFT_OUT};
+
+/// The version of the JSON schema: raised only when a field changes meaning or goes away (new
+/// fields may appear without it).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The reason `omitted` gives for a file the budget left out (the other reasons are the walk's).
+pub const LEFT_OUT: &str = "budget";
+
+/// Everything `stats` reports; serialized as is for `--json` (see the schema in `stats --help`).
+#[derive(Debug, Serialize)]
+pub struct Stats {
+    pub version: u32,
+    pub root: String,
+    pub encoding: &'static str,
+    pub budget: Option<BudgetStats>,
+    pub totals: Totals,
+    /// Files left out, per reason.
+    pub omitted: BTreeMap<&'static str, usize>,
+    pub secrets: SecretStats,
+    /// Every directory that holds a file, the root (".") first, then depth first in name order.
+    pub directories: Vec<DirectoryStats>,
+    /// Every file considered, in path order.
+    pub files: Vec<FileStats>,
+}
+
+/// What the budget allowed.
+#[derive(Debug, Serialize)]
+pub struct BudgetStats {
+    /// The tokens the document may use: --budget less --reserve.
+    pub budget: usize,
+    pub reserve: usize,
+    /// The exact count of the document `pack --budget` would write.
+    pub document_tokens: usize,
+    /// The depth (0: the top level) at which the document's tree shows each directory as one
+    /// line, if it does.
+    pub tree_depth: Option<usize>,
+    pub full: usize,
+    pub compressed: usize,
+    pub outline: usize,
+    /// Files that could be packed but were left out to fit.
+    pub left_out: usize,
+}
+
+/// Sums over a set of files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// Files, omitted ones included.
+    pub files: usize,
+    /// Tokens of their full text (omitted files count 0).
+    pub tokens: usize,
+    /// Files that the document holds.
+    pub packed_files: usize,
+    /// Tokens of their text as the document holds it.
+    pub packed_tokens: usize,
+}
+
+impl Totals {
+    pub fn add(&mut self, other: Totals) {
+        self.files += other.files;
+        self.tokens += other.tokens;
+        self.packed_files += other.packed_files;
+        self.packed_tokens += other.packed_tokens;
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DirectoryStats {
+    /// Relative to the root, `/`-separated, without a trailing `/`; the root is ".".
+    pub path: String,
+    #[serde(flatten)]
+    pub totals: Totals,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileStats {
+    /// As the document shows it (a secret in a name is redacted).
+    pub path: String,
+    /// Tokens of the full text; null when the file is not read (see `omitted`).
+    pub tokens: Option<usize>,
+    /// Why the file is not in the document, or null.
+    pub omitted: Option<&'static str>,
+    /// The view the document holds: full, compressed or outline; null when omitted.
+    pub fidelity: Option<&'static str>,
+    /// Tokens of the text as the document holds it (its tokens attribute); 0 when omitted.
+    pub packed_tokens: usize,
+    /// With --budget: position in the ranking (1 = most relevant), for every file that can be
+    /// packed; null otherwise.
+    pub rank: Option<usize>,
+    /// With --budget: the ranking's score behind `rank`.
+    pub score: Option<f64>,
+    /// The view fell back to the head of the file or an empty outline.
+    pub degraded: bool,
+    /// The path's components, for the tree (the path is their `/`-join).
+    #[serde(skip)]
+    pub components: Vec<String>,
+}
+
+impl FileStats {
+    /// The file's share of its directories' sums.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            files: 1,
+            tokens: self.tokens.unwrap_or(0),
+            packed_files: usize::from(self.fidelity.is_some()),
+            packed_tokens: self.packed_tokens,
+        }
+    }
+}
+
+/// What secret scanning found: counts only, never a value.
+#[derive(Debug, Serialize)]
+pub struct SecretStats {
+    /// redact, omit-file, fail or off.
+    pub mode: &'static str,
+    /// Secrets found (redacted, or their files left out).
+    pub found: usize,
+    /// Files holding them.
+    pub files: usize,
+    /// Known example values, left in place.
+    pub examples: usize,
+    /// Of the secrets found, those in files a budgeted pack leaves out (its document neither
+    /// holds nor lists them); 0 without --budget.
+    pub left_out: usize,
+}
+
+/// A directory in the text tree: its totals, its subdirectories by name, and its files (indices
+/// into [`Stats::files`]).
+#[derive(Debug, Default)]
+pub struct DirectoryNode {
+    pub name: String,
+    pub totals: Totals,
+    pub directories: BTreeMap<String, DirectoryNode>,
+    pub files: Vec<usize>,
+}
 
 /// How much of the tree and the top lists to show.
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {
-    /// Levels below the root whose entries are listed (a directory at the last level is one line).
-    pub depth: Limit,
-    /// Entries listed per directory, the largest first; the rest become one line.
-    pub entries: Limit,
+    /// Levels below the root whose entries are listed (a directory at the last level is one
+    /// line); None: all.
+    pub depth: Option<usize>,
+    /// Entries listed per directory, the largest first; the rest become one line. None: all.
+    pub entries: Option<usize>,
     /// Files in each top list.
     pub top: usize,
 }
@@ -254,14 +390,13 @@ fn write_directory(
             .then_with(|| a.name().cmp(b.name()))
     });
     let indent = "  ".repeat(level);
-    let shown = match layout.entries {
-        Limit::At(n) if entries.len() > n => n,
-        _ => entries.len(),
-    };
+    let shown = layout
+        .entries
+        .map_or(entries.len(), |n| n.min(entries.len()));
     for entry in &entries[..shown] {
         match entry {
             Entry::Directory(dir) => {
-                let expand = layout.depth.allows(level + 1);
+                let expand = layout.depth.is_none_or(|depth| level < depth);
                 let note = if expand { "" } else { "  [not expanded]" };
                 writeln!(
                     out,
@@ -398,9 +533,6 @@ fn write_ranked(out: &mut dyn Write, files: &[&FileStats]) -> io::Result<()> {
     Ok(())
 }
 
-fn limit_name(limit: Limit) -> String {
-    match limit {
-        Limit::At(n) => n.to_string(),
-        Limit::None => "all".to_string(),
-    }
+fn limit_name(limit: Option<usize>) -> String {
+    limit.map_or_else(|| "all".to_string(), |n| n.to_string())
 }

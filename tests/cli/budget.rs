@@ -4,18 +4,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
-
-use crate::support::{parse, run, run_ok, Doc, TestEnv};
+use crate::support::{direct_count, parse, run, run_ok, Doc, TestEnv};
 
 fn pack_budget(env: &TestEnv, args: &[&str]) -> Doc {
     let mut cmd = env.ctxpack();
     cmd.arg("pack").arg("-q").args(args);
     parse(&run_ok(cmd).stdout)
-}
-
-fn direct_count(doc: &Doc) -> usize {
-    Tiktoken::new(doc.encoding.parse::<Encoding>().unwrap()).count(&doc.raw)
 }
 
 struct Rng(u64);

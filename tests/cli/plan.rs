@@ -3,10 +3,11 @@
 
 use std::fs;
 
-use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
 use serde_json::Value;
 
-use crate::support::{copy_fixture, fixture, parse, run, run_ok, run_with_stdin, Doc, TestEnv};
+use crate::support::{
+    copy_fixture, direct_count, fixture, parse, run, run_ok, run_with_stdin, TestEnv,
+};
 
 /// Runs `refs --json` and returns the references as rows like the `.expected` files':
 /// line, status, kind, text, resolved places joined by `|`.
@@ -246,10 +247,6 @@ fn bad_plan_paths_are_usage_errors() {
     let out = run(cmd);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot both come from standard input"));
-}
-
-fn direct_count(doc: &Doc) -> usize {
-    Tiktoken::new(doc.encoding.parse::<Encoding>().unwrap()).count(&doc.raw)
 }
 
 /// The files `retry-jitter.expected` says exist (files, and symbols' files), by hand.

@@ -115,6 +115,12 @@ pub fn run(mut cmd: Command) -> Output {
     cmd.stdin(Stdio::null()).output().expect("run ctxpack")
 }
 
+/// The whole document's token count, by the reference tokenizer port, in its own encoding.
+pub fn direct_count(doc: &Doc) -> usize {
+    use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
+    Tiktoken::new(doc.encoding.parse::<Encoding>().unwrap()).count(&doc.raw)
+}
+
 /// Runs `cmd` and insists that it succeeded.
 pub fn run_ok(cmd: Command) -> Output {
     let out = run(cmd);
