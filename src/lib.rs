@@ -114,14 +114,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 return Err(plan::PlanError::StdinTwice.into());
             }
             let config = config::PackConfig::from_args(args, &mut io::stdin().lock())?;
-            match &config.plan {
-                Some(path) => {
-                    let text = plan::read_plan(path, &mut io::stdin().lock())?;
-                    plan::pack::pack(&config, path, &text, &mut io::stderr().lock())?;
-                }
-                None => pack::run(&config, &mut io::stderr().lock())?,
-            }
-            keep_cache(&config, &mut io::stderr().lock()).map_err(anyhow::Error::from)?;
+            keep_cache(&config, pack_or_plan(&config))?;
         }
         Command::Outline(args) => {
             let mut out = io::BufWriter::new(io::stdout().lock());
@@ -161,22 +154,42 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Stats(args) => {
             let config = config::StatsConfig::from_args(args, &mut io::stdin().lock())?;
-            stats::run(&config, &mut io::stdout().lock(), &mut io::stderr().lock())?;
-            keep_cache(&config.pack, &mut io::stderr().lock()).map_err(anyhow::Error::from)?;
+            let counted = stats::run(&config, &mut io::stdout().lock(), &mut io::stderr().lock());
+            keep_cache(&config.pack, counted.map_err(Failure::from))?;
         }
     }
     Ok(())
 }
 
-/// Writes the cache back after a successful run, and says how much of it was used. A cache that
-/// cannot be written costs the next run time, not this run its result: a warning.
-fn keep_cache(config: &config::PackConfig, err: &mut dyn io::Write) -> io::Result<()> {
+/// `pack`, with or without `--plan`.
+fn pack_or_plan(config: &config::PackConfig) -> Result<(), Failure> {
+    match &config.plan {
+        Some(path) => {
+            let text = plan::read_plan(path, &mut io::stdin().lock())?;
+            plan::pack::pack(config, path, &text, &mut io::stderr().lock())?;
+        }
+        None => pack::run(config, &mut io::stderr().lock())?,
+    }
+    Ok(())
+}
+
+/// Writes the cache back after a run, and says how much of it was used. A cache that cannot be
+/// written costs the next run time, not this run its result: a warning. A run that failed keeps
+/// what it made too, silently: each entry is true of the text it was made from, and the common
+/// failure is a reader that stopped early (`| head`, a model refusing a long input).
+fn keep_cache(config: &config::PackConfig, outcome: Result<(), Failure>) -> Result<(), Failure> {
+    use std::io::Write;
+    if outcome.is_err() {
+        let _ = config.cache.save();
+        return outcome;
+    }
+    let err = &mut io::stderr().lock();
     if let Err(error) = config.cache.save() {
-        writeln!(err, "ctxpack: warning: could not write the cache: {error} (--cache-dir or CTXPACK_CACHE_DIR choose another directory; --no-cache turns it off)")?;
+        writeln!(err, "ctxpack: warning: could not write the cache: {error} (--cache-dir or CTXPACK_CACHE_DIR choose another directory; --no-cache turns it off)").map_err(anyhow::Error::from)?;
     }
     if !config.quiet {
         let (hits, lookups) = config.cache.hits();
-        render::report::print_cache(err, hits, lookups)?;
+        render::report::print_cache(err, hits, lookups).map_err(anyhow::Error::from)?;
     }
     Ok(())
 }

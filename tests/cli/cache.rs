@@ -258,3 +258,50 @@ fn a_cache_directory_inside_the_tree_is_not_packed_and_drops_nothing_else() {
     cmd.env("CTXPACK_CACHE_DIR", "ci-cache").arg("pack");
     assert_eq!(run_ok(cmd).stdout, fresh.stdout);
 }
+
+#[test]
+fn a_reader_that_stops_early_still_leaves_the_cache_for_the_next_run() {
+    use std::io::Read;
+    use std::process::Stdio;
+
+    let env = tree();
+    // Far more output than a pipe holds, so the write fails once the reader has gone.
+    for i in 0..60 {
+        let body: String = (0..200)
+            .map(|n| format!("    let v{n} = input.wrapping_mul({n}) ^ {i};\n"))
+            .collect();
+        env.write(
+            format!("big/part{i}.rs"),
+            format!("/// Part {i}.\npub fn part_{i}(input: u64) -> u64 {{\n{body}    input\n}}\n"),
+        );
+    }
+    let mut cmd = env.ctxpack();
+    cmd.arg("pack")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut head = [0u8; 64];
+    stdout.read_exact(&mut head).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "a reader that stops early is not an error: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        head.starts_with(b"<context"),
+        "{:?}",
+        String::from_utf8_lossy(&head)
+    );
+    assert_eq!(stores(env.cache_dir()).len(), 1, "the store was written");
+
+    let warm = pack(&env, &[]);
+    let (hits, lookups) = reused(&warm).expect("a cache line");
+    assert!(lookups > 60, "every file looked up ({lookups})");
+    assert_eq!(hits, lookups, "the next run reuses what the first one made");
+    let fresh = pack(&env, &["--no-cache"]);
+    assert!(fresh.stdout.len() > 256 << 10, "more than a pipe holds");
+    assert_eq!(warm.stdout, fresh.stdout);
+}
