@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use ctxpack::lang::symbols::extract;
 use ctxpack::lang::syntax::{error_count, parse, parse_clean};
 use ctxpack::lang::{self, Fidelity, Language};
-use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
+use ctxpack::tokens::Encoding;
 use rayon::prelude::*;
 
-use crate::support::{parse as parse_doc, run, run_ok, TestEnv};
+use crate::support::{parse as parse_doc, run, run_ok, Reference, TestEnv};
 
 fn lang_fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -62,7 +62,7 @@ fn symbols_text(language: Language, text: &str) -> String {
 
 #[test]
 fn every_language_has_compressed_and_outline_views_that_match_their_snapshots() {
-    let counter = Tiktoken::new(Encoding::O200kBase);
+    let counter = Reference::new(Encoding::O200kBase);
     for (name, language) in SAMPLES {
         let path = lang_fixture(name);
         let text = fs::read_to_string(&path).unwrap();
@@ -430,7 +430,7 @@ fn pack_fidelity_applies_to_every_file_and_counts_what_is_emitted() {
         env.write(name, fs::read(lang_fixture(name)).unwrap());
     }
     env.write("broken.rs", "fn main( {\n");
-    let counter = Tiktoken::new(Encoding::O200kBase);
+    let counter = Reference::new(Encoding::O200kBase);
     let mut totals = Vec::new();
     for fidelity in ["full", "compressed", "outline"] {
         let mut cmd = env.ctxpack();

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
 
-#[cfg(unix)]
-use crate::support::run_with_timeout;
 use crate::support::{
     copy_fixture, expected_text, fixture, parse, run, run_ok, run_with_stdin, Doc, TestEnv,
 };
+#[cfg(unix)]
+use crate::support::{run_with_timeout, Reference};
 
 fn pack(env: &TestEnv, args: &[&str]) -> Doc {
     let mut cmd = env.ctxpack();
@@ -23,7 +23,7 @@ fn pack(env: &TestEnv, args: &[&str]) -> Doc {
 /// The whole document, counted directly, must equal the count the root element states.
 fn assert_total_is_exact(doc: &Doc) {
     let encoding: Encoding = doc.encoding.parse().unwrap();
-    let direct = Tiktoken::new(encoding).count(&doc.raw);
+    let direct = Reference::new(encoding).count(&doc.raw);
     assert_eq!(
         doc.tokens, direct,
         "root tokens attribute vs a direct count"

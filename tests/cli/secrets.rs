@@ -3,10 +3,11 @@
 
 use std::fs;
 
-use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
 use serde_json::Value;
 
-use crate::support::{copy_fixture, expected_text, fixture, parse, run, run_ok, Doc, TestEnv};
+use crate::support::{
+    copy_fixture, expected_text, fixture, parse, run, run_ok, Doc, Reference, TestEnv,
+};
 
 struct Planted {
     path: String,
@@ -89,7 +90,7 @@ fn pack_corpus(env: &TestEnv, args: &[&str]) -> Doc {
 }
 
 fn assert_counts_are_exact(doc: &Doc) {
-    let counter = Tiktoken::new(doc.encoding.parse::<Encoding>().unwrap());
+    let counter = Reference::new(doc.encoding.parse().unwrap());
     assert_eq!(doc.tokens, counter.count(&doc.raw), "root tokens");
     for (path, file) in &doc.files {
         assert_eq!(file.tokens, counter.count(&file.text), "{path} tokens");

@@ -115,10 +115,26 @@ pub fn run(mut cmd: Command) -> Output {
     cmd.stdin(Stdio::null()).output().expect("run ctxpack")
 }
 
-/// The whole document's token count, by the reference tokenizer port, in its own encoding.
+/// The reference tokenizer, tiktoken-rs's own `count_ordinary`: never ctxpack's counter, which
+/// takes a path of its own on large inputs.
+pub struct Reference(&'static tiktoken_rs::CoreBPE);
+
+impl Reference {
+    pub fn new(encoding: ctxpack::tokens::Encoding) -> Reference {
+        Reference(match encoding {
+            ctxpack::tokens::Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
+            ctxpack::tokens::Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+        })
+    }
+
+    pub fn count(&self, text: &str) -> usize {
+        self.0.count_ordinary(text)
+    }
+}
+
+/// The whole document's token count, by the reference tokenizer, in its own encoding.
 pub fn direct_count(doc: &Doc) -> usize {
-    use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
-    Tiktoken::new(doc.encoding.parse::<Encoding>().unwrap()).count(&doc.raw)
+    Reference::new(doc.encoding.parse().unwrap()).count(&doc.raw)
 }
 
 /// Runs `cmd` and insists that it succeeded.
