@@ -110,9 +110,14 @@ pub struct Tiktoken {
     encoding: Encoding,
 }
 
-/// Distinct pieces each thread remembers before it starts afresh (a few MB): code repeats a few
-/// thousand pieces endlessly, and starting afresh keeps those of the files now being counted.
+/// Distinct pieces each thread remembers before it starts afresh: code repeats a few thousand
+/// pieces endlessly, and starting afresh keeps those of the files now being counted. With keys of
+/// at most [`REMEMBERED_LEN`] bytes this bounds each thread's memo to about 16 MB.
 const REMEMBERED: usize = 1 << 17;
+
+/// Longer pieces (runs of CJK text, of punctuation, hashes) rarely come back; they are counted
+/// each time and not remembered.
+const REMEMBERED_LEN: usize = 64;
 
 struct Splitter {
     regex: fancy_regex::Regex,
@@ -128,8 +133,9 @@ thread_local! {
 }
 
 impl Splitter {
-    /// Counts `text` piece by piece; None if the regex gave up, or a new piece would split
-    /// otherwise on its own (tiktoken-rs then counts the whole text).
+    /// Counts `text` piece by piece; None if a new piece would split otherwise on its own (which
+    /// the pattern, without look-behind and with look-ahead only for white space, should never
+    /// allow), or if the regex gave up (then so would tiktoken-rs's, which panics: as before).
     fn count(&mut self, bpe: &CoreBPE, text: &str) -> Option<usize> {
         let mut total = 0;
         for piece in self.regex.find_iter(text) {
@@ -142,10 +148,12 @@ impl Splitter {
                 return None;
             }
             let count = bpe.count_ordinary(piece);
-            if self.counts.len() >= REMEMBERED {
-                self.counts.clear();
+            if piece.len() <= REMEMBERED_LEN {
+                if self.counts.len() >= REMEMBERED {
+                    self.counts.clear();
+                }
+                self.counts.insert(piece.as_bytes().into(), count as u32);
             }
-            self.counts.insert(piece.as_bytes().into(), count as u32);
             total += count;
         }
         Some(total)

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
 
-use crate::support::{
-    copy_fixture, expected_text, fixture, parse, run, run_ok, run_with_stdin, Doc, TestEnv,
-};
 #[cfg(unix)]
-use crate::support::{run_with_timeout, Reference};
+use crate::support::run_with_timeout;
+use crate::support::{
+    copy_fixture, expected_text, fixture, parse, run, run_ok, run_with_stdin, Doc, Reference,
+    TestEnv,
+};
 
 fn pack(env: &TestEnv, args: &[&str]) -> Doc {
     let mut cmd = env.ctxpack();

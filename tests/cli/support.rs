@@ -116,7 +116,7 @@ pub fn run(mut cmd: Command) -> Output {
 }
 
 /// The reference tokenizer, tiktoken-rs's own `count_ordinary`: never ctxpack's counter, which
-/// takes a path of its own on large inputs.
+/// splits text and remembers pieces on its own.
 pub struct Reference(&'static tiktoken_rs::CoreBPE);
 
 impl Reference {
