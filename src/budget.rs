@@ -297,7 +297,8 @@ pub fn decide_steered(
             git: git.as_ref().and_then(|g| g.get(&paths[i]).copied()),
         })
         .collect();
-    let scores = rank::rank(&inputs, &config.focus);
+    let definers = rank::definers(&inputs);
+    let scores = rank::rank(&inputs, &definers, &config.focus);
     let mut by_score: Vec<usize> = (0..candidates.len()).collect();
     by_score.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let mut rank_of = vec![0usize; candidates.len()];
@@ -327,7 +328,7 @@ pub fn decide_steered(
                     seeds.push(c);
                 }
             }
-            let near = rank::neighbours(&inputs, &seeds, &steering.changed);
+            let near = rank::neighbours(&inputs, &definers, &seeds, &steering.changed);
             for (c, &w) in near.iter().enumerate() {
                 if w > 0.0 && roles[c] == Role::Left {
                     roles[c] = Role::Near(w);

@@ -130,8 +130,8 @@ pub struct FileIndex {
 pub struct Focus {
     /// Lower-case sub-words, deduplicated.
     pub terms: Vec<String>,
-    /// The same, for lookups.
-    pub term_set: HashSet<String>,
+    /// Each term's position in `terms`, for lookups.
+    pub term_slot: HashMap<String, usize>,
     /// Identifiers and paths as written (for exact matches with definitions and file names).
     pub identifiers: HashSet<String>,
     /// The identifiers that are unmistakably code: quoted in backticks, or written with an
@@ -232,9 +232,14 @@ impl Focus {
                 }
             }
         }
+        let term_slot = terms
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i))
+            .collect();
         Focus {
             terms,
-            term_set: seen,
+            term_slot,
             identifiers,
             symbols,
             raw,
@@ -260,12 +265,6 @@ pub fn index(text: &str, focus: &Focus) -> FileIndex {
     let mut counts: HashMap<&str, u32> = HashMap::new();
     let mut length = 0u32;
     let mut focus_counts = vec![0u32; focus.terms.len()];
-    let term_slot: HashMap<&str, usize> = focus
-        .terms
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.as_str(), i))
-        .collect();
     for found in identifier_pattern().find_iter(text) {
         let word = found.as_str();
         *counts.entry(word).or_default() += 1;
@@ -273,9 +272,9 @@ pub fn index(text: &str, focus: &Focus) -> FileIndex {
     for (word, count) in &counts {
         let parts = sub_words(word);
         length += parts.len() as u32 * count;
-        if !term_slot.is_empty() {
+        if !focus.term_slot.is_empty() {
             for part in parts {
-                if let Some(&slot) = term_slot.get(part.as_str()) {
+                if let Some(&slot) = focus.term_slot.get(part.as_str()) {
                     focus_counts[slot] += count;
                 }
             }
@@ -524,14 +523,13 @@ pub struct RankInput<'a> {
 /// (raised to a fourth power) to behave like the chance that a file is one the task
 /// is about: on a linear scale, where the tenth file scores half the first, dozens of barely
 /// related small files outweigh the one large file the focus points at.
-pub fn rank(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
+pub fn rank(files: &[RankInput<'_>], definers: &Definers<'_>, focus: &Focus) -> Vec<f64> {
     let n = files.len();
     if n == 0 {
         return Vec::new();
     }
     let bm25 = bm25(files, focus);
-    let definers = definers(files);
-    let graph = graph_rank(files, &definers, focus, &bm25);
+    let graph = graph_rank(files, definers, focus, &bm25);
     let git = git_scores(files);
     let scores = files
         .iter()
@@ -567,7 +565,7 @@ pub fn rank(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
                 .map(|owners| 1.0 / owners.len() as f64)
                 .sum::<f64>()
                 .min(1.0);
-            let named = if focus_names_file(focus, file.path) {
+            let named = if !focus.is_empty() && focus_names_file(focus, file.path) {
                 NAMED_FILE_BOOST
             } else {
                 1.0
@@ -621,7 +619,7 @@ fn focus_names_file(focus: &Focus, path: &str) -> bool {
         .into_iter()
         .filter(|w| w.len() >= 3)
         .collect();
-    !words.is_empty() && words.iter().all(|w| focus.term_set.contains(w))
+    !words.is_empty() && words.iter().all(|w| focus.term_slot.contains_key(w))
 }
 
 fn normalize(values: Vec<f64>) -> Vec<f64> {
@@ -680,9 +678,10 @@ fn bm25(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
 const MAX_OWNERS: usize = 8;
 
 /// For each defined name, the files that define it (a file once per definition).
-type Definers<'a> = HashMap<&'a str, Vec<usize>>;
+pub type Definers<'a> = HashMap<&'a str, Vec<usize>>;
 
-fn definers<'a>(files: &[RankInput<'a>]) -> Definers<'a> {
+/// The [`Definers`] of `files`, which [`rank`] and [`neighbours`] both follow.
+pub fn definers<'a>(files: &[RankInput<'a>]) -> Definers<'a> {
     let mut definers: Definers<'a> = HashMap::new();
     for (i, file) in files.iter().enumerate() {
         for name in &file.index.definitions {
@@ -794,9 +793,13 @@ fn git_scores(files: &[RankInput<'_>]) -> Vec<f64> {
 /// defines a name a seed uses (what the seeds build on), or uses a name in `changed` (the names
 /// the plan changes: callers that may need to follow). Names defined in more than eight files say
 /// little about who depends on whom and are skipped, as in the ranking's graph.
-pub fn neighbours(files: &[RankInput<'_>], seeds: &[usize], changed: &HashSet<String>) -> Vec<f64> {
+pub fn neighbours(
+    files: &[RankInput<'_>],
+    definers: &Definers<'_>,
+    seeds: &[usize],
+    changed: &HashSet<String>,
+) -> Vec<f64> {
     let n = files.len();
-    let definers = definers(files);
     let mut weight = vec![0.0f64; n];
     // What the seeds use, defined elsewhere.
     for &seed in seeds {
@@ -898,7 +901,7 @@ mod tests {
                 git: None,
             },
         ];
-        let scores = rank(&files, &focus);
+        let scores = rank(&files, &definers(&files), &focus);
         let best = (0..4)
             .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
             .unwrap();
@@ -925,7 +928,7 @@ mod tests {
                 git: None,
             },
         ];
-        let scores = rank(&files, &focus);
+        let scores = rank(&files, &definers(&files), &focus);
         assert!(scores[1] > scores[0] * 2.0, "{scores:?}");
     }
 
@@ -946,12 +949,12 @@ mod tests {
             })
             .collect();
         let changed: HashSet<String> = ["handler".to_string()].into();
-        let weights = neighbours(&files, &[0], &changed);
+        let weights = neighbours(&files, &definers(&files), &[0], &changed);
         assert_eq!(weights[0], 0.0, "a seed is not its own neighbour");
         assert!(weights[1] > 0.0, "defines what the seed uses: {weights:?}");
         assert!(weights[2] > 0.0, "uses what the plan changes: {weights:?}");
         assert_eq!(weights[3], 0.0);
-        assert!(neighbours(&files, &[0], &HashSet::new())[2] == 0.0);
+        assert!(neighbours(&files, &definers(&files), &[0], &HashSet::new())[2] == 0.0);
     }
 
     #[test]
@@ -999,7 +1002,7 @@ mod tests {
                 git: None,
             },
         ];
-        let scores = rank(&files, &focus);
+        let scores = rank(&files, &definers(&files), &focus);
         assert!(scores[1] > scores[0], "{scores:?}");
     }
 
@@ -1020,10 +1023,10 @@ mod tests {
                 git: None,
             },
         ];
-        let scores = rank(&files, &focus);
+        let scores = rank(&files, &definers(&files), &focus);
         assert_eq!(scores[0], scores[1]);
         // Without a focus, the role prior keeps tests down.
-        let scores = rank(&files, &Focus::default());
+        let scores = rank(&files, &definers(&files), &Focus::default());
         assert!(scores[1] < scores[0], "{scores:?}");
     }
 

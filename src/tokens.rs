@@ -125,14 +125,18 @@ struct Splitter {
 }
 
 thread_local! {
-    static O200K: std::cell::RefCell<Splitter> = std::cell::RefCell::new(Splitter {
-        regex: fancy_regex::Regex::new(tiktoken_rs::O200K_BASE_PAT_STR)
-            .expect("tiktoken-rs's o200k_base pattern compiles"),
-        counts: Default::default(),
-    });
+    static O200K: std::cell::RefCell<Splitter> = std::cell::RefCell::new(Splitter::o200k());
 }
 
 impl Splitter {
+    fn o200k() -> Splitter {
+        Splitter {
+            regex: fancy_regex::Regex::new(tiktoken_rs::O200K_BASE_PAT_STR)
+                .expect("tiktoken-rs's o200k_base pattern compiles"),
+            counts: Default::default(),
+        }
+    }
+
     /// Counts `text` piece by piece; None if a new piece would split otherwise on its own (which
     /// the pattern, without look-behind and with look-ahead only for white space, should never
     /// allow), or if the regex gave up (then so would tiktoken-rs's, which panics: as before).
@@ -339,6 +343,16 @@ mod tests {
         assert!(Encoding::for_model("no-such-model").is_err());
     }
 
+    /// A fixed stream of pseudo-random numbers, so that generated texts are the same every run.
+    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+
     /// Wrapped counts must equal direct counts, for every mix of the characters that decide
     /// where pieces split. The alphabet is small so that every junction case occurs.
     #[test]
@@ -355,13 +369,7 @@ mod tests {
             ("\n", "\n"),
             (" ", " "),
         ];
-        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         for encoding in Encoding::ALL {
             let counter = Tiktoken::new(encoding);
             for _ in 0..4000 {
@@ -387,10 +395,7 @@ mod tests {
     #[test]
     fn the_splitter_counts_as_tiktoken_rs_does() {
         let bpe = tiktoken_rs::o200k_base_singleton();
-        let mut splitter = Splitter {
-            regex: fancy_regex::Regex::new(tiktoken_rs::O200K_BASE_PAT_STR).unwrap(),
-            counts: Default::default(),
-        };
+        let mut splitter = Splitter::o200k();
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let reference: serde_json::Value = serde_json::from_slice(
             &std::fs::read(root.join("fixtures/tokens/reference_counts.json")).unwrap(),
@@ -451,13 +456,7 @@ mod tests {
             "\r",
             "=",
         ];
-        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         for _ in 0..3000 {
             let len = (next() % 80) as usize;
             texts.push(

@@ -30,11 +30,11 @@ pub struct Grammar {
     pub definitions: Query,
     /// Function bodies to elide (`@body`). None for grammars without functions (Markdown).
     pub compress: Option<Query>,
-    /// The same bodies as a table, when every pattern of the compress query has the shape
-    /// `(parent field: (child) @body)` (all of ours do): a walk of the tree that never enters a
-    /// body finds them at a fraction of the query's cost, since most of a file's nodes are inside
-    /// function bodies. A test checks that both find the same bodies.
-    pub body_rules: Option<Vec<BodyRule>>,
+    /// The same bodies as a table (every pattern of a compress query has the shape
+    /// `(parent field: (child) @body)`): a walk of the tree that never enters a body finds them
+    /// at a fraction of the query's cost, since most of a file's nodes are inside function
+    /// bodies. A test checks that both find the same bodies. Empty for Markdown.
+    pub body_rules: Vec<BodyRule>,
     /// Headings (`@heading`), for Markdown's outline.
     pub headings: Option<Query>,
     pub body_style: BodyStyle,
@@ -172,7 +172,7 @@ pub fn grammar(language: Language) -> Option<&'static Grammar> {
                 definitions: definitions_only(&tags),
                 tags,
                 compress: None,
-                body_rules: None,
+                body_rules: Vec::new(),
                 headings: Some(headings),
                 language,
                 body_style: BodyStyle::Braces,
@@ -229,7 +229,11 @@ fn build(
         definitions: definitions_only(&tags),
         tags,
         compress: compress.map(|source| compile(&language, source)),
-        body_rules: compress.and_then(|source| body_rules(&language, source)),
+        body_rules: compress.map_or_else(Vec::new, |source| {
+            // Ours and fixed at build time, like the queries themselves (see `compile`).
+            body_rules(&language, source)
+                .expect("every compress pattern in grammars/ is (parent field: (child) @body)")
+        }),
         headings: None,
         language,
         body_style,
@@ -316,10 +320,9 @@ mod tests {
                     grammar.compress.is_some(),
                     "{language:?} has a compress query"
                 );
-                assert!(
-                    grammar.body_rules.as_ref().is_some_and(|r| {
-                        r.len() == grammar.compress.as_ref().unwrap().pattern_count()
-                    }),
+                assert_eq!(
+                    grammar.body_rules.len(),
+                    grammar.compress.as_ref().unwrap().pattern_count(),
                     "{language:?}: every compress pattern is a body rule"
                 );
             }

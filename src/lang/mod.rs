@@ -285,7 +285,7 @@ pub fn view(language: Language, fidelity: Fidelity, text: &str) -> View {
                 Ok(views::head(language, text))
             }
             Fidelity::Compressed => {
-                let view = views::compressed(&parsed, text)?;
+                let view = views::compressed(&parsed, text);
                 if errors > 0 {
                     let reparsed = syntax::parse(language, &view)?;
                     if view.len() * 3 > text.len() * 2
@@ -299,7 +299,7 @@ pub fn view(language: Language, fidelity: Fidelity, text: &str) -> View {
             _ if errors > 0 => Err(NoTree::SyntaxErrors),
             _ => {
                 let symbols = symbols::definitions(&parsed, text)?;
-                views::outline(&parsed, text, &symbols)
+                Ok(views::outline(&parsed, text, &symbols))
             }
         }
     });

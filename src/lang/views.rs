@@ -17,22 +17,12 @@ struct Body {
 }
 
 /// The outermost bodies, in order (nested functions disappear with their parent's body). Short
-/// one-line bodies are left out unless `all`: they cost less than a placeholder. Err only from the
-/// query fallback, when it needed more work than its bound (the walk is bounded by the tree).
-fn bodies(parsed: &Parsed, text: &str, all: bool) -> Result<Vec<Body>, NoTree> {
-    let found = match &parsed.grammar.body_rules {
-        Some(rules) => walk_bodies(parsed, rules),
-        None => query_bodies(parsed, text)?,
-    };
+/// one-line bodies are left out unless `all`: they cost less than a placeholder.
+fn bodies(parsed: &Parsed, text: &str, all: bool) -> Vec<Body> {
+    let found = walk_bodies(parsed, &parsed.grammar.body_rules);
     let mut outermost: Vec<Body> = Vec::with_capacity(found.len());
     for node in found {
         let (start_row, end_row) = (node.start_position().row, node.end_position().row);
-        if outermost
-            .last()
-            .is_some_and(|last| node.start_byte() < last.bytes.end)
-        {
-            continue;
-        }
         // A short one-line body costs less than its placeholder.
         if !all && end_row == start_row && node.byte_range().len() < 120 {
             continue;
@@ -57,7 +47,7 @@ fn bodies(parsed: &Parsed, text: &str, all: bool) -> Result<Vec<Body>, NoTree> {
             docstring,
         });
     }
-    Ok(outermost)
+    outermost
 }
 
 /// The outermost bodies the rules describe, in document order: a walk of the tree that does not
@@ -93,8 +83,9 @@ pub fn walk_bodies<'t>(parsed: &'t Parsed, rules: &[BodyRule]) -> Vec<tree_sitte
     }
 }
 
-/// The bodies the compress query matches, sorted by start (outer first at equal starts). Err when
-/// the query needed more work than its bound.
+/// The bodies the compress query matches, nested ones included, sorted by start (outer first at
+/// equal starts): what the tests check the walk against. Err when the query needed more work than
+/// its bound.
 pub fn query_bodies<'t>(
     parsed: &'t Parsed,
     text: &str,
@@ -138,10 +129,10 @@ fn lines(n: usize) -> String {
 
 /// The compressed view: everything but function bodies, which become a placeholder that stays
 /// valid in the language and says how many lines it stands for.
-pub fn compressed(parsed: &Parsed, text: &str) -> Result<String, NoTree> {
+pub fn compressed(parsed: &Parsed, text: &str) -> String {
     let mut out = String::with_capacity(text.len() / 3);
     let mut copied = 0;
-    for body in bodies(parsed, text, false)? {
+    for body in bodies(parsed, text, false) {
         let count = body.end_row - body.start_row + 1;
         let placeholder = match parsed.grammar.body_style {
             BodyStyle::Braces => format!("{{ /* … {} */ }}", lines(count)),
@@ -178,7 +169,7 @@ pub fn compressed(parsed: &Parsed, text: &str) -> Result<String, NoTree> {
         copied = body.bytes.end;
     }
     out.push_str(&text[copied..]);
-    Ok(out)
+    out
 }
 
 /// Nesting deeper than this is shown at this depth: indentation must not outgrow the file.
@@ -188,11 +179,11 @@ const MAX_DEFINITIONS: usize = 2_000;
 
 /// The outline view: one line per definition (its signature, or kind and name) led by its line
 /// range, indented by nesting. Markdown gets its headings.
-pub fn outline(parsed: &Parsed, text: &str, symbols: &FileSymbols) -> Result<String, NoTree> {
+pub fn outline(parsed: &Parsed, text: &str, symbols: &FileSymbols) -> String {
     if parsed.grammar.headings.is_some() {
-        return Ok(headings(parsed, text));
+        return headings(parsed, text);
     }
-    let bodies = bodies(parsed, text, true)?;
+    let bodies = bodies(parsed, text, true);
     let definitions = &symbols.definitions;
     let mut out = String::new();
     for (i, definition) in definitions.iter().enumerate().take(MAX_DEFINITIONS) {
@@ -260,7 +251,7 @@ pub fn outline(parsed: &Parsed, text: &str, symbols: &FileSymbols) -> Result<Str
             definitions.len() - MAX_DEFINITIONS
         ));
     }
-    Ok(out)
+    out
 }
 
 /// Markdown headings as `12 ## Title`.
@@ -444,7 +435,7 @@ mod tests {
     fn rust_bodies_become_placeholders_that_parse() {
         let text = "/// Adds.\npub fn add(a: u32, b: u32) -> u32 {\n    let c = a + b;\n    c\n}\n\nfn one() -> u32 { 1 }\n";
         let parsed = parse_clean(Language::Rust, text).unwrap();
-        let view = compressed(&parsed, text).unwrap();
+        let view = compressed(&parsed, text);
         assert_eq!(
             view,
             "/// Adds.\npub fn add(a: u32, b: u32) -> u32 { /* … 4 lines */ }\n\nfn one() -> u32 { 1 }\n"
@@ -456,7 +447,7 @@ mod tests {
     fn python_keeps_the_docstring() {
         let text = "class A:\n    def f(self, x):\n        \"\"\"Doubles x.\"\"\"\n        y = x * 2\n        return y\n";
         let parsed = parse_clean(Language::Python, text).unwrap();
-        let view = compressed(&parsed, text).unwrap();
+        let view = compressed(&parsed, text);
         assert_eq!(
             view,
             "class A:\n    def f(self, x):\n        \"\"\"Doubles x.\"\"\"\n        ...  # … 2 lines\n"
@@ -464,7 +455,7 @@ mod tests {
         assert!(parse_clean(Language::Python, &view).is_ok());
         let symbols = extract(&parsed, text).unwrap();
         assert_eq!(
-            outline(&parsed, text, &symbols).unwrap(),
+            outline(&parsed, text, &symbols),
             "1-5 class A\n  2-5 def f(self, x)\n"
         );
     }
@@ -491,7 +482,7 @@ mod tests {
         let parsed = parse(Language::Markdown, text).unwrap();
         let symbols = extract(&parsed, text).unwrap();
         assert_eq!(
-            outline(&parsed, text, &symbols).unwrap(),
+            outline(&parsed, text, &symbols),
             "1 # Title\n5 ## Part one\n11 ## Sub\n"
         );
     }

@@ -122,13 +122,13 @@ fn print_secrets(err: &mut dyn Write, scan: &ScanSummary) -> std::io::Result<()>
             err,
             "  secrets: {} found; {} left out:",
             human(found),
-            files(scan.files)
+            plural(scan.files, "file")
         )?,
         Mode::Redact | Mode::Fail => writeln!(
             err,
             "  secrets: {} redacted in {}:",
             human(found),
-            files(scan.files)
+            plural(scan.files, "file")
         )?,
     }
     let more = if scan.left_out > 0 {
@@ -153,14 +153,6 @@ fn print_secrets(err: &mut dyn Write, scan: &ScanSummary) -> std::io::Result<()>
         print_places(err, &scan.examples, "the document's summary lists more")?;
     }
     Ok(())
-}
-
-fn files(n: usize) -> String {
-    if n == 1 {
-        "1 file".to_string()
-    } else {
-        format!("{} files", human(n))
-    }
 }
 
 fn print_places(err: &mut dyn Write, places: &[Located], more: &str) -> std::io::Result<()> {

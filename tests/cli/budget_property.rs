@@ -2,12 +2,9 @@
 //! budget when the whole output is re-tokenized with tiktoken-rs directly, and a budget it refuses
 //! names a smallest budget that then works.
 
-use std::sync::OnceLock;
-
 use proptest::prelude::*;
-use tiktoken_rs::CoreBPE;
 
-use crate::support::{parse, run, TestEnv};
+use crate::support::{parse, run, Reference, TestEnv};
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -140,14 +137,7 @@ fn extension(kind: Kind) -> &'static str {
 
 /// The reference count: tiktoken-rs on the whole output, nothing from ctxpack.
 fn direct_count(encoding: &str, text: &str) -> usize {
-    static O200K: OnceLock<CoreBPE> = OnceLock::new();
-    static CL100K: OnceLock<CoreBPE> = OnceLock::new();
-    let bpe = match encoding {
-        "o200k_base" => O200K.get_or_init(|| tiktoken_rs::o200k_base().expect("o200k_base")),
-        "cl100k_base" => CL100K.get_or_init(|| tiktoken_rs::cl100k_base().expect("cl100k_base")),
-        other => panic!("unexpected encoding {other}"),
-    };
-    bpe.encode_ordinary(text).len()
+    Reference::new(encoding.parse().expect("a known encoding")).count(text)
 }
 
 /// Packs `env` within `budget`: Ok(the document's direct count), or Err(stderr) for a refusal.

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::support::{run, run_ok, TestEnv};
+use crate::support::{run_ok, TestEnv};
 
 /// A tree with a file in every supported language, and some text.
 fn tree() -> TestEnv {
@@ -148,8 +148,7 @@ fn a_cache_that_cannot_be_written_is_a_warning_not_a_failure() {
     let fresh = pack(&env, &["--no-cache"]);
     let mut cmd = env.ctxpack();
     cmd.args(["pack", "--cache-dir"]).arg(&blocker);
-    let out = run(cmd);
-    assert!(out.status.success());
+    let out = run_ok(cmd);
     assert_eq!(out.stdout, fresh.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -154,7 +154,7 @@ fn the_body_walk_finds_what_the_compress_query_matches() {
     for (name, language, text) in &inputs {
         let parsed = parse(*language, text).unwrap();
         with_errors += usize::from(parsed.tree.root_node().has_error());
-        let rules = parsed.grammar.body_rules.as_ref().expect("body rules");
+        let rules = &parsed.grammar.body_rules;
         let walked: Vec<_> = lang::views::walk_bodies(&parsed, rules)
             .iter()
             .map(|n| n.byte_range())
@@ -296,11 +296,10 @@ fn compressed_views_of_a_real_corpus_parse_again() {
             }
             let original = parse_clean(language, &text).ok()?;
             // The walk the views use finds the outermost bodies the compress query matches.
-            let walked: Vec<_> =
-                lang::views::walk_bodies(&original, original.grammar.body_rules.as_ref().unwrap())
-                    .iter()
-                    .map(|n| n.byte_range())
-                    .collect();
+            let walked: Vec<_> = lang::views::walk_bodies(&original, &original.grammar.body_rules)
+                .iter()
+                .map(|n| n.byte_range())
+                .collect();
             // A query that needs more work than its bound has nothing to compare.
             let same_bodies = match lang::views::query_bodies(&original, &text) {
                 Ok(nodes) => {

@@ -11,7 +11,7 @@ use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
 #[cfg(unix)]
 use crate::support::run_with_timeout;
 use crate::support::{
-    copy_fixture, expected_text, fixture, parse, run, run_ok, run_with_stdin, Doc, Reference,
+    copy_fixture, direct_count, expected_text, fixture, parse, run, run_ok, run_with_stdin, Doc,
     TestEnv,
 };
 
@@ -23,10 +23,9 @@ fn pack(env: &TestEnv, args: &[&str]) -> Doc {
 
 /// The whole document, counted directly, must equal the count the root element states.
 fn assert_total_is_exact(doc: &Doc) {
-    let encoding: Encoding = doc.encoding.parse().unwrap();
-    let direct = Reference::new(encoding).count(&doc.raw);
     assert_eq!(
-        doc.tokens, direct,
+        doc.tokens,
+        direct_count(doc),
         "root tokens attribute vs a direct count"
     );
 }
