@@ -8,6 +8,10 @@
 //!
 //! `--hidden` and `--no-ignore` are passed on to the packs.
 //!
+//! `cargo bench --bench secrets -- --adversarial` instead measures the scanner alone on text built
+//! against its rules (long runs that almost match) next to ordinary code of the same size, in
+//! MB/s: the speed that linear-time engines keep whatever the input (no test asserts on it).
+//!
 //! `cargo bench --bench secrets -- CORPUS_DIR --findings` instead lists every finding as
 //! `path:line: rule (kind)` with its line, the value masked as `⟪rule: N chars, classes⟫`, and
 //! counts per rule and per 10,000 files: the material for judging false positives by hand.
@@ -32,6 +36,10 @@ const RUNS: usize = 8;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let findings_mode = args.iter().any(|a| a == "--findings");
+    if args.iter().any(|a| a == "--adversarial") {
+        adversarial();
+        return;
+    }
     let arg = args
         .iter()
         .find(|a| !a.starts_with('-'))
@@ -162,6 +170,65 @@ fn main() {
             min(&r) / min(&o),
             median(&s),
             100.0 * median(&s) / median(&o),
+        );
+    }
+}
+
+/// The scanner alone, on one thread, on adversarial text and on ordinary code of the same size,
+/// interleaved, at two sizes: MB/s per run and the medians. Linear-time scanning keeps the same
+/// MB/s at four times the size; a backtracking or quadratic one would fall with it.
+fn adversarial() {
+    const PASSES: usize = 15;
+    let scanner = Scanner::get();
+    let mbps = |text: &str| {
+        let start = Instant::now();
+        let found = scanner.redact("big.txt", text).findings.len();
+        std::hint::black_box(found);
+        text.len() as f64 / 1e6 / start.elapsed().as_secs_f64()
+    };
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.1}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for scale in [1, 4] {
+        // The input of the old timing test, and a real secret after it so the scan must reach
+        // the end.
+        let adversarial = format!(
+            "password = \"{}\npassword{}\n-----BEGIN PRIVATE KEY-----{}\n{}\ntoken = \"{}\"\n",
+            "a".repeat(200_000 * scale),
+            "=".repeat(100_000 * scale),
+            "A".repeat(200_000 * scale),
+            "eyJ".repeat(100_000 * scale),
+            "Qm7xT2pL9vR4kW8zN3cF6hJ1sD5gY0bE"
+        );
+        let line = "fn main() { let password_len = value.len(); }\n";
+        let ordinary = line.repeat(adversarial.len() / line.len());
+        // Warm the rules and the caches.
+        mbps(&adversarial);
+        mbps(&ordinary);
+        let (mut adv, mut ord) = (Vec::new(), Vec::new());
+        for pass in 0..PASSES {
+            if pass % 2 == 0 {
+                adv.push(mbps(&adversarial));
+                ord.push(mbps(&ordinary));
+            } else {
+                ord.push(mbps(&ordinary));
+                adv.push(mbps(&adversarial));
+            }
+        }
+        println!(
+            "scanner alone, one thread, {:.2} MB each, {PASSES} interleaved passes",
+            adversarial.len() as f64 / 1e6
+        );
+        println!("  adversarial MB/s: {}", list(&adv));
+        println!("  ordinary MB/s:    {}", list(&ord));
+        println!(
+            "  median: adversarial {:.1} MB/s, ordinary {:.1} MB/s, adversarial / ordinary {:.2}",
+            median(&adv),
+            median(&ord),
+            median(&adv) / median(&ord)
         );
     }
 }

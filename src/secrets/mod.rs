@@ -195,11 +195,7 @@ impl Scanner {
                 }
             }
             // The patterns are constants of this crate; a unit test compiles every one.
-            // Word boundaries are ASCII: credentials are ASCII, and the fast engines (the lazy
-            // DFA) cannot do Unicode word boundaries, which would leave every rule to the slow
-            // PikeVM on any file with a non-ASCII character.
-            let pattern = rule.pattern.replace(r"\b", r"(?-u:\b)");
-            let regex = Regex::new(&pattern).expect("built-in secret rules compile");
+            let regex = linear_time_regex(rule).unwrap_or_else(|message| panic!("{message}"));
             let mut key_groups = Vec::new();
             let mut bare_group = None;
             let mut value_groups = Vec::new();
@@ -367,6 +363,26 @@ impl Scanner {
     pub fn redact_message(&self, text: &str) -> String {
         self.redact("", text).text.into_owned()
     }
+}
+
+/// Compiles a rule's pattern for the `regex` crate, whose searches take time linear in the text
+/// whatever the pattern and the input: it has no backtracking engine, and refuses the constructs
+/// that need one (backreferences, look-around). This is what keeps a file crafted against the
+/// rules (long runs that almost match) as cheap to scan as any other; the speed itself is
+/// measured in `benches/secrets.rs`, not asserted in a test.
+///
+/// Word boundaries are made ASCII: credentials are ASCII, and the fast engines (the lazy DFA)
+/// cannot do Unicode word boundaries, which would leave every rule to the slower PikeVM on any
+/// file with a non-ASCII character.
+fn linear_time_regex(rule: &Rule) -> Result<Regex, String> {
+    let pattern = rule.pattern.replace(r"\b", r"(?-u:\b)");
+    Regex::new(&pattern).map_err(|error| {
+        format!(
+            "secret rule {} is not a pattern the linear-time regex engine accepts \
+             (backreferences and look-around would need backtracking): {error}",
+            rule.id
+        )
+    })
 }
 
 /// How many `[REDACTED:<rule-id>]` markers `text` holds.

@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use ctxpack::lang::symbols::extract;
 use ctxpack::lang::syntax::{error_count, parse, parse_clean};
@@ -225,8 +224,11 @@ fn files_that_cannot_be_parsed_degrade_to_the_head_or_an_empty_outline() {
         .ends_with("[… 170 more lines not shown (compressed view)]\n"));
 }
 
+/// Parsing and queries are bounded by a count of tree-sitter's progress callbacks, not by time
+/// (see `syntax::WorkLimit` and its unit test): on these inputs a view ends, degraded or not,
+/// and is never larger than the text. Their speed is the views bench's business.
 #[test]
-fn pathological_inputs_stay_bounded_in_time() {
+fn pathological_inputs_end_within_the_work_bound() {
     // 5 MB of minified JavaScript on one line.
     let unit = "function a(b){return b&&b.c?b.c(function(d){return d+1}):[1,2,3].map(x=>x*2)};";
     let minified = unit.repeat(5_000_000 / unit.len());
@@ -237,13 +239,7 @@ fn pathological_inputs_stay_bounded_in_time() {
         (Language::Python, &nested),
     ] {
         for fidelity in [Fidelity::Compressed, Fidelity::Outline] {
-            let started = Instant::now();
             let view = lang::view(language, fidelity, text);
-            let elapsed = started.elapsed();
-            assert!(
-                elapsed < Duration::from_secs(30),
-                "{language:?} {fidelity:?} took {elapsed:?}"
-            );
             assert!(
                 view.text.len() <= text.len(),
                 "{language:?} {fidelity:?}: {} > {}",

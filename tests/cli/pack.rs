@@ -3,17 +3,18 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
 
-#[cfg(unix)]
-use crate::support::run_with_timeout;
 use crate::support::{
     copy_fixture, direct_count, expected_text, fixture, parse, run, run_ok, run_with_stdin, Doc,
     TestEnv,
 };
+#[cfg(unix)]
+use crate::support::{run_or_report_hang, run_watching_fifos};
 
 fn pack(env: &TestEnv, args: &[&str]) -> Doc {
     let mut cmd = env.ctxpack();
@@ -489,36 +490,14 @@ fn unreadable_files_are_listed_and_warned_about() {
 #[test]
 fn fifos_are_skipped_without_being_opened() {
     let env = TestEnv::new();
-    env.write("a.rs", "fn a() {}\n");
-    let fifo =
-        std::ffi::CString::new(env.path("pipe").into_os_string().into_encoded_bytes()).unwrap();
-    // SAFETY: mkfifo reads a valid NUL-terminated path and has no other preconditions.
-    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    env.write("a.rs", "fn a() {}\n").fifo("pipe");
 
     for args in [vec!["pack", "-q"], vec!["pack", "-q", "pipe", "a.rs"]] {
-        let mut child = env
-            .ctxpack()
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            stdout.read_to_end(&mut bytes).unwrap();
-            bytes
-        });
-        let started = Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if started.elapsed() > Duration::from_secs(20) {
-                child.kill().unwrap();
-                panic!("ctxpack blocked on a FIFO ({args:?})");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let doc = parse(&reader.join().unwrap());
+        let mut cmd = env.ctxpack();
+        cmd.args(&args);
+        let (out, opened) = run_watching_fifos(cmd, &[env.path("pipe")]);
+        assert!(opened.is_empty(), "ctxpack opened the FIFO ({args:?})");
+        let doc = parse(&out.stdout);
         assert_eq!(
             doc.omitted.get("pipe").map(String::as_str),
             Some("special-file")
@@ -867,17 +846,22 @@ fn explicit_and_stdin_symlinks_are_followed_only_with_follow() {
 #[cfg(unix)]
 #[test]
 fn a_fifo_named_like_an_ignore_file_does_not_hang_the_walk() {
-    let limit = Duration::from_secs(30);
     let env = TestEnv::new();
     env.write("tree/a.rs", "fn a() {}\n")
         .write("tree/sub/b.rs", "fn b() {}\n")
         .write("tree/ok/c.rs", "fn c() {}\n")
         .fifo("tree/sub/.gitignore");
+    let run = |args: &[&str], fifos: &[&str]| {
+        let mut cmd = env.ctxpack();
+        cmd.args(args);
+        let fifos: Vec<PathBuf> = fifos.iter().map(|f| env.path(f)).collect();
+        let (out, opened) = run_watching_fifos(cmd, &fifos);
+        assert!(opened.is_empty(), "ctxpack opened {opened:?} ({args:?})");
+        out
+    };
 
     // Below the root: that directory is skipped, with a warning, and the FIFO is listed.
-    let mut cmd = env.ctxpack();
-    cmd.args(["pack", "tree"]);
-    let out = run_with_timeout(cmd, limit);
+    let out = run(&["pack", "tree"], &["tree/sub/.gitignore"]);
     assert_eq!(out.status.code(), Some(0));
     let doc = parse(&out.stdout);
     let packed: Vec<&str> = doc.files.keys().map(String::as_str).collect();
@@ -892,11 +876,10 @@ fn a_fifo_named_like_an_ignore_file_does_not_hang_the_walk() {
         "{stderr}"
     );
 
-    // In the root itself (the review's reproduction): nothing can be walked, nothing hangs.
+    // In the root itself (the review's reproduction): nothing can be walked, nothing is opened.
     env.fifo("tree/.ignore");
-    let mut cmd = env.ctxpack();
-    cmd.args(["pack", "-q", "tree"]);
-    let out = run_with_timeout(cmd, limit);
+    let both = ["tree/sub/.gitignore", "tree/.ignore"];
+    let out = run(&["pack", "-q", "tree"], &both);
     assert_eq!(out.status.code(), Some(0));
     let doc = parse(&out.stdout);
     assert!(doc.files.is_empty());
@@ -906,9 +889,7 @@ fn a_fifo_named_like_an_ignore_file_does_not_hang_the_walk() {
     );
 
     // Above the root the walker would still open it: an error that says what to do.
-    let mut cmd = env.ctxpack();
-    cmd.args(["pack", "-q", "tree/ok"]);
-    let out = run_with_timeout(cmd, limit);
+    let out = run(&["pack", "-q", "tree/ok"], &both);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -917,9 +898,7 @@ fn a_fifo_named_like_an_ignore_file_does_not_hang_the_walk() {
     );
 
     // --no-ignore reads no ignore file at all.
-    let mut cmd = env.ctxpack();
-    cmd.args(["pack", "-q", "--no-ignore", "tree"]);
-    let doc = parse(&run_with_timeout(cmd, limit).stdout);
+    let doc = parse(&run(&["pack", "-q", "--no-ignore", "tree"], &both).stdout);
     let packed: Vec<&str> = doc.files.keys().map(String::as_str).collect();
     assert_eq!(packed, ["a.rs", "ok/c.rs", "sub/b.rs"]);
 }
@@ -1141,7 +1120,7 @@ fn a_spool_that_cannot_be_created_ends_the_run_with_an_error() {
     cmd.args(["pack", "-q", "-o", "out.xml"])
         .env("TMPDIR", env.path("no-such-dir"));
     #[cfg(unix)]
-    let out = run_with_timeout(cmd, Duration::from_secs(120));
+    let out = run_or_report_hang(cmd, Duration::from_secs(600));
     #[cfg(not(unix))]
     let out = run(cmd);
     let stderr = String::from_utf8_lossy(&out.stderr);

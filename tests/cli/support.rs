@@ -87,10 +87,190 @@ pub fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
     child.wait_with_output().expect("wait for ctxpack")
 }
 
-/// Runs `cmd` with no stdin, killing it and failing the test if it takes longer than `limit`
-/// (a process blocked on a FIFO never ends by itself).
+/// Runs `cmd` with no stdin while watching the FIFOs at `fifos`, and returns its output and the
+/// FIFOs it opened, in the order given. No clock is involved: see [`FifoWatch`].
 #[cfg(unix)]
-pub fn run_with_timeout(mut cmd: Command, limit: std::time::Duration) -> Output {
+pub fn run_watching_fifos(mut cmd: Command, fifos: &[PathBuf]) -> (Output, Vec<PathBuf>) {
+    let watch = FifoWatch::start(fifos);
+    let out = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run ctxpack");
+    (out, watch.finish())
+}
+
+/// Tells, without timing anything, whether a process opened a FIFO, and never lets one block it.
+///
+/// For each FIFO a thread opens it for writing, which blocks until some reader opens it. A
+/// process that opened the FIFO to read (the bug these tests pin down, which used to block it
+/// forever) lets that writer through; the writer closes at once, so the reader sees the end of
+/// the file and goes on, and the open is on record. On Linux an inotify watch also records opens
+/// that did not block (`O_NONBLOCK`) and that the writer came too late to see.
+#[cfg(unix)]
+pub struct FifoWatch {
+    paths: Vec<PathBuf>,
+    /// Set per FIFO when its writer got through before [`FifoWatch::finish`] released it.
+    opened: std::sync::Arc<Vec<std::sync::atomic::AtomicBool>>,
+    released: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    writers: Vec<std::thread::JoinHandle<()>>,
+    #[cfg(target_os = "linux")]
+    inotify: Inotify,
+}
+
+#[cfg(unix)]
+impl FifoWatch {
+    pub fn start(paths: &[PathBuf]) -> FifoWatch {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        #[cfg(target_os = "linux")]
+        let inotify = Inotify::watch_opens(paths);
+        let opened: Arc<Vec<AtomicBool>> =
+            Arc::new(paths.iter().map(|_| AtomicBool::new(false)).collect());
+        let released = Arc::new(AtomicBool::new(false));
+        let writers = paths
+            .iter()
+            .enumerate()
+            .map(|(i, path)| {
+                let (path, opened, released) =
+                    (path.clone(), Arc::clone(&opened), Arc::clone(&released));
+                std::thread::spawn(move || {
+                    // Blocks until a reader opens the FIFO; dropped (closed) at once.
+                    let writer = fs::OpenOptions::new().write(true).open(&path);
+                    if writer.is_ok() && !released.load(Ordering::SeqCst) {
+                        opened[i].store(true, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        FifoWatch {
+            paths: paths.to_vec(),
+            opened,
+            released,
+            writers,
+            #[cfg(target_os = "linux")]
+            inotify,
+        }
+    }
+
+    /// Ends the watch: the FIFOs that were opened since [`FifoWatch::start`].
+    pub fn finish(self) -> Vec<PathBuf> {
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::sync::atomic::Ordering;
+        // Read before our own opens below, which would be recorded too.
+        #[cfg(target_os = "linux")]
+        let seen = self.inotify.opened();
+        self.released.store(true, Ordering::SeqCst);
+        // A reader of our own lets every writer still waiting through.
+        let releases: Vec<fs::File> = self
+            .paths
+            .iter()
+            .map(|path| {
+                fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(path)
+                    .expect("open the FIFO to release its writer")
+            })
+            .collect();
+        for writer in self.writers {
+            writer.join().expect("FIFO writer thread");
+        }
+        drop(releases);
+        self.paths
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                #[cfg(target_os = "linux")]
+                let by_inotify = seen.contains(i);
+                #[cfg(not(target_os = "linux"))]
+                let by_inotify = false;
+                by_inotify || self.opened[*i].load(Ordering::SeqCst)
+            })
+            .map(|(_, path)| path.clone())
+            .collect()
+    }
+}
+
+/// An inotify instance watching files for `IN_OPEN`.
+#[cfg(target_os = "linux")]
+struct Inotify {
+    fd: std::os::fd::OwnedFd,
+    /// Watch descriptor of each path, in order.
+    watches: Vec<i32>,
+}
+
+#[cfg(target_os = "linux")]
+impl Inotify {
+    fn watch_opens(paths: &[PathBuf]) -> Inotify {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        // SAFETY: inotify_init1 takes flags only and returns a new descriptor or -1.
+        let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        assert!(
+            raw >= 0,
+            "inotify_init1: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: `raw` is a descriptor we own and nothing else closes.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+        let watches = paths
+            .iter()
+            .map(|path| {
+                let name = std::ffi::CString::new(path.as_os_str().as_bytes())
+                    .expect("no NUL in a test path");
+                // SAFETY: a valid descriptor and a NUL-terminated path.
+                let wd = unsafe { libc::inotify_add_watch(raw, name.as_ptr(), libc::IN_OPEN) };
+                assert!(
+                    wd >= 0,
+                    "inotify_add_watch: {}",
+                    std::io::Error::last_os_error()
+                );
+                wd
+            })
+            .collect();
+        Inotify { fd, watches }
+    }
+
+    /// Indexes of the watched paths opened so far.
+    fn opened(&self) -> Vec<usize> {
+        use std::os::fd::AsRawFd;
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            // SAFETY: reads into a buffer of the given length from our descriptor.
+            let n = unsafe {
+                libc::read(
+                    self.fd.as_raw_fd(),
+                    buffer.as_mut_ptr().cast(),
+                    buffer.len(),
+                )
+            };
+            if n <= 0 {
+                return seen; // EAGAIN: no more events
+            }
+            let mut at = 0;
+            while at + std::mem::size_of::<libc::inotify_event>() <= n as usize {
+                // SAFETY: the kernel wrote whole events; read_unaligned copes with alignment.
+                let event: libc::inotify_event =
+                    unsafe { std::ptr::read_unaligned(buffer[at..].as_ptr().cast()) };
+                if event.mask & libc::IN_OPEN != 0 {
+                    if let Some(i) = self.watches.iter().position(|&w| w == event.wd) {
+                        seen.push(i);
+                    }
+                }
+                at += std::mem::size_of::<libc::inotify_event>() + event.len as usize;
+            }
+        }
+    }
+}
+
+/// Runs `cmd` with no stdin, and fails the test with the command if it has not ended after
+/// `limit`: a hang detector for tests of code that once deadlocked, with a limit far beyond any
+/// machine's time for the work (no test asserts how long work takes).
+#[cfg(unix)]
+pub fn run_or_report_hang(mut cmd: Command, limit: std::time::Duration) -> Output {
     let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -106,7 +286,7 @@ pub fn run_with_timeout(mut cmd: Command, limit: std::time::Duration) -> Output 
             // SAFETY: kill has no memory-safety preconditions; the child has not been reaped
             // (its waiter is still blocked), so the pid is still ours.
             unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("ctxpack did not finish within {limit:?}: {cmd:?}");
+            panic!("ctxpack hung: still running after {limit:?}: {cmd:?}");
         }
     }
 }
