@@ -56,8 +56,7 @@ fn measure(corpus: &Path, label: &str, flags: &[&str]) {
     let timed = |args: &[String]| {
         let start = Instant::now();
         let config = pack_config(corpus, &out, args);
-        ctxpack::pack::run(&config, &mut std::io::sink()).expect("pack");
-        config.cache.save().expect("save the cache");
+        support::pack(&config);
         start.elapsed().as_secs_f64()
     };
     let none: Vec<String> = flags

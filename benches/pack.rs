@@ -50,20 +50,26 @@ fn main() {
 
     // The same texts the pack includes, read once up front for the tokenizer-alone baseline.
     let found = std::sync::Mutex::new(Vec::new());
-    walk::walk(&config.source.inputs, &config.source.walk, &|entry| {
-        found.lock().unwrap().push(entry);
-        std::ops::ControlFlow::Continue(())
-    })
+    walk::walk(
+        &config.request.source.inputs,
+        &config.request.source.walk,
+        &|entry| {
+            found.lock().unwrap().push(entry);
+            std::ops::ControlFlow::Continue(())
+        },
+    )
     .expect("walk");
     let texts: Vec<String> = found
         .into_inner()
         .unwrap()
         .par_iter()
         .filter(|e| matches!(e.status, Status::Load))
-        .filter_map(|e| match load(&e.abs, config.source.max_file_size) {
-            Loaded::Text(t) => Some(t.text),
-            Loaded::Omitted(..) => None,
-        })
+        .filter_map(
+            |e| match load(&e.abs, config.request.source.max_file_size) {
+                Loaded::Text(t) => Some(t.text),
+                Loaded::Omitted(..) => None,
+            },
+        )
         .collect();
     let bytes: usize = texts.iter().map(String::len).sum();
     let counter = Tiktoken::new(Encoding::O200kBase);
@@ -78,7 +84,7 @@ fn main() {
         let tokenizer = start.elapsed().as_secs_f64();
 
         let start = Instant::now();
-        ctxpack::pack::run(&config, &mut std::io::sink()).expect("pack");
+        support::pack(&config);
         let pack = start.elapsed().as_secs_f64();
         if run > 0 {
             // Run 0 warms the page cache and the tokenizer.
@@ -91,10 +97,10 @@ fn main() {
     let mut full_again = Vec::new();
     for run in 0..=RUNS {
         let start = Instant::now();
-        ctxpack::pack::run(&config, &mut std::io::sink()).expect("pack");
+        support::pack(&config);
         let full = start.elapsed().as_secs_f64();
         let start = Instant::now();
-        ctxpack::pack::run(&budgeted, &mut std::io::sink()).expect("budgeted pack");
+        support::pack(&budgeted);
         let budget = start.elapsed().as_secs_f64();
         if run > 0 {
             full_again.push(full);

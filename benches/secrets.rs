@@ -72,20 +72,26 @@ fn main() {
 
     // The texts a pack includes, read once, for the scanner-alone measurement and the listing.
     let found = std::sync::Mutex::new(Vec::new());
-    walk::walk(&redact.source.inputs, &redact.source.walk, &|entry| {
-        found.lock().unwrap().push(entry);
-        std::ops::ControlFlow::Continue(())
-    })
+    walk::walk(
+        &redact.request.source.inputs,
+        &redact.request.source.walk,
+        &|entry| {
+            found.lock().unwrap().push(entry);
+            std::ops::ControlFlow::Continue(())
+        },
+    )
     .expect("walk");
     let mut files: Vec<(String, String)> = found
         .into_inner()
         .unwrap()
         .par_iter()
         .filter(|e| matches!(e.status, Status::Load))
-        .filter_map(|e| match load(&e.abs, redact.source.max_file_size) {
-            Loaded::Text(t) => Some((e.rel.display(), t.text)),
-            Loaded::Omitted(..) => None,
-        })
+        .filter_map(
+            |e| match load(&e.abs, redact.request.source.max_file_size) {
+                Loaded::Text(t) => Some((e.rel.display(), t.text)),
+                Loaded::Omitted(..) => None,
+            },
+        )
         .collect();
     files.sort();
     let bytes: usize = files.iter().map(|(_, t)| t.len()).sum();
@@ -110,7 +116,7 @@ fn main() {
         for scanning in order {
             let config = if scanning { &redact } else { &off_config };
             let sample = measure(|| {
-                ctxpack::pack::run(config, &mut std::io::sink()).expect("pack");
+                support::pack(config);
             });
             pair[usize::from(scanning)] = sample;
         }

@@ -1,4 +1,5 @@
-//! What the in-process pack benches share: a pack's settings from command-line flags, and medians.
+//! What the in-process pack benches share: a pack's settings from command-line flags, a pack as
+//! the command runs it, and medians.
 
 use std::path::Path;
 
@@ -27,6 +28,20 @@ pub fn pack_config<S: AsRef<std::ffi::OsStr>>(
         unreachable!("the arguments above name the pack command")
     };
     PackConfig::from_args(args, &mut std::io::empty()).expect("config")
+}
+
+/// Packs as `ctxpack pack` does: opens the cache, packs, writes the document where `config`
+/// says (stdout is thrown away), and saves the cache.
+pub fn pack(config: &PackConfig) {
+    let (cache, _) = config.open_cache();
+    let session =
+        ctxpack::pack::Session::new(config.request.source.threads, cache).expect("session");
+    let packed =
+        ctxpack::pack::pack(&config.request, &session, &ctxpack::types::NoProgress).expect("pack");
+    let mut sink = ctxpack::output::Sink::open(config.output.as_deref()).expect("output");
+    packed.document.write_to(sink.writer()).expect("write");
+    sink.finish().expect("write");
+    session.cache().save().expect("save the cache");
 }
 
 pub fn median(values: &[f64]) -> f64 {

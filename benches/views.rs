@@ -11,8 +11,9 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use ctxpack::lang::{self, grammar, syntax, Fidelity, Language};
+use ctxpack::lang::{self, grammar, syntax, Language};
 use ctxpack::tokens::{Encoding, Tiktoken, TokenCounter};
+use ctxpack::types::Fidelity;
 
 const RUNS: usize = 5;
 

@@ -15,8 +15,8 @@
 //! could put any text in a view.
 //!
 //! Each entry carries the number of the last write that kept it. A write keeps what this run
-//! used or made, then older entries, most recently kept first, up to [`STORE_MAX`] bytes. Stores
-//! of roots not used for [`STALE_DAYS`] days are deleted.
+//! used or made, then older entries, most recently kept first, up to `STORE_MAX` (128 MiB). Stores
+//! of roots not used for `STALE_DAYS` (30) days are deleted.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -26,8 +26,9 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use crate::lang::syntax::NoTree;
-use crate::lang::{Fidelity, Language, View};
+use crate::lang::{Language, View};
 use crate::tokens::{Encoding, SplitCount};
+use crate::types::Fidelity;
 
 /// What the start of a store says it is.
 const MAGIC: &[u8; 8] = b"ctxpack\x01";
@@ -215,7 +216,7 @@ impl Cache {
     }
 
     /// Writes the store back when this run made something new: what it used or made, then older
-    /// entries, most recently kept first, while the store stays under [`STORE_MAX`]. A run that
+    /// entries, most recently kept first, while the store stays under `STORE_MAX`. A run that
     /// made nothing only marks the store as used. Also deletes stale stores of other roots, and
     /// temporary files that interrupted runs left.
     pub fn save(&self) -> io::Result<()> {

@@ -1,10 +1,14 @@
 //! Command-line definitions (clap derive): raw flags and value parsers, nothing validated yet.
+//!
+//! The doc comments here are the `--help` text users read, written for a terminal: `<tree>` is an
+//! element's name there, not HTML.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::lang::Fidelity;
+use crate::types::Fidelity;
 
 /// Pack a codebase into a single, well-formed XML context for a large language model, with exact
 /// token counts.

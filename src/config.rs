@@ -1,17 +1,19 @@
-//! Validated, immutable settings for a pack, built once from the command line (and stdin lists).
+//! Validated, immutable settings, built once from the command line (and stdin lists): the
+//! library's [`Request`] and what only the command line needs besides.
 
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::cache::Cache;
 use crate::cli::{BudgetArgs, CountingArgs, Limit, PackArgs, SecretsChoice, SourceArgs, StatsArgs};
-use crate::lang::Fidelity;
+use crate::pack::Request;
+use crate::render::Format;
 use crate::secrets;
 use crate::tokens::Encoding;
-use crate::walk::{GlobError, Globs, WalkInputs, WalkOptions};
+use crate::types::Fidelity;
+use crate::walk::{GlobError, Globs, Source, WalkInputs, WalkOptions};
 
 /// Why the settings could not be built: mostly a mistake in what the user asked for (a usage
 /// error, exit code 2), sometimes a failure to find out (see [`ConfigError::is_usage`]).
@@ -48,98 +50,78 @@ impl ConfigError {
     }
 }
 
-/// Which files to read, checked: shared by every command that walks a tree.
-#[derive(Debug, Clone)]
-pub struct SourceConfig {
-    pub inputs: WalkInputs,
-    /// The root directory's own name, for the document (never a full machine path).
-    pub root_name: String,
-    pub walk: WalkOptions,
-    pub max_file_size: u64,
-    pub threads: usize,
-}
+/// Which files to read, checked: shared by every command that walks a tree. `stdin` is read only
+/// with `--stdin`.
+pub fn source(args: &SourceArgs, stdin: &mut dyn Read) -> Result<Source, ConfigError> {
+    let cwd = std::env::current_dir().map_err(ConfigError::CurrentDir)?;
+    let (root, root_is_the_path) = choose_root(args, &cwd)?;
 
-impl SourceConfig {
-    /// Validates `args`. `stdin` is read only with `--stdin`.
-    pub fn from_args(args: &SourceArgs, stdin: &mut dyn Read) -> Result<SourceConfig, ConfigError> {
-        let cwd = std::env::current_dir().map_err(ConfigError::CurrentDir)?;
-        let (root, root_is_the_path) = choose_root(args, &cwd)?;
-
-        let mut paths = Vec::new();
-        if !root_is_the_path {
-            for path in &args.paths {
-                paths.push(resolve_inside(&root, &cwd.join(path), path)?);
-            }
+    let mut paths = Vec::new();
+    if !root_is_the_path {
+        for path in &args.paths {
+            paths.push(resolve_inside(&root, &cwd.join(path), path)?);
         }
-        if args.stdin {
-            let mut raw = Vec::new();
-            stdin.read_to_end(&mut raw).map_err(ConfigError::Stdin)?;
-            // Relative to the current directory, like PATH arguments: `git ls-files` prints
-            // paths relative to where it runs.
-            for listed in split_list(&raw, args.null) {
-                let shown = PathBuf::from(&listed);
-                paths.push(resolve_inside(&root, &cwd.join(&listed), &shown)?);
-            }
-            if paths.is_empty() {
-                return Err(ConfigError::Invalid(
-                    "--stdin was given but standard input listed no paths".into(),
-                ));
-            }
+    }
+    if args.stdin {
+        let mut raw = Vec::new();
+        stdin.read_to_end(&mut raw).map_err(ConfigError::Stdin)?;
+        // Relative to the current directory, like PATH arguments: `git ls-files` prints
+        // paths relative to where it runs.
+        for listed in split_list(&raw, args.null) {
+            let shown = PathBuf::from(&listed);
+            paths.push(resolve_inside(&root, &cwd.join(&listed), &shown)?);
         }
         if paths.is_empty() {
-            paths.push(root.clone());
+            return Err(ConfigError::Invalid(
+                "--stdin was given but standard input listed no paths".into(),
+            ));
         }
-        let threads = match args.threads {
-            Some(0) => return Err(ConfigError::Invalid("--threads must be at least 1".into())),
-            Some(n) => n,
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        };
-        let root_name = root
-            .file_name()
-            .map(crate::walk::shown_name)
-            .unwrap_or_else(|| "/".to_string());
-        let globs = compile_globs(&root, &args.include, &args.exclude)?;
-        Ok(SourceConfig {
-            inputs: WalkInputs { root, paths },
-            root_name,
-            walk: WalkOptions {
-                hidden: args.hidden,
-                no_ignore: args.no_ignore,
-                follow: args.follow,
-                globs,
-                skip: None,
-                skip_name: Some(crate::cache::is_store_name),
-                threads,
-            },
-            max_file_size: args.max_file_size,
-            threads,
-        })
     }
+    if paths.is_empty() {
+        paths.push(root.clone());
+    }
+    let threads = match args.threads {
+        Some(0) => return Err(ConfigError::Invalid("--threads must be at least 1".into())),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let root_name = root
+        .file_name()
+        .map(crate::types::shown_name)
+        .unwrap_or_else(|| "/".to_string());
+    let globs = compile_globs(&root, &args.include, &args.exclude)?;
+    Ok(Source {
+        inputs: WalkInputs { root, paths },
+        root_name,
+        walk: WalkOptions {
+            hidden: args.hidden,
+            no_ignore: args.no_ignore,
+            follow: args.follow,
+            globs,
+            skip: None,
+            skip_name: Some(crate::cache::is_store_name),
+            threads,
+        },
+        max_file_size: args.max_file_size,
+        threads,
+    })
 }
 
-/// Everything `pack` needs, checked.
+/// Everything `pack` needs, checked: the request for the library, and what only the command
+/// line has (where the document goes, whether to report, the plan's file).
 #[derive(Debug, Clone)]
 pub struct PackConfig {
-    pub source: SourceConfig,
-    pub fidelity: Fidelity,
-    pub encoding: Encoding,
+    pub request: Request,
+    /// The document's destination: stdout when `None`.
     pub output: Option<PathBuf>,
     pub quiet: bool,
-    pub secrets: secrets::Mode,
-    /// With --budget: the tokens the whole document may use (the budget less --reserve).
-    pub budget: Option<usize>,
-    /// With --budget: what the user is about to work on.
-    pub focus: crate::rank::Focus,
     /// Things the user should know (printed on stderr unless --quiet).
     pub notes: Vec<String>,
-    /// With --plan: the plan to pack for (`-`: standard input).
+    /// Where the cache between runs lives; `None` with --no-cache.
+    pub cache_dir: Option<PathBuf>,
+    /// With --plan: the plan to pack for (`-`: standard input), read by the command.
     pub plan: Option<PathBuf>,
-    /// Token counts and views kept between runs (disabled with --no-cache).
-    pub cache: Arc<Cache>,
 }
-
-/// The budget of `pack --plan` when none is given.
-pub const DEFAULT_PLAN_BUDGET: usize = 128_000;
 
 impl PackConfig {
     /// Validates `args`. `stdin` is read only with `--stdin`.
@@ -152,13 +134,16 @@ impl PackConfig {
         };
         // Never pack our own previous output: it is skipped by its exact path (a glob built from
         // the name would have to escape every glob character, and `{` is easy to miss).
-        config.source.walk.skip = output.clone();
+        config.request.source.walk.skip = output.clone();
         config.output = output;
-        config.fidelity = args.fidelity;
+        config.request.fidelity = args.fidelity;
         config.quiet = args.quiet;
         if let Some(plan) = &args.plan {
             // `pack --plan` without --budget gets a window a coder model commonly has.
-            config.budget = config.budget.or(Some(DEFAULT_PLAN_BUDGET));
+            config.request.budget = config
+                .request
+                .budget
+                .or(Some(crate::pack::DEFAULT_PLAN_BUDGET));
             // Kept as given: it is read relative to the current directory, and errors name it
             // the way the user wrote it.
             config.plan = Some(plan.clone());
@@ -169,12 +154,12 @@ impl PackConfig {
     /// The settings every pack shares, validated: what to read, the budget, the focus, how to
     /// count and what to do with secrets. The document goes to stdout, in full, with a summary.
     fn from_parts(
-        source: &SourceArgs,
+        source_args: &SourceArgs,
         budget: &BudgetArgs,
         counting: &CountingArgs,
         stdin: &mut dyn Read,
     ) -> Result<PackConfig, ConfigError> {
-        let source = SourceConfig::from_args(source, stdin)?;
+        let source = source(source_args, stdin)?;
         let cwd = std::env::current_dir().map_err(ConfigError::CurrentDir)?;
 
         let mut notes = Vec::new();
@@ -197,47 +182,58 @@ impl PackConfig {
             (Some(budget), reserve) => Some(budget - reserve.unwrap_or(0)),
             (None, _) => None,
         };
-        let mut focus_texts = Vec::new();
-        for focus in &budget.focus {
-            let path = cwd.join(focus);
+        let mut focus = Vec::new();
+        for given in &budget.focus {
+            let path = cwd.join(given);
             if fs::metadata(&path).is_ok_and(|m| m.is_file()) {
                 let text = fs::read_to_string(&path).map_err(|e| ConfigError::Unusable {
-                    path: focus.clone(),
+                    path: given.clone(),
                     message: format!("cannot read this --focus file: {e}"),
                 })?;
-                focus_texts.push(text);
+                focus.push(text);
             } else {
-                focus_texts.push(focus.clone());
+                focus.push(given.clone());
             }
         }
         // An empty CTXPACK_CACHE_DIR (as CI templates leave unset variables) means unset.
         let from_env = std::env::var_os("CTXPACK_CACHE_DIR")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
-        let cache = match counting.cache_dir.clone().or(from_env) {
-            _ if counting.no_cache => Cache::disabled(),
-            Some(dir) => Cache::open(&cwd.join(dir), &source.inputs.root),
-            None => match Cache::default_dir() {
-                Some(dir) => Cache::open(&dir, &source.inputs.root),
-                None => Cache::disabled(),
-            },
+        let cache_dir = match counting.cache_dir.clone().or(from_env) {
+            _ if counting.no_cache => None,
+            Some(dir) => Some(cwd.join(dir)),
+            None => Cache::default_dir(),
         };
-        if let Some(warning) = cache.warning() {
-            notes.push(format!("the cache was not used: {warning}"));
-        }
         Ok(PackConfig {
-            cache: Arc::new(cache),
-            source,
-            budget: budget_tokens,
-            focus: crate::rank::Focus::new(&focus_texts),
-            fidelity: Fidelity::Full,
-            encoding,
+            request: Request {
+                source,
+                encoding,
+                secrets: secrets_mode(counting.secrets),
+                format: Format::Xml,
+                fidelity: Fidelity::Full,
+                budget: budget_tokens,
+                focus,
+                plan: None,
+            },
             output: None,
             quiet: false,
-            secrets: secrets_mode(counting.secrets),
             notes,
+            cache_dir,
             plan: None,
         })
+    }
+
+    /// The cache for this pack's root (disabled with --no-cache), and a note if it cannot be
+    /// used.
+    pub fn open_cache(&self) -> (Cache, Option<String>) {
+        let cache = match &self.cache_dir {
+            Some(dir) => Cache::open(dir, &self.request.source.inputs.root),
+            None => Cache::disabled(),
+        };
+        let note = cache
+            .warning()
+            .map(|warning| format!("the cache was not used: {warning}"));
+        (cache, note)
     }
 }
 
@@ -246,7 +242,7 @@ impl PackConfig {
 pub struct StatsConfig {
     /// The pack whose decisions are shown: the one `pack` would run with the same flags.
     pub pack: PackConfig,
-    /// With --budget: the tokens kept free (`pack.budget` is what is left).
+    /// With --budget: the tokens kept free (`pack.request.budget` is what is left).
     pub reserve: usize,
     pub json: bool,
     pub depth: Limit,

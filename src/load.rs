@@ -1,16 +1,16 @@
-//! Bytes to text: size limits, binary detection, BOM, UTF-8 repair and XML-safe sanitizing.
+//! Bytes to text: size limits, binary detection, BOM, UTF-8 repair and line ends. It knows no
+//! output format: what a format cannot carry is the renderer's business (`render::Renderer::admit`).
 
-use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use crate::walk::OmitReason;
+use crate::types::OmitReason;
 
 /// How many leading bytes are searched for a NUL byte to call a file binary (as git does).
 pub const BINARY_SNIFF_BYTES: usize = 8 * 1024;
 
-/// A file read as text, ready to be counted and rendered.
+/// A file read as text.
 #[derive(Debug)]
 pub struct TextFile {
     pub text: String,
@@ -18,8 +18,6 @@ pub struct TextFile {
     pub bom_stripped: bool,
     /// The bytes were not valid UTF-8 and were decoded lossily (invalid sequences became U+FFFD).
     pub lossy: bool,
-    /// Characters that XML 1.0 forbids were replaced with U+FFFD.
-    pub sanitized: bool,
     /// Line ends other than LF were found and turned into LF (see [`normalize_line_ends`]).
     pub line_ends: LineEnds,
 }
@@ -117,42 +115,13 @@ pub fn decode(mut bytes: Vec<u8>) -> Loaded {
         Ok(text) => (text, false),
         Err(err) => (String::from_utf8_lossy(err.as_bytes()).into_owned(), true),
     };
-    let (text, sanitized) = match sanitize_for_xml(&text) {
-        Cow::Borrowed(_) => (text, false),
-        Cow::Owned(cleaned) => (cleaned, true),
-    };
     let (text, line_ends) = normalize_line_ends(text);
     Loaded::Text(TextFile {
         text,
         bom_stripped,
         lossy,
-        sanitized,
         line_ends,
     })
-}
-
-/// Whether XML 1.0 allows `c` in character data: tab, LF, CR, and everything from U+0020 except
-/// U+FFFE and U+FFFF (surrogates cannot occur in a Rust string).
-pub fn xml_allows(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
-}
-
-/// Replaces every character XML 1.0 forbids with U+FFFD: file text, and any other string that
-/// goes into the document. Borrowed when nothing had to change.
-pub fn sanitize_for_xml(text: &str) -> Cow<'_, str> {
-    // Fast path: forbidden characters are C0 controls (one byte below 0x20) or U+FFFE/U+FFFF
-    // (three bytes starting with 0xEF), so a byte scan rules most files out.
-    let suspicious = text
-        .bytes()
-        .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF);
-    if !suspicious || text.chars().all(xml_allows) {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(
-        text.chars()
-            .map(|c| if xml_allows(c) { c } else { '\u{FFFD}' })
-            .collect(),
-    )
 }
 
 /// Turns CRLF and lone CR into LF.
@@ -211,10 +180,9 @@ mod tests {
         late.push(0);
         let t = text_of(&late);
         assert!(
-            t.sanitized,
-            "a NUL past the sniff window is sanitized, not kept"
+            t.text.ends_with('\0'),
+            "a NUL past the sniff window is text"
         );
-        assert!(t.text.ends_with('\u{FFFD}'));
     }
 
     #[test]
@@ -225,15 +193,6 @@ mod tests {
         let t = text_of(b"caf\xE9 ok");
         assert!(t.lossy);
         assert_eq!(t.text, "caf\u{FFFD} ok");
-    }
-
-    #[test]
-    fn forbidden_controls_become_replacement_characters() {
-        let t = text_of("a\u{1}b\tc\r\nd\u{1b}[0m\u{FFFF}é".as_bytes());
-        assert!(t.sanitized);
-        assert_eq!(t.text, "a\u{FFFD}b\tc\nd\u{FFFD}[0m\u{FFFD}é");
-        assert!(!text_of("plain\ttext\r\n".as_bytes()).sanitized);
-        assert!(!text_of("\u{FEFF} inner BOM and ï are fine".as_bytes()).sanitized);
     }
 
     #[test]

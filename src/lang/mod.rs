@@ -9,6 +9,8 @@ use std::path::Path;
 
 use syntax::NoTree;
 
+use crate::types::Fidelity;
+
 /// A language ctxpack knows by name. `Text` covers everything else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Language {
@@ -216,44 +218,6 @@ fn by_shebang(text: &str) -> Option<Language> {
         "lua" => Lua,
         _ => return None,
     })
-}
-
-/// How much of a file the document shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Fidelity {
-    /// The text exactly as it is.
-    Full,
-    /// Imports, declarations, signatures and doc comments; function bodies become placeholders.
-    Compressed,
-    /// One line per definition with its line range.
-    Outline,
-    /// Chosen line spans in full, and the outline of the rest: a very large file that a plan
-    /// references only by a symbol or a line range. Not a `--fidelity` choice.
-    Excerpt,
-}
-
-impl Fidelity {
-    pub const ALL: [Fidelity; 3] = [Fidelity::Full, Fidelity::Compressed, Fidelity::Outline];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Fidelity::Full => "full",
-            Fidelity::Compressed => "compressed",
-            Fidelity::Outline => "outline",
-            Fidelity::Excerpt => "excerpt",
-        }
-    }
-}
-
-impl std::str::FromStr for Fidelity {
-    type Err = String;
-
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        Fidelity::ALL
-            .into_iter()
-            .find(|f| f.name() == raw)
-            .ok_or_else(|| format!("unknown fidelity {raw:?}: use full, compressed or outline"))
-    }
 }
 
 /// A file's text at some fidelity.

@@ -13,9 +13,9 @@ use std::path::Path;
 
 use aho_corasick::AhoCorasick;
 
-use crate::config::SourceConfig;
 use crate::lang::{self, symbols, syntax};
 use crate::load::{self, Loaded};
+use crate::walk::Source;
 use crate::walk::{self, Entry, Status, WalkError};
 
 use super::extract::LineIndex;
@@ -60,7 +60,7 @@ pub struct RepoIndex {
 impl RepoIndex {
     /// Walks `source` and indexes `names` (identifiers the plan mentions).
     pub fn build(
-        source: &SourceConfig,
+        source: &Source,
         names: &BTreeSet<String>,
         plan: Option<&Path>,
         pool: &rayon::ThreadPool,

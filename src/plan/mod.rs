@@ -1,21 +1,20 @@
 //! Plans: read a plan (AI-PLAN.md), resolve what it references against the tree and the symbol
-//! table, and report what does not exist. A layer on top of the pipeline: it walks, loads and
-//! parses through the pipeline's stages, which never call back into it.
+//! table, say what does not exist, and steer a plan pack. It walks, loads and parses through the
+//! pipeline's stages, which never call back into it.
 
 pub mod extract;
 pub mod index;
-pub mod pack;
 pub mod resolve;
 pub mod select;
+pub mod steer;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::SourceConfig;
-use crate::secrets::Scanner;
-use crate::walk::WalkError;
+use crate::secrets::{Scanner, SecretsFound};
+use crate::walk::{Source, WalkError};
 pub use extract::LineSpan;
 pub use index::RepoIndex;
 pub use resolve::{Kind, Reference, Resolved, Status};
@@ -37,14 +36,11 @@ pub enum PlanError {
     NotText { path: PathBuf },
     #[error("the plan and --stdin cannot both come from standard input")]
     StdinTwice,
-    #[error("could not start worker threads: {0}")]
-    Threads(#[source] rayon::ThreadPoolBuildError),
     #[error(transparent)]
     Walk(#[from] WalkError),
+    /// With `--secrets fail`, the plan's own text holds a secret.
     #[error(transparent)]
-    Output(#[from] std::io::Error),
-    #[error(transparent)]
-    Pack(#[from] crate::pack::PackError),
+    Secrets(SecretsFound),
 }
 
 impl PlanError {
@@ -119,6 +115,14 @@ fn decode_plan(bytes: &[u8]) -> Option<String> {
     Some(text)
 }
 
+/// A plan, as read.
+#[derive(Debug, Clone)]
+pub struct PlanInput {
+    pub text: String,
+    /// Where it was read from (`-`: standard input), as the user gave it.
+    pub path: PathBuf,
+}
+
 /// A plan's references, resolved, with the index they were resolved against.
 pub struct Analysis {
     pub references: Vec<Reference>,
@@ -129,11 +133,12 @@ pub struct Analysis {
 ///
 /// `plan_path` (`-` for standard input) is, when the plan is a file inside the tree, left out of
 /// the index: the plan's own words must not make its inventions look used.
-pub fn analyze(plan: &str, plan_path: &Path, source: &SourceConfig) -> Result<Analysis, PlanError> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(source.threads)
-        .build()
-        .map_err(PlanError::Threads)?;
+pub fn analyze(
+    plan: &str,
+    plan_path: &Path,
+    source: &Source,
+    pool: &rayon::ThreadPool,
+) -> Result<Analysis, PlanError> {
     let plan_path = (plan_path != Path::new("-")).then_some(plan_path);
     let extracted = extract::read(plan);
     let names = resolve::names_of(&extracted.mentions);
@@ -143,7 +148,7 @@ pub fn analyze(plan: &str, plan_path: &Path, source: &SourceConfig) -> Result<An
     let mut whole = source.clone();
     whole.inputs.paths = vec![whole.inputs.root.clone()];
     whole.walk.globs = Default::default();
-    let index = RepoIndex::build(&whole, &names, plan_path, &pool)?;
+    let index = RepoIndex::build(&whole, &names, plan_path, pool)?;
     let references = resolve::resolve(
         &extracted.mentions,
         &extracted.declared,
@@ -175,28 +180,45 @@ pub fn summary_line(references: &[Reference]) -> String {
     format!("{} {noun}: {}", references.len(), counts.join(", "))
 }
 
-/// What `refs` decided, for the exit code.
-pub struct Verdict {
-    /// References that fail `--check`: missing or outside the root.
-    pub failing: usize,
-    pub summary: String,
+/// A plan checked against the tree: what `refs` prints, redacted (plans and paths can carry
+/// credentials too).
+#[derive(Debug, Clone, Serialize)]
+pub struct Checked {
+    /// The plan's name: its path as given, or "standard input".
+    pub plan: String,
+    pub references: Vec<Reference>,
+    /// A count per status.
+    pub summary: std::collections::BTreeMap<&'static str, usize>,
+    /// Warnings from the walk, for people.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
-/// The `refs` command: prints the plan's references as a table or JSON.
-pub fn refs(
-    plan_path: &Path,
-    plan: &str,
-    source: &SourceConfig,
-    json: bool,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<Verdict, PlanError> {
-    let analysis = analyze(plan, plan_path, source)?;
-    let scanner = Scanner::get();
-    for warning in &analysis.index.warnings {
-        writeln!(err, "ctxpack: warning: {}", scanner.redact_message(warning))?;
+impl Checked {
+    /// References that fail `refs --check`: missing or outside the root.
+    pub fn failing(&self) -> usize {
+        self.references
+            .iter()
+            .filter(|r| r.status.fails_check())
+            .count()
     }
-    // Plans and paths can carry credentials too: everything printed is redacted.
+
+    /// `12 references: 8 exist, 1 new, 2 missing, ...`.
+    pub fn summary_line(&self) -> String {
+        summary_line(&self.references)
+    }
+}
+
+/// Checks the plan `plan` (read from `plan_path`, `-` for standard input) against the tree of
+/// `source`: every reference, resolved, with its status.
+pub fn check(
+    plan: &str,
+    plan_path: &Path,
+    source: &Source,
+    pool: &rayon::ThreadPool,
+) -> Result<Checked, PlanError> {
+    let analysis = analyze(plan, plan_path, source, pool)?;
+    let scanner = Scanner::get();
     let references: Vec<Reference> = analysis
         .references
         .iter()
@@ -214,108 +236,24 @@ pub fn refs(
             ..r.clone()
         })
         .collect();
-    let summary = summary_line(&references);
-    if json {
-        write_json(plan_path, &references, out)?;
-    } else {
-        write_table(&references, out)?;
-        writeln!(out, "{summary}")?;
-    }
-    Ok(Verdict {
-        failing: references.iter().filter(|r| r.status.fails_check()).count(),
-        summary,
-    })
-}
-
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    plan: String,
-    references: &'a [Reference],
-    summary: std::collections::BTreeMap<&'static str, usize>,
-}
-
-fn write_json(
-    plan_path: &Path,
-    references: &[Reference],
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
-    let report = JsonReport {
+    Ok(Checked {
         plan: if plan_path == Path::new("-") {
             "standard input".to_string()
         } else {
-            Scanner::get().redact_message(&plan_path.to_string_lossy())
+            scanner.redact_message(&plan_path.to_string_lossy())
         },
-        references,
-        summary: tally(references)
+        summary: tally(&references)
             .into_iter()
             .map(|(s, n)| (s.name(), n))
             .collect(),
-    };
-    serde_json::to_writer_pretty(&mut *out, &report)?;
-    writeln!(out)
-}
-
-/// `LINE  STATUS  KIND  REFERENCE  RESOLVED`, one row per reference.
-fn write_table(references: &[Reference], out: &mut dyn Write) -> std::io::Result<()> {
-    let rows: Vec<[String; 5]> = references
-        .iter()
-        .map(|r| {
-            [
-                r.line.to_string(),
-                r.status.name().to_string(),
-                r.kind.name().to_string(),
-                r.text.clone(),
-                describe(r),
-            ]
-        })
-        .collect();
-    let header = ["LINE", "STATUS", "KIND", "REFERENCE", "RESOLVED"].map(String::from);
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count()).min(60);
-        }
-    }
-    for row in std::iter::once(&header).chain(&rows) {
-        let mut line = format!("{:>w$}", row[0], w = widths[0]);
-        for (cell, w) in row[1..4].iter().zip(&widths[1..4]) {
-            line.push_str(&format!("  {cell:<w$}"));
-        }
-        line.push_str("  ");
-        line.push_str(&row[4]);
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
-}
-
-/// The RESOLVED cell: where it points, or why it points nowhere.
-fn describe(r: &Reference) -> String {
-    let place = |x: &Resolved| match x.span {
-        Some(s) if s.start == s.end => format!("{}:{}", x.path, s.start),
-        Some(s) => format!("{}:{}-{}", x.path, s.start, s.end),
-        None => x.path.clone(),
-    };
-    let mut cell = match (r.status, r.kind) {
-        (Status::New, _) => "(to be created)".to_string(),
-        (Status::Missing | Status::OutsideRoot, _) => String::new(),
-        (_, Kind::Glob) => format!("{} files", r.resolved.len()),
-        _ => {
-            let shown: Vec<String> = r.resolved.iter().take(3).map(place).collect();
-            let more = r.resolved.len().saturating_sub(3);
-            let mut cell = shown.join(", ");
-            if more > 0 {
-                cell.push_str(&format!(", and {more} more"));
-            }
-            cell
-        }
-    };
-    if let Some(note) = &r.note {
-        if !cell.is_empty() {
-            cell.push_str(" — ");
-        }
-        cell.push_str(note);
-    }
-    cell
+        references,
+        warnings: analysis
+            .index
+            .warnings
+            .iter()
+            .map(|w| scanner.redact_message(w))
+            .collect(),
+    })
 }
 
 #[cfg(test)]

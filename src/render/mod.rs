@@ -1,13 +1,70 @@
-//! Writing what the earlier stages decided: the XML document, the stderr report, and `stats`.
+//! Writing what the earlier stages decided: the document in its format (one [`Renderer`] per
+//! format; `xml` is the one there is), the stderr report, and `stats`.
+//!
+//! A renderer owns its format's escaping, sanitizing and framing, and counts what it emits: the
+//! budget counts the document as written. Every part it returns starts a line with `<` and ends
+//! with a line break, so that the document's exact count is the sum of its parts' counts (see
+//! `tokens::SplitCount`).
 
 pub mod report;
 pub mod stats;
 pub mod xml;
 
-use crate::lang::Fidelity;
+use std::borrow::Cow;
+
 use crate::secrets::ScanSummary;
-use crate::tokens::SplitCount;
-use crate::walk::OmitReason;
+use crate::tokens::{SplitCount, TokenCounter};
+use crate::types::{Fidelity, OmitReason};
+
+/// The document formats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Xml,
+}
+
+impl Format {
+    /// The renderer that writes this format.
+    pub fn renderer(self) -> &'static dyn Renderer {
+        match self {
+            Format::Xml => &xml::Xml,
+        }
+    }
+}
+
+/// Writes one document format. The parts come in document order: the root line, the optional
+/// plan, the header (summary and tree), one element per file, and the footer.
+pub trait Renderer: Sync {
+    /// `text` as this format can carry it (XML: characters XML 1.0 forbids become U+FFFD):
+    /// applied to every file's text before anything counts or views it, so that counts hold for
+    /// what is emitted. Borrowed when nothing had to change.
+    fn admit<'a>(&self, text: &'a str) -> Cow<'a, str>;
+
+    /// One file's element, with the tokens it adds to the document.
+    fn file(&self, file: &FileElement<'_>, counter: &dyn TokenCounter) -> RenderedFile;
+
+    /// The plan a plan pack is made for (its text already redacted), before the summary.
+    fn plan(
+        &self,
+        name: &str,
+        text: &str,
+        redactions: usize,
+        counter: &dyn TokenCounter,
+    ) -> Vec<u8>;
+
+    /// Summary and tree; with `depth`, the tree collapsed below that many directories.
+    fn header(&self, summary: &Summary, tree: &[TreeItem<'_>], depth: Option<usize>) -> Vec<u8>;
+
+    /// The files left out (per collapsed directory below `depth`), and the document's end.
+    fn footer(&self, omitted: &[(&str, OmitReason)], depth: Option<usize>) -> Vec<u8>;
+
+    /// The document's first line, which states its whole count.
+    fn root_line(&self, encoding: &str, tokens: usize) -> String;
+
+    /// The whole document's exact count, given `rest`, the count of everything after the root
+    /// line (whose own count depends on the number it states).
+    fn document_tokens(&self, counter: &dyn TokenCounter, encoding: &str, rest: usize) -> usize;
+}
 
 /// One file as the document shows it.
 #[derive(Debug, Clone)]

@@ -1,13 +1,11 @@
-//! The human summary on stderr, and a progress bar while packing when stderr is a terminal.
+//! The human summary of a pack, for stderr.
 
 use std::io::Write;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
 use super::{human, plural, BudgetSummary, PlanSummary};
-use crate::lang::Fidelity;
 use crate::secrets::{Located, Mode, ScanSummary};
-use crate::walk::OmitReason;
+use crate::types::Fidelity;
+use crate::types::OmitReason;
 
 /// What the stderr summary reports.
 #[derive(Debug)]
@@ -167,20 +165,6 @@ fn print_places(err: &mut dyn Write, places: &[Located], more: &str) -> std::io:
         )?;
     }
     Ok(())
-}
-
-/// A progress counter on stderr; invisible when stderr is not a terminal or when `quiet`. Files
-/// are counted as they are found, so there is no total to show.
-pub fn progress(quiet: bool) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} packing: {pos} files {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
 }
 
 /// What a plan pack did with the files the plan references, naming those that did not fit.

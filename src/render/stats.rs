@@ -1,5 +1,6 @@
-//! What `stats` reports (the data its JSON serializes), and its text form: a token tree cut to a
-//! readable size (and saying what was cut), the top files, and the omitted and secret counts.
+//! What `stats` reports (the data its JSON serializes), built from a pack's decisions, and its
+//! text form: a token tree cut to a readable size (and saying what was cut), the top files, and
+//! the omitted and secret counts.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -8,6 +9,8 @@ use serde::Serialize;
 
 use super::xml::tree_name;
 use super::{human, plural};
+use crate::secrets::ScanSummary;
+use crate::types::{Fidelity, FileDecision};
 
 /// The version of the JSON schema: raised only when a field changes meaning or goes away (new
 /// fields may appear without it).
@@ -153,6 +156,129 @@ pub struct Layout {
     pub entries: Option<usize>,
     /// Files in each top list.
     pub top: usize,
+}
+
+/// The report for `files` (every file considered, in path order): totals per directory and per
+/// reason, the secrets counts, and the directory tree for the text form.
+pub fn build(
+    root: &str,
+    encoding: &'static str,
+    decisions: Vec<FileDecision>,
+    scan: &ScanSummary,
+    budget: Option<BudgetStats>,
+) -> (Stats, DirectoryNode) {
+    let budgeted = budget.is_some();
+    let files: Vec<FileStats> = decisions
+        .into_iter()
+        .map(|d| file_stats(d, budgeted))
+        .collect();
+    let mut totals = Totals::default();
+    let mut omitted: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for file in &files {
+        totals.add(file.totals());
+        if let Some(reason) = file.omitted {
+            *omitted.entry(reason).or_default() += 1;
+        }
+    }
+    let mut stats = Stats {
+        version: SCHEMA_VERSION,
+        root: root.to_string(),
+        encoding,
+        budget,
+        totals,
+        omitted,
+        secrets: secret_stats(scan),
+        directories: Vec::new(),
+        files,
+    };
+    let tree = tree(&stats);
+    stats.directories = directories(&tree);
+    (stats, tree)
+}
+
+/// One file's line in the report. Without a budget, `pack` holds every readable file in full.
+fn file_stats(decision: FileDecision, budgeted: bool) -> FileStats {
+    let path = decision.path();
+    let (tokens, omitted) = match decision.full_tokens {
+        Ok(tokens) => (Some(tokens), None),
+        Err(reason) => (None, Some(reason.as_str())),
+    };
+    let (fidelity, packed_tokens, degraded, omitted) = match (decision.packed, tokens) {
+        (Some(view), _) => (Some(view.fidelity), view.tokens, view.degraded, omitted),
+        (None, Some(tokens)) if !budgeted => (Some(Fidelity::Full), tokens, false, omitted),
+        (None, Some(_)) => (None, 0, false, Some(LEFT_OUT)),
+        (None, None) => (None, 0, false, omitted),
+    };
+    FileStats {
+        path,
+        tokens,
+        omitted,
+        fidelity: fidelity.map(Fidelity::name),
+        packed_tokens,
+        rank: decision.rank,
+        score: decision.score,
+        degraded,
+        components: decision.components,
+    }
+}
+
+fn secret_stats(scan: &ScanSummary) -> SecretStats {
+    SecretStats {
+        mode: scan.mode.name(),
+        found: scan.secrets.len(),
+        files: scan.files,
+        examples: scan.examples.len(),
+        left_out: scan.left_out,
+    }
+}
+
+/// The directory tree of `stats.files`, with totals summed up from the files.
+fn tree(stats: &Stats) -> DirectoryNode {
+    let mut root = DirectoryNode {
+        name: stats.root.clone(),
+        ..DirectoryNode::default()
+    };
+    for (i, file) in stats.files.iter().enumerate() {
+        let totals = file.totals();
+        let Some((_, dirs)) = file.components.split_last() else {
+            continue;
+        };
+        let mut node = &mut root;
+        node.totals.add(totals);
+        for dir in dirs {
+            node = node
+                .directories
+                .entry(dir.clone())
+                .or_insert_with(|| DirectoryNode {
+                    name: dir.clone(),
+                    ..DirectoryNode::default()
+                });
+            node.totals.add(totals);
+        }
+        node.files.push(i);
+    }
+    root
+}
+
+/// Every directory of `root`, depth first in name order, with its path.
+fn directories(root: &DirectoryNode) -> Vec<DirectoryStats> {
+    fn visit(node: &DirectoryNode, path: &str, out: &mut Vec<DirectoryStats>) {
+        out.push(DirectoryStats {
+            path: path.to_string(),
+            totals: node.totals,
+        });
+        for (name, child) in &node.directories {
+            let child_path = if path == "." {
+                name.clone()
+            } else {
+                format!("{path}/{name}")
+            };
+            visit(child, &child_path, out);
+        }
+    }
+    let mut out = Vec::new();
+    visit(root, ".", &mut out);
+    out
 }
 
 /// Column widths, from the largest numbers shown (the root's).

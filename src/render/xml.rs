@@ -1,4 +1,5 @@
 //! The XML document: header (root, summary, tree), one `<file>` element per file, and footer.
+//! This module owns XML's escaping and sanitizing: what XML 1.0 cannot carry never reaches it.
 //!
 //! Every element starts on its own line, right after a `\n`. That layout is what lets the
 //! document's token count be the exact sum of its parts (see `tokens::SplitCount`).
@@ -9,12 +10,75 @@ use quick_xml::events::{BytesCData, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::{human, plural};
-use super::{BudgetSummary, FileElement, PlanSummary, RenderedFile, Summary, TreeItem};
-use crate::lang::Fidelity;
-use crate::load::sanitize_for_xml;
+use super::{BudgetSummary, FileElement, PlanSummary, RenderedFile, Renderer, Summary, TreeItem};
 use crate::secrets::{Located, Mode, ScanSummary};
 use crate::tokens::TokenCounter;
-use crate::walk::OmitReason;
+use crate::types::Fidelity;
+use crate::types::OmitReason;
+
+/// The XML renderer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Xml;
+
+impl Renderer for Xml {
+    fn admit<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        sanitize_for_xml(text)
+    }
+
+    fn file(&self, file: &FileElement<'_>, counter: &dyn TokenCounter) -> RenderedFile {
+        render_file(file, counter)
+    }
+
+    fn plan(
+        &self,
+        name: &str,
+        text: &str,
+        redactions: usize,
+        counter: &dyn TokenCounter,
+    ) -> Vec<u8> {
+        plan_element(name, text, redactions, counter)
+    }
+
+    fn header(&self, summary: &Summary, tree: &[TreeItem<'_>], depth: Option<usize>) -> Vec<u8> {
+        header_body_collapsed(summary, tree, depth)
+    }
+
+    fn footer(&self, omitted: &[(&str, OmitReason)], depth: Option<usize>) -> Vec<u8> {
+        footer_collapsed(omitted, depth)
+    }
+
+    fn root_line(&self, encoding: &str, tokens: usize) -> String {
+        root_line(env!("CARGO_PKG_VERSION"), encoding, tokens)
+    }
+
+    fn document_tokens(&self, counter: &dyn TokenCounter, encoding: &str, rest: usize) -> usize {
+        document_tokens(counter, env!("CARGO_PKG_VERSION"), encoding, rest)
+    }
+}
+
+/// Whether XML 1.0 allows `c` in character data: tab, LF, CR, and everything from U+0020 except
+/// U+FFFE and U+FFFF (surrogates cannot occur in a Rust string).
+pub fn xml_allows(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+}
+
+/// Replaces every character XML 1.0 forbids with U+FFFD: file text, and any other string that
+/// goes into the document. Borrowed when nothing had to change.
+pub fn sanitize_for_xml(text: &str) -> Cow<'_, str> {
+    // Fast path: forbidden characters are C0 controls (one byte below 0x20) or U+FFFE/U+FFFF
+    // (three bytes starting with 0xEF), so a byte scan rules most files out.
+    let suspicious = text
+        .bytes()
+        .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF);
+    if !suspicious || text.chars().all(xml_allows) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| if xml_allows(c) { c } else { '\u{FFFD}' })
+            .collect(),
+    )
+}
 
 const CDATA_OPEN: &str = "<![CDATA[";
 const FILE_CLOSE: &str = "]]></file>\n";
@@ -28,7 +92,7 @@ fn write_event(writer: &mut Writer<&mut Vec<u8>>, event: Event<'_>) {
 
 /// Renders one `<file>` element and counts what it adds to the document, exactly, without
 /// re-tokenizing the file text when it can be avoided.
-pub fn render_file(file: &FileElement<'_>, counter: &dyn TokenCounter) -> RenderedFile {
+fn render_file(file: &FileElement<'_>, counter: &dyn TokenCounter) -> RenderedFile {
     let path = sanitize_for_xml(file.path);
     let tokens = file.tokens.total().to_string();
     let mut start = BytesStart::new("file");
@@ -89,12 +153,7 @@ pub fn render_file(file: &FileElement<'_>, counter: &dyn TokenCounter) -> Render
 
 /// The `<plan>` element of a plan pack: the plan's text (sanitized for XML, already redacted),
 /// with its name, token count, and how many secrets were redacted in it.
-pub fn plan_element(
-    name: &str,
-    text: &str,
-    redactions: usize,
-    counter: &dyn TokenCounter,
-) -> Vec<u8> {
+fn plan_element(name: &str, text: &str, redactions: usize, counter: &dyn TokenCounter) -> Vec<u8> {
     let text = sanitize_for_xml(text);
     let name = sanitize_for_xml(name);
     let tokens = counter.count(&text).to_string();
@@ -117,18 +176,14 @@ pub fn plan_element(
 }
 
 /// The root start tag, on its own line. `tokens` is the count of the whole document.
-pub fn root_line(version: &str, encoding: &str, tokens: usize) -> String {
+fn root_line(version: &str, encoding: &str, tokens: usize) -> String {
     format!("<context version=\"{version}\" encoding=\"{encoding}\" tokens=\"{tokens}\">\n")
 }
 
-/// Everything between the root line and the first `<file>`: summary, tree and `<files>`.
-pub fn header_body(summary: &Summary, tree: &[TreeItem<'_>]) -> Vec<u8> {
-    header_body_collapsed(summary, tree, None)
-}
-
-/// [`header_body`] with the tree collapsed below `max_depth` directories: a deeper directory is
-/// one line with its file count (`tests/  [42 files]`), so that a large tree fits a budget.
-pub fn header_body_collapsed(
+/// Everything between the root line and the first `<file>`: summary, tree and `<files>`. With
+/// `max_depth`, the tree is collapsed below that many directories: a deeper directory is one line
+/// with its file count (`tests/  [42 files]`), so that a large tree fits a budget.
+fn header_body_collapsed(
     summary: &Summary,
     tree: &[TreeItem<'_>],
     max_depth: Option<usize>,
@@ -145,16 +200,12 @@ pub fn header_body_collapsed(
     bytes
 }
 
-/// `</files>`, the `<omitted>` list and the end of the document.
-pub fn footer(omitted: &[(&str, OmitReason)]) -> Vec<u8> {
-    footer_collapsed(omitted, None)
-}
-
-/// [`footer`] for a tree collapsed below `max_depth` directories (see [`header_body_collapsed`]):
-/// the files the tree still shows are listed one by one; those inside a collapsed directory are
+/// `</files>`, the `<omitted>` list and the end of the document. For a tree collapsed below
+/// `max_depth` directories (see [`header_body_collapsed`]), the files the tree still shows are
+/// listed one by one; those inside a collapsed directory are
 /// counted per directory and reason, `<directory path="a/b/" reason="binary" files="12"/>`, so
 /// that a tree of thousands of images cannot crowd the code out of a small budget.
-pub fn footer_collapsed(omitted: &[(&str, OmitReason)], max_depth: Option<usize>) -> Vec<u8> {
+fn footer_collapsed(omitted: &[(&str, OmitReason)], max_depth: Option<usize>) -> Vec<u8> {
     let mut bytes = b"</files>\n<omitted>\n".to_vec();
     // (collapsed directory, reason) → files, in order of first appearance.
     let mut collapsed: Vec<(String, OmitReason, usize)> = Vec::new();
@@ -572,7 +623,7 @@ pub(crate) fn tree_name(name: &str) -> Cow<'_, str> {
 /// `rest` is the count of everything after the root line. The root line's own count depends on
 /// the number written into it, but only through its digit count, which grows by at most one token
 /// as the number grows, so iterating from `rest` climbs monotonically to the least fixed point.
-pub fn document_tokens(
+fn document_tokens(
     counter: &dyn TokenCounter,
     version: &str,
     encoding: &str,
@@ -591,8 +642,8 @@ pub fn document_tokens(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lang::Fidelity;
     use crate::tokens::{Encoding, SplitCount, Tiktoken};
+    use crate::types::Fidelity;
 
     fn element(text: &str) -> FileElement<'_> {
         FileElement {
@@ -632,6 +683,21 @@ mod tests {
             );
             assert!(
                 emitted.starts_with("<file path=\"dir/a &quot;b&quot; &amp; &lt;c&gt;&#10;d.rs\"")
+            );
+        }
+    }
+
+    #[test]
+    fn forbidden_controls_become_replacement_characters() {
+        let text = "a\u{1}b\tc\nd\u{1b}[0m\u{FFFF}\u{0}é";
+        assert_eq!(
+            sanitize_for_xml(text),
+            "a\u{FFFD}b\tc\nd\u{FFFD}[0m\u{FFFD}\u{FFFD}é"
+        );
+        for fine in ["plain\ttext\r\n", "\u{FEFF} inner BOM and ï are fine"] {
+            assert!(
+                matches!(sanitize_for_xml(fine), Cow::Borrowed(_)),
+                "{fine:?}"
             );
         }
     }

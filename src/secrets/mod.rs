@@ -4,6 +4,7 @@
 //! It runs right after `load`, so every later stage (language analysis, token counts, the
 //! budget, every fidelity) only ever sees the redacted text. The rules are data, in [`rules`].
 
+pub mod policy;
 pub mod rules;
 
 use std::borrow::Cow;
@@ -14,6 +15,7 @@ use std::sync::LazyLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
 
+pub use policy::Policy;
 use rules::{
     Check, Rule, Scope, KNOWN_EXAMPLES, NOT_SECRET_NAME_ENDINGS, PLACEHOLDER_PASSWORDS,
     PLACEHOLDER_VALUES, PLACEHOLDER_WORDS, RULES,

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use ctxpack::lang::symbols::extract;
 use ctxpack::lang::syntax::{error_count, parse, parse_clean};
-use ctxpack::lang::{self, Fidelity, Language};
+use ctxpack::lang::{self, Language};
 use ctxpack::tokens::Encoding;
+use ctxpack::types::Fidelity;
 use rayon::prelude::*;
 
 use crate::support::{parse as parse_doc, run, run_ok, Reference, TestEnv};

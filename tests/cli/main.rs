@@ -4,6 +4,7 @@
 mod budget;
 mod budget_property;
 mod cache;
+mod house;
 mod lang;
 mod pack;
 mod plan;

@@ -1,4 +1,4 @@
-//! The budget solver: one fidelity per file (full, compressed, outline or omitted), chosen to
+//! The solver: one fidelity per file (full, compressed, outline or omitted), chosen to
 //! maximise total value with total tokens within the budget.
 //!
 //! This is a multiple-choice knapsack. ctxpack solves it the classic way, by the greedy solution of
@@ -23,7 +23,7 @@
 //! Everything here works on the costs it is given; the caller renders the document, counts it
 //! exactly, and calls [`Solution::shrink`] if the real document came out larger.
 
-use crate::lang::Fidelity;
+use crate::types::Fidelity;
 
 /// One way to show a file.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -101,7 +101,7 @@ const FORCED_STARTS: usize = 16;
 /// The greedy can do badly when one valuable item does not fit after cheaper, denser ones took
 /// the room (the classic split-item case, which matters for small repositories under tight
 /// budgets). So it also runs with each of the most valuable single choices forced in first, and
-/// with the exact solution of the most valuable items ([`exact_core`]) forced in, and keeps the
+/// with the exact solution of the most valuable items (`exact_core`) forced in, and keeps the
 /// best result.
 pub fn solve(items: &[Item], budget: usize) -> Solution {
     let hulls: Vec<Vec<Choice>> = items.iter().map(hull).collect();

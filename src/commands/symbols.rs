@@ -1,101 +1,22 @@
-//! The `outline` and `symbols` commands: one file's outline, and the symbol table of a tree.
+//! `ctxpack symbols`: the symbol table of a tree, each file's definitions and the names it uses.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{self, Write};
 
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::config::SourceConfig;
+use super::{source, Failure};
+use crate::cli::SymbolsArgs;
 use crate::lang::symbols::{self, FileSymbols};
-use crate::lang::{self, syntax, Fidelity, Language};
+use crate::lang::{self, syntax, Language};
 use crate::load::{self, Loaded};
-use crate::secrets::{self, Located, Scanner, SecretsFound};
-use crate::walk::{self, Entry, Status};
+use crate::walk::{self, Entry, Source, Status};
 
-/// Prints the outline of each file in `files` to `out`; notes go to `err`. As in `pack`, the
-/// outline is made from the text with its secrets replaced (unless `secrets` is `Off`), and
-/// secrets in the paths shown are replaced too.
-pub fn outline(
-    files: &[PathBuf],
-    secrets: secrets::Mode,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let scan = secrets != secrets::Mode::Off;
-    let shown = |path: &PathBuf| {
-        let path = path.display().to_string();
-        if scan {
-            Scanner::get().redact_message(&path)
-        } else {
-            path
-        }
-    };
-    // With `fail`, every file is scanned before anything is printed.
-    let mut found = Vec::new();
-    let mut texts = Vec::with_capacity(files.len());
-    for path in files {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("could not read {}", shown(path)))?;
-        let text = match load::decode(bytes) {
-            Loaded::Text(file) => file.text,
-            Loaded::Omitted(reason, _) => {
-                writeln!(err, "ctxpack: {}: not text ({reason})", shown(path))?;
-                texts.push(None);
-                continue;
-            }
-        };
-        if !scan {
-            texts.push(Some(text));
-            continue;
-        }
-        let name = path.to_string_lossy().replace('\\', "/");
-        let redacted = Scanner::get().redact(&name, &text);
-        // A secret in the path is reported on line 0, as `pack` does.
-        let in_path = Scanner::get().redact("", &name).findings;
-        let places: Vec<Located> = in_path
-            .iter()
-            .map(|f| (0, f))
-            .chain(redacted.findings.iter().map(|f| (f.line, f)))
-            .filter(|(_, f)| f.is_secret())
-            .map(|(line, f)| Located {
-                path: shown(path),
-                line,
-                rule: f.rule,
-            })
-            .collect();
-        if secrets == secrets::Mode::OmitFile && !places.is_empty() {
-            writeln!(err, "ctxpack: {}: left out: it holds secrets", shown(path))?;
-            texts.push(None);
-            continue;
-        }
-        found.extend(places);
-        texts.push(Some(redacted.text.into_owned()));
-    }
-    if secrets == secrets::Mode::Fail && !found.is_empty() {
-        return Err(SecretsFound { secrets: found }.into());
-    }
-    for (i, (path, text)) in files.iter().zip(texts).enumerate() {
-        let Some(text) = text else { continue };
-        let language = lang::detect(path, &text);
-        let view = lang::view(language, Fidelity::Outline, &text);
-        if files.len() > 1 {
-            if i > 0 {
-                writeln!(out)?;
-            }
-            writeln!(out, "{}:", shown(path))?;
-        }
-        out.write_all(view.text.as_bytes())?;
-        if let Some(reason) = view.degraded {
-            writeln!(
-                err,
-                "ctxpack: {}: no outline ({}, {})",
-                shown(path),
-                language.name(),
-                reason.name()
-            )?;
-        }
-    }
+pub fn run(args: SymbolsArgs) -> Result<(), Failure> {
+    let source = source(&args.source)?;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    symbol_table(&source, args.json, &mut out, &mut io::stderr().lock())?;
+    out.flush()?;
     Ok(())
 }
 
@@ -116,8 +37,8 @@ struct Table {
 }
 
 /// Prints the symbol table of every parseable file under `source`.
-pub fn symbols(
-    source: &SourceConfig,
+fn symbol_table(
+    source: &Source,
     json: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,

@@ -1,0 +1,114 @@
+//! `ctxpack pack`: the document to stdout or a file, the report on stderr.
+
+use std::io::{self, Write};
+
+use super::{keep_cache, print_warnings, start, Counter, Failure};
+use crate::cli::PackArgs;
+use crate::config::PackConfig;
+use crate::output::Sink;
+use crate::pack::{self, Packed, PlanInput, Report, Session};
+use crate::plan::{self, PlanError};
+use crate::render::report::{self as stderr_report, PackReport};
+use crate::render::{human, plural};
+use crate::types::shown_name;
+
+pub fn run(args: PackArgs) -> Result<(), Failure> {
+    if args.source.stdin && args.plan.as_ref().is_some_and(|p| p.as_os_str() == "-") {
+        return Err(PlanError::StdinTwice.into());
+    }
+    let config = PackConfig::from_args(args, &mut io::stdin().lock())?;
+    let session = start(&config, &mut io::stderr().lock())?;
+    let outcome = pack(&config, &session);
+    keep_cache(&config, &session, outcome)
+}
+
+fn pack(config: &PackConfig, session: &Session) -> Result<(), Failure> {
+    let mut request = config.request.clone();
+    if let Some(path) = &config.plan {
+        let text = plan::read_plan(path, &mut io::stdin().lock())?;
+        request.plan = Some(PlanInput {
+            text,
+            path: path.clone(),
+        });
+    }
+    let progress = Counter::new(config.quiet);
+    let packed = pack::pack(&request, session, &progress);
+    drop(progress);
+    let Packed { document, report } = packed?;
+
+    let err = &mut io::stderr().lock();
+    print_warnings(err, &report.warnings)?;
+    if let Some(plan) = report
+        .plan
+        .as_ref()
+        .filter(|p| p.secrets > 0 && !config.quiet)
+    {
+        writeln!(
+            err,
+            "ctxpack: the plan holds {}; the document shows it redacted",
+            plural(plan.secrets, "credential")
+        )?;
+    }
+    let output_error = |source: io::Error| {
+        let destination = match &config.output {
+            Some(path) => path.display().to_string(),
+            None => "standard output".to_string(),
+        };
+        anyhow::Error::new(source).context(format!("could not write {destination}"))
+    };
+    let mut sink = Sink::open(config.output.as_deref()).map_err(output_error)?;
+    document.write_to(sink.writer()).map_err(output_error)?;
+    sink.finish().map_err(output_error)?;
+    if !config.quiet {
+        print_report(config, &report, err)?;
+    }
+    Ok(())
+}
+
+/// The stderr report of a written document: what its summary says, its exact count, the five
+/// largest files, and with a plan how its references resolved.
+fn print_report(config: &PackConfig, report: &Report, err: &mut dyn Write) -> io::Result<()> {
+    let mut top: Vec<(String, usize)> = report
+        .files
+        .iter()
+        .filter_map(|f| f.packed.map(|view| (f.path(), view.tokens)))
+        .collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    top.truncate(5);
+    let summary = &report.summary;
+    let printed = PackReport {
+        files: summary.files,
+        fidelity: summary.fidelity,
+        degraded: summary.degraded,
+        document_tokens: report.document_tokens,
+        encoding: summary.encoding,
+        destination: config
+            .output
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(shown_name),
+        top_files: top,
+        omitted: summary.omitted.clone(),
+        // Every secret found, with how many lie in files a budget leaves out.
+        secrets: report.scan.clone(),
+        budget: summary.budget.clone(),
+        plan: summary.plan.clone(),
+    };
+    stderr_report::print_summary(err, &printed)?;
+    if let Some(plan) = &report.plan {
+        writeln!(err, "  plan {}: {}", plan.name, plan.summary_line)?;
+        if !plan.unresolved.is_empty() {
+            let more = if plan.more_unresolved > 0 {
+                format!(", and {} more", human(plan.more_unresolved))
+            } else {
+                String::new()
+            };
+            writeln!(
+                err,
+                "  plan names what the tree does not have: {}{more} (see ctxpack refs)",
+                plan.unresolved.join(", ")
+            )?;
+        }
+    }
+    Ok(())
+}

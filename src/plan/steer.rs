@@ -1,0 +1,146 @@
+//! How a plan steers a budgeted pack (`pack --plan`): the plan first, then the files it
+//! references (whole, or as excerpts of the lines it names), then their one-hop neighbourhood as
+//! views; every other file in the tree only.
+//!
+//! The plan layer decides what is required; the budgeted pack (ranking, fitting, rendering and
+//! the exact count) does the rest, with the same guarantee: never over budget.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use super::resolve::{Kind, Status};
+use super::{analyze, select, summary_line, PlanError, PlanInput};
+use crate::fit::budget::{PlanText, Required, Steering};
+use crate::secrets::{Located, Policy, Scanner, SecretsFound};
+use crate::walk::Source;
+
+/// How many unresolved references the report names before it says "and N more".
+const LISTED_UNRESOLVED: usize = 10;
+
+/// A plan's steering, and what its report says.
+pub struct Steered {
+    pub steering: Steering,
+    pub report: PlanReport,
+}
+
+/// How a plan's references resolved, for people (redacted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanReport {
+    /// The plan's name: relative to the root, or its file name, or "standard input".
+    pub name: String,
+    /// `12 references: 8 exist, 1 new, 2 missing, ...`.
+    pub summary_line: String,
+    /// What the tree does not have: `text (line N, status)`, at most ten.
+    pub unresolved: Vec<String>,
+    /// Unresolved references beyond those listed.
+    pub more_unresolved: usize,
+    /// Secrets redacted in the plan's own text (0 with scanning off).
+    pub secrets: usize,
+}
+
+/// Resolves `plan` against the tree of `source` and says what the pack must hold. With
+/// `--secrets fail`, a secret in the plan fails like one in any file.
+pub fn steer(
+    plan: &PlanInput,
+    source: &Source,
+    policy: Policy,
+    pool: &rayon::ThreadPool,
+) -> Result<Steered, PlanError> {
+    let plan_path = plan.path.as_path();
+    let in_file = (plan_path != Path::new("-")).then_some(plan_path);
+    let analysis = analyze(&plan.text, plan_path, source, pool)?;
+    let selection = select::select(&analysis.references, &analysis.index);
+
+    // The plan as the document shows it: redacted like every file, named without machine paths.
+    let redacted = Scanner::get().redact("", &plan.text);
+    let plan_secrets: Vec<Located> = redacted
+        .findings
+        .iter()
+        .filter(|f| f.is_secret())
+        .map(|f| Located {
+            path: "(the plan)".to_string(),
+            line: f.line,
+            rule: f.rule,
+        })
+        .collect();
+    if policy.fails() && !plan_secrets.is_empty() {
+        return Err(PlanError::Secrets(SecretsFound {
+            secrets: plan_secrets,
+        }));
+    }
+    let (shown_plan, redactions) = if policy.scans() {
+        (redacted.text.into_owned(), plan_secrets.len())
+    } else {
+        (plan.text.clone(), 0)
+    };
+    let root = &source.inputs.root;
+    let plan_name = in_file.and_then(|p| p.canonicalize().ok()).and_then(|p| {
+        let root = root.canonicalize().ok()?;
+        p.strip_prefix(&root)
+            .ok()
+            .map(|r| r.to_string_lossy().replace('\\', "/"))
+    });
+    let display_name = plan_name.clone().unwrap_or_else(|| {
+        in_file
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "standard input".to_string())
+    });
+    let display_name = Scanner::get().redact_message(&display_name);
+    let changed: HashSet<String> = analysis
+        .references
+        .iter()
+        .filter(|r| r.kind == Kind::Symbol && r.status == Status::Exists)
+        .filter_map(|r| {
+            let name = r.text.trim_end_matches(')');
+            let name = name.split('(').next().unwrap_or(name);
+            name.rsplit([':', '.', '#']).next().map(str::to_string)
+        })
+        .collect();
+    let steering = Steering {
+        plan: Some(PlanText {
+            name: display_name.clone(),
+            text: shown_plan,
+            redactions,
+        }),
+        required: selection
+            .wanted
+            .iter()
+            // The plan is in the document already, as itself.
+            .filter(|w| Some(&w.path) != plan_name.as_ref())
+            .map(|w| Required {
+                path: w.path.clone(),
+                spans: w.spans.clone(),
+                whole: w.whole,
+                direct: w.direct,
+            })
+            .collect(),
+        candidates: selection.candidates,
+        changed,
+        // The plan is in the document already, as itself.
+        skip: plan_name.into_iter().collect(),
+    };
+
+    let refs = &analysis.references;
+    let unresolved: Vec<String> = refs
+        .iter()
+        .filter(|r| r.status.fails_check())
+        .map(|r| {
+            format!(
+                "{} (line {}, {})",
+                Scanner::get().redact_message(&r.text),
+                r.line,
+                r.status.name()
+            )
+        })
+        .collect();
+    let more_unresolved = unresolved.len().saturating_sub(LISTED_UNRESOLVED);
+    let report = PlanReport {
+        name: display_name,
+        summary_line: summary_line(refs),
+        unresolved: unresolved.into_iter().take(LISTED_UNRESOLVED).collect(),
+        more_unresolved,
+        secrets: redactions,
+    };
+    Ok(Steered { steering, report })
+}
