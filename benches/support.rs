@@ -37,9 +37,13 @@ pub fn pack(config: &PackConfig) {
     let session =
         ctxpack::pack::Session::new(config.request.source.threads, cache).expect("session");
     let packed =
-        ctxpack::pack::pack(&config.request, &session, &ctxpack::types::NoProgress).expect("pack");
+        ctxpack::pack::pack(&config.request, &session, &ctxpack::types::Silent).expect("pack");
     let mut sink = ctxpack::output::Sink::open(config.output.as_deref()).expect("output");
-    packed.document.write_to(sink.writer()).expect("write");
+    packed
+        .document
+        .expect("a document")
+        .write_to(sink.writer())
+        .expect("write");
     sink.finish().expect("write");
     session.cache().save().expect("save the cache");
 }

@@ -81,7 +81,9 @@ Examples:
   git ls-files -z | ctxpack pack --stdin -0
   ctxpack pack --fidelity compressed | gemini -p \"Plan the refactor\"
   ctxpack pack --budget 200k | claude -p \"Review this codebase\"
-  ctxpack pack --plan AI-PLAN.md --budget 200k | claude -p \"Implement this plan\"";
+  ctxpack pack --plan AI-PLAN.md --budget 200k | claude -p \"Implement this plan\"
+  ctxpack pack --diff main --budget 64k | claude -p \"Review this change\"
+  ctxpack pack --diff --budget 32k            # uncommitted work against HEAD";
 
 const OUTLINE_EXAMPLES: &str = "\
 Example:
@@ -110,6 +112,7 @@ Examples:
   ctxpack stats                                 # where the tokens are
   ctxpack stats --budget 128k                   # what would be packed, and why
   ctxpack stats --budget 32k --focus SPEC.md --depth all --entries all
+  ctxpack stats --diff main --budget 64k        # what a review pack of the branch would hold
   ctxpack stats --budget 200k --json | jq '.files[] | select(.fidelity == \"full\") | .path'
 "
     };
@@ -271,12 +274,15 @@ pub struct PackArgs {
         value_name = "FIDELITY",
         default_value = "full",
         value_parser = parse_fidelity,
-        conflicts_with = "budget"
+        conflicts_with_all = ["budget", "diff"]
     )]
     pub fidelity: Fidelity,
 
     #[command(flatten)]
     pub budget: BudgetArgs,
+
+    #[command(flatten)]
+    pub change: ChangeArgs,
 
     /// Pack what an implementation plan needs, for the model that carries it out: the plan
     /// itself first, then the files it references in full, in the order it names them, then
@@ -297,6 +303,35 @@ pub struct PackArgs {
     /// Do not print the summary (and progress) on stderr. Errors and warnings are still printed.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// Reviewing a change: shared by `pack` and `stats`.
+#[derive(Debug, Args, Clone)]
+pub struct ChangeArgs {
+    /// Pack a change for review: the diff git shows (`git diff BASE`), then the files it touches
+    /// as they are after the change, then their neighbours, within the budget (default 128k).
+    ///
+    /// BASE is any revision (`main`, `HEAD~3`): the change from it to the working tree. A range
+    /// reads as git reads it: `main...` is what the current branch did since it left main, `a..b`
+    /// the difference between two commits (files are then read at the right-hand commit).
+    /// Without BASE: uncommitted work, staged and unstaged, against HEAD. Untracked files are not
+    /// part of a change until they are added. Needs the git command.
+    ///
+    /// The diff comes first and is never cut inside a file: when it does not fit, the patches of
+    /// the lowest-ranked files are left out whole, and the summary and stderr name them. Secrets
+    /// in the diff, added or removed lines alike, are redacted as in files.
+    #[arg(
+        long,
+        value_name = "BASE",
+        num_args = 0..=1,
+        conflicts_with = "stdin"
+    )]
+    pub diff: Option<Option<String>>,
+
+    /// With --diff: the last N commit messages of the range, in a <log> element counted in the
+    /// budget (without BASE: the last N commits of HEAD).
+    #[arg(long, value_name = "N", requires = "diff")]
+    pub git_log: Option<usize>,
 }
 
 /// Fitting a token budget: shared by `pack` and `stats`, so that stats shows what pack would do.
@@ -376,6 +411,9 @@ pub struct StatsArgs {
 
     #[command(flatten)]
     pub budget: BudgetArgs,
+
+    #[command(flatten)]
+    pub change: ChangeArgs,
 
     #[command(flatten)]
     pub counting: CountingArgs,

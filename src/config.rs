@@ -7,8 +7,10 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use crate::cache::Cache;
-use crate::cli::{BudgetArgs, CountingArgs, Limit, PackArgs, SecretsChoice, SourceArgs, StatsArgs};
-use crate::pack::Request;
+use crate::cli::{
+    BudgetArgs, ChangeArgs, CountingArgs, Limit, PackArgs, SecretsChoice, SourceArgs, StatsArgs,
+};
+use crate::pack::{DiffRequest, Output, Request};
 use crate::render::Format;
 use crate::secrets;
 use crate::tokens::Encoding;
@@ -126,7 +128,13 @@ pub struct PackConfig {
 impl PackConfig {
     /// Validates `args`. `stdin` is read only with `--stdin`.
     pub fn from_args(args: PackArgs, stdin: &mut dyn Read) -> Result<PackConfig, ConfigError> {
-        let mut config = PackConfig::from_parts(&args.source, &args.budget, &args.counting, stdin)?;
+        let mut config = PackConfig::from_parts(
+            &args.source,
+            &args.budget,
+            &args.change,
+            &args.counting,
+            stdin,
+        )?;
         let cwd = std::env::current_dir().map_err(ConfigError::CurrentDir)?;
         let output = match &args.output {
             Some(path) => Some(check_output(&cwd.join(path), path)?),
@@ -156,6 +164,7 @@ impl PackConfig {
     fn from_parts(
         source_args: &SourceArgs,
         budget: &BudgetArgs,
+        change: &ChangeArgs,
         counting: &CountingArgs,
         stdin: &mut dyn Read,
     ) -> Result<PackConfig, ConfigError> {
@@ -214,6 +223,12 @@ impl PackConfig {
                 budget: budget_tokens,
                 focus,
                 plan: None,
+                diff: change.diff.as_ref().map(|base| DiffRequest {
+                    // `--diff` alone, or with an empty value: uncommitted work against HEAD.
+                    base: base.clone().filter(|b| !b.trim().is_empty()),
+                    log: change.git_log,
+                }),
+                output: Output::Document,
             },
             output: None,
             quiet: false,
@@ -253,8 +268,16 @@ pub struct StatsConfig {
 impl StatsConfig {
     /// Validates `args`. `stdin` is read only with `--stdin`.
     pub fn from_args(args: StatsArgs, stdin: &mut dyn Read) -> Result<StatsConfig, ConfigError> {
-        let mut pack = PackConfig::from_parts(&args.source, &args.budget, &args.counting, stdin)?;
+        let mut pack = PackConfig::from_parts(
+            &args.source,
+            &args.budget,
+            &args.change,
+            &args.counting,
+            stdin,
+        )?;
         pack.quiet = args.quiet;
+        // Without a budget, stats needs only the counts, not a document.
+        pack.request.output = Output::Report;
         Ok(StatsConfig {
             pack,
             reserve: args.budget.reserve.unwrap_or(0),

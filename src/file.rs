@@ -3,6 +3,7 @@
 //! in which files they render and how; what happens to one file is the same.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use crate::cache::Cache;
 use crate::lang::{self, Language};
@@ -52,6 +53,9 @@ pub struct Tools<'a> {
     pub counter: &'a dyn TokenCounter,
     pub cache: &'a Cache,
     pub max_file_size: u64,
+    /// Texts that stand in for files on disk, by path (relative to the root, unredacted): a
+    /// change's files as they are at a commit.
+    pub overlay: Option<&'a HashMap<String, Vec<u8>>>,
 }
 
 impl Tools<'_> {
@@ -85,7 +89,17 @@ impl Tools<'_> {
 
     /// Reads `entry` (whose status is `Load`) as text the format can carry, and redacts it.
     pub fn read(&self, entry: &Entry) -> (Result<SourceFile, Left>, Vec<Finding>) {
-        let file = match load::load(&entry.abs, self.max_file_size) {
+        let overlaid = self
+            .overlay
+            .and_then(|overlay| overlay.get(&entry.rel.unredacted()));
+        let loaded = match overlaid {
+            Some(bytes) if bytes.len() as u64 > self.max_file_size => {
+                Loaded::Omitted(OmitReason::TooLarge, None)
+            }
+            Some(bytes) => load::decode(bytes.clone()),
+            None => load::load(&entry.abs, self.max_file_size),
+        };
+        let file = match loaded {
             Loaded::Text(file) => file,
             Loaded::Omitted(reason, detail) => return (Err((reason, detail)), Vec::new()),
         };
@@ -169,8 +183,6 @@ impl Tools<'_> {
             redactions,
         };
         let rendered = self.renderer.file(&element, self.counter);
-        // A cut before and after the element: see `render`.
-        debug_assert!(rendered.bytes.starts_with(b"<") && rendered.bytes.ends_with(b"\n"));
         Element {
             bytes: rendered.bytes,
             tokens: split.total(),

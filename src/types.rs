@@ -1,5 +1,5 @@
 //! The few nouns every stage shares: a root-relative path, why a file is left out, how much of a
-//! file the document shows, what a pack did with each file, and how work reports progress.
+//! file the document shows, what a pack did with each file, and how work reports as it goes.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -205,7 +205,8 @@ impl std::str::FromStr for Fidelity {
 pub struct FileDecision {
     /// The path components as every output shows them (a secret in a name is redacted).
     pub components: Vec<String>,
-    /// Tokens of the full text, or why the file is left out whatever the budget.
+    /// Tokens of the full text, or why the file is left out whatever the budget. (A plain pack
+    /// at a fidelity other than full counts only the view it shows: this is that count.)
     pub full_tokens: Result<usize, OmitReason>,
     /// Position in the ranking (1 = most relevant), for files that can be packed (budgeted
     /// packs only).
@@ -233,17 +234,25 @@ pub struct PackedView {
     pub degraded: bool,
 }
 
-/// Where long work reports its progress. The command line draws a counter; a server or a test
-/// passes [`NoProgress`]. Called from worker threads.
-pub trait Progress: Sync {
+/// Where long work reports as it goes: progress, and what people should hear before the result
+/// (or instead of it, when the work fails). The command line draws a counter and prints to
+/// stderr; a server or a test passes [`Silent`] and reads the report. Called from worker threads.
+pub trait Reporter: Sync {
     /// One more file is done.
     fn file_done(&self) {}
+
+    /// Something went wrong with one file or ignore file, and the work goes on (paths already
+    /// redacted). The report lists it too.
+    fn warning(&self, _message: &str) {}
+
+    /// Something worth knowing about the input (paths already redacted).
+    fn note(&self, _message: &str) {}
 }
 
-/// Progress that nobody watches.
-pub struct NoProgress;
+/// A reporter nobody watches.
+pub struct Silent;
 
-impl Progress for NoProgress {}
+impl Reporter for Silent {}
 
 #[cfg(test)]
 mod tests {

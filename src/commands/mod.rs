@@ -13,10 +13,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{Cli, Command};
 use crate::config::{self, ConfigError, PackConfig};
+use crate::fit::budget::FitError;
 use crate::pack::{PackError, Session};
 use crate::plan::PlanError;
 use crate::secrets::SecretsFound;
-use crate::types::Progress;
+use crate::types::Reporter;
 
 /// Why a run failed, which decides the exit code.
 #[derive(Debug)]
@@ -59,8 +60,9 @@ impl From<PackError> for Failure {
         match error {
             PackError::Secrets(found) => Failure::SecretsFound(found),
             // A budget below the smallest possible document is a mistake in what was asked for.
-            PackError::BudgetTooSmall { .. } => Failure::Usage(error.to_string()),
+            PackError::Fit(FitError::BudgetTooSmall { .. }) => Failure::Usage(error.to_string()),
             PackError::Plan(error) => Failure::from(error),
+            PackError::Diff(error) if error.is_usage() => Failure::Usage(error.to_string()),
             error => Failure::from(anyhow::Error::new(error)),
         }
     }
@@ -147,41 +149,51 @@ fn keep_cache(
     Ok(())
 }
 
-/// Prints warnings the library reported.
-fn print_warnings(err: &mut dyn Write, warnings: &[String]) -> io::Result<()> {
-    for warning in warnings {
-        writeln!(err, "ctxpack: warning: {warning}")?;
-    }
-    Ok(())
+/// The command line's reporter: a progress counter on stderr (invisible when stderr is not a
+/// terminal, or with `--quiet`; files are counted as they are done, so there is no total to
+/// show), warnings as they come (also with `--quiet`), and notes unless `--quiet`.
+struct Counter {
+    bar: ProgressBar,
+    quiet: bool,
 }
-
-/// A progress counter on stderr; invisible when stderr is not a terminal or when `quiet`. Files
-/// are counted as they are done, so there is no total to show.
-struct Counter(ProgressBar);
 
 impl Counter {
     fn new(quiet: bool) -> Counter {
         if quiet {
-            return Counter(ProgressBar::hidden());
+            return Counter {
+                bar: ProgressBar::hidden(),
+                quiet,
+            };
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template("{spinner} packing: {pos} files {elapsed}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        Counter(bar)
+        Counter { bar, quiet }
     }
 }
 
-impl Progress for Counter {
+impl Reporter for Counter {
     fn file_done(&self) {
-        self.0.inc(1);
+        self.bar.inc(1);
+    }
+
+    fn warning(&self, message: &str) {
+        self.bar
+            .suspend(|| eprintln!("ctxpack: warning: {message}"));
+    }
+
+    fn note(&self, message: &str) {
+        if !self.quiet {
+            self.bar.suspend(|| eprintln!("ctxpack: {message}"));
+        }
     }
 }
 
 impl Drop for Counter {
     fn drop(&mut self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
     }
 }
 

@@ -2,14 +2,14 @@
 
 use std::io::{self, Write};
 
-use super::{keep_cache, print_warnings, start, Counter, Failure};
+use super::{keep_cache, start, Counter, Failure};
 use crate::cli::PackArgs;
 use crate::config::PackConfig;
 use crate::output::Sink;
-use crate::pack::{self, Packed, PlanInput, Report, Session};
+use crate::pack::{self, Packed, PlanInput, Report, Request, Session};
 use crate::plan::{self, PlanError};
+use crate::render::human;
 use crate::render::report::{self as stderr_report, PackReport};
-use crate::render::{human, plural};
 use crate::types::shown_name;
 
 pub fn run(args: PackArgs) -> Result<(), Failure> {
@@ -17,12 +17,7 @@ pub fn run(args: PackArgs) -> Result<(), Failure> {
         return Err(PlanError::StdinTwice.into());
     }
     let config = PackConfig::from_args(args, &mut io::stdin().lock())?;
-    let session = start(&config, &mut io::stderr().lock())?;
-    let outcome = pack(&config, &session);
-    keep_cache(&config, &session, outcome)
-}
-
-fn pack(config: &PackConfig, session: &Session) -> Result<(), Failure> {
+    // The plan is read before anything is said: a plan that cannot be read is the one message.
     let mut request = config.request.clone();
     if let Some(path) = &config.plan {
         let text = plan::read_plan(path, &mut io::stdin().lock())?;
@@ -31,24 +26,20 @@ fn pack(config: &PackConfig, session: &Session) -> Result<(), Failure> {
             path: path.clone(),
         });
     }
-    let progress = Counter::new(config.quiet);
-    let packed = pack::pack(&request, session, &progress);
-    drop(progress);
+    let session = start(&config, &mut io::stderr().lock())?;
+    let outcome = pack(&config, &request, &session);
+    keep_cache(&config, &session, outcome)
+}
+
+fn pack(config: &PackConfig, request: &Request, session: &Session) -> Result<(), Failure> {
+    let reporter = Counter::new(config.quiet);
+    let packed = pack::pack(request, session, &reporter);
+    drop(reporter);
     let Packed { document, report } = packed?;
+    // Invariant: the request asks for a document (`Output::Document`, the config's default).
+    let document = document.expect("a pack asked for its document gets one");
 
     let err = &mut io::stderr().lock();
-    print_warnings(err, &report.warnings)?;
-    if let Some(plan) = report
-        .plan
-        .as_ref()
-        .filter(|p| p.secrets > 0 && !config.quiet)
-    {
-        writeln!(
-            err,
-            "ctxpack: the plan holds {}; the document shows it redacted",
-            plural(plan.secrets, "credential")
-        )?;
-    }
     let output_error = |source: io::Error| {
         let destination = match &config.output {
             Some(path) => path.display().to_string(),
@@ -80,7 +71,7 @@ fn print_report(config: &PackConfig, report: &Report, err: &mut dyn Write) -> io
         files: summary.files,
         fidelity: summary.fidelity,
         degraded: summary.degraded,
-        document_tokens: report.document_tokens,
+        document_tokens: report.document_tokens.unwrap_or(0),
         encoding: summary.encoding,
         destination: config
             .output
@@ -93,6 +84,7 @@ fn print_report(config: &PackConfig, report: &Report, err: &mut dyn Write) -> io
         secrets: report.scan.clone(),
         budget: summary.budget.clone(),
         plan: summary.plan.clone(),
+        diff: summary.diff.clone(),
     };
     stderr_report::print_summary(err, &printed)?;
     if let Some(plan) = &report.plan {

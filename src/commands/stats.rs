@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::{keep_cache, print_warnings, start, Counter, Failure};
+use super::{keep_cache, start, Counter, Failure};
 use crate::cli::{Limit, StatsArgs};
 use crate::config::StatsConfig;
 use crate::pack::{self, Session};
@@ -17,17 +17,16 @@ pub fn run(args: StatsArgs) -> Result<(), Failure> {
 
 /// Runs the pack `pack` would run, and reports what it decided: the very same decisions.
 fn stats(config: &StatsConfig, session: &Session) -> Result<(), Failure> {
-    let progress = Counter::new(config.pack.quiet);
-    let packed = pack::pack(&config.pack.request, session, &progress);
-    drop(progress);
+    let reporter = Counter::new(config.pack.quiet);
+    let packed = pack::pack(&config.pack.request, session, &reporter);
+    drop(reporter);
     let report = packed?.report;
-    print_warnings(&mut io::stderr().lock(), &report.warnings)?;
     let (stats, tree) = report.stats(config.reserve);
     let mut out = io::BufWriter::new(io::stdout().lock());
-    if config.json {
+    let written = if config.json {
         serde_json::to_writer_pretty(&mut out, &stats)
             .map_err(io::Error::from)
-            .and_then(|()| writeln!(out))?;
+            .and_then(|()| writeln!(out))
     } else {
         let limit = |limit: Limit| match limit {
             Limit::At(n) => Some(n),
@@ -38,8 +37,10 @@ fn stats(config: &StatsConfig, session: &Session) -> Result<(), Failure> {
             entries: limit(config.entries),
             top: config.top,
         };
-        render::stats::write_text(&mut out, &stats, &tree, &layout)?;
-    }
-    out.flush()?;
+        render::stats::write_text(&mut out, &stats, &tree, &layout)
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(|error| anyhow::Error::new(error).context("could not write standard output"))?;
     Ok(())
 }

@@ -10,6 +10,8 @@ use crate::cli::SymbolsArgs;
 use crate::lang::symbols::{self, FileSymbols};
 use crate::lang::{self, syntax, Language};
 use crate::load::{self, Loaded};
+use crate::render::Format;
+use crate::secrets::redact_name;
 use crate::walk::{self, Entry, Source, Status};
 
 pub fn run(args: SymbolsArgs) -> Result<(), Failure> {
@@ -99,19 +101,25 @@ fn file_symbols(entry: &Entry, max_size: u64) -> Option<FileEntry> {
     }
     // A token used as a file or directory name is redacted here too, as in every other output.
     let mut entry = entry.clone();
-    if let Some((shown, _)) = crate::secrets::Scanner::get().redact_path(entry.rel.components()) {
-        entry.rel.set_shown(shown);
-    }
+    let shown: Vec<String> = entry
+        .rel
+        .components()
+        .iter()
+        .map(|c| redact_name(c))
+        .collect();
+    entry.rel.set_shown(shown);
     let entry = &entry;
     let Loaded::Text(file) = load::load(&entry.abs, max_size) else {
         return None;
     };
-    let language: Language = lang::detect(&entry.abs, &file.text);
+    // The text a pack would show: what its format cannot carry replaced.
+    let text = Format::default().renderer().admit(&file.text).into_owned();
+    let language: Language = lang::detect(&entry.abs, &text);
     syntax::grammar_for(language)?;
     // A file that cannot be parsed, or needs more work than its bound, is listed with a note
     // rather than dropped.
-    let (symbols, note) = match syntax::parse(language, &file.text) {
-        Ok(parsed) => match symbols::extract(&parsed, &file.text) {
+    let (symbols, note) = match syntax::parse(language, &text) {
+        Ok(parsed) => match symbols::extract(&parsed, &text) {
             Ok(found) => {
                 let note = parsed
                     .tree

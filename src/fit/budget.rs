@@ -24,9 +24,11 @@ use crate::document::Document;
 use crate::file::{Element, Left, SourceFile, Tools};
 use crate::lang::{self, grammar, Language};
 use crate::rank::{self, Definers, FileIndex, Focus, RankInput};
-use crate::render::{BudgetSummary, PlanSummary, Summary, TreeItem};
-use crate::secrets::{Finding, Located, Policy, ScanSummary, Scanner, SecretsFound};
-use crate::types::{Fidelity, FileDecision, OmitReason, PackedView, Progress};
+use crate::render::{
+    omitted_counts, BudgetSummary, DiffSummary, PatchElement, PlanSummary, Summary, TreeItem,
+};
+use crate::secrets::{redact_name, Finding, Located, Policy, ScanSummary, SecretsFound};
+use crate::types::{Fidelity, FileDecision, OmitReason, PackedView, Reporter};
 use crate::walk::{self, Entry, Source, WalkError};
 
 /// Share of the full text that views are estimated at before they are made.
@@ -46,8 +48,6 @@ const TREE_SHARE: f64 = 0.1;
 const FOCUS_TREE_SHARE: f64 = 0.05;
 /// Rounds of fit → render → count before settling for the best document within budget.
 const ROUNDS: usize = 16;
-/// Tokens kept in hand beyond the counted frame, for the root line.
-const FRAME_SLACK: usize = 30;
 
 /// A file bigger than this many tokens, referenced only by symbols or line ranges, is shown as an
 /// excerpt: those lines in full, the outline of the rest.
@@ -56,20 +56,58 @@ const EXCERPT_ABOVE: usize = 4_000;
 /// before any neighbour, and upgraded to full before a neighbour gets a view.
 const REQUIRED_VALUE: f64 = 1_000.0;
 
-/// How a layer above the pipeline (a plan) steers a budgeted pack: what comes first, which files
-/// the document must hold, and which others are worth a view. Without it, the ranking decides.
-#[derive(Debug, Default)]
+/// How a layer above the pipeline (a plan, a change under review) steers a budgeted pack: what
+/// comes first, which files the document must hold, and which others are worth a view. Without
+/// it, the ranking decides.
+#[derive(Debug, Default, Clone)]
 pub struct Steering {
     /// The plan, written before the summary and counted in the budget.
     pub plan: Option<PlanText>,
-    /// Files the document must hold, in the order it holds them.
+    /// The change under review, after the plan: its patches come before every file.
+    pub diff: Option<DiffText>,
+    /// Commit messages, after the diff (redacted).
+    pub log: Option<String>,
+    /// Files the document must hold, in the order it holds them (see `rank_required`).
     pub required: Vec<Required>,
+    /// Order the required files by rank within each of their groups, rather than as listed.
+    pub rank_required: bool,
     /// Files with a weaker claim (candidates of an ambiguous name): views, after the required.
     pub candidates: Vec<String>,
     /// Names being changed: files that use them are neighbours of the required files.
     pub changed: HashSet<String>,
+    /// Count only those of `changed` that a required file defines (a diff's changed lines name
+    /// many things they only use).
+    pub changed_defined_by_required: bool,
     /// Files never shown (the plan itself, which the document holds already).
     pub skip: Vec<String>,
+    /// What secret scanning found in the prelude (a diff, commit messages), by label.
+    pub scan: ScanSummary,
+}
+
+/// A change under review, as the document shows it.
+#[derive(Debug, Clone)]
+pub struct DiffText {
+    /// The base as given, and where the files after the change are.
+    pub base: String,
+    pub head: String,
+    /// File by file, in git's order, each redacted.
+    pub patches: Vec<PatchText>,
+}
+
+/// One file's part of a diff.
+#[derive(Debug, Clone)]
+pub struct PatchText {
+    /// After the change (before it, for a deleted file), as the document shows paths.
+    pub path: String,
+    /// The path the document's files are matched on (unredacted).
+    pub key: String,
+    pub from: Option<String>,
+    pub status: &'static str,
+    pub binary: bool,
+    pub added: usize,
+    pub removed: usize,
+    pub text: String,
+    pub redactions: usize,
 }
 
 /// The plan a plan pack is made for, as the document shows it.
@@ -94,6 +132,9 @@ pub struct Required {
     pub whole: bool,
     /// Named by the plan itself, not as a member of a directory or glob it names: worth more.
     pub direct: bool,
+    /// With `rank_required`, files are ranked within their group, groups in order (a change's
+    /// touched files, then a plan's).
+    pub group: usize,
 }
 
 /// Everything a budgeted pack works from.
@@ -105,7 +146,7 @@ pub struct Job<'a> {
     pub steering: Option<&'a Steering>,
     pub tools: Tools<'a>,
     pub pool: &'a rayon::ThreadPool,
-    pub progress: &'a dyn Progress,
+    pub reporter: &'a dyn Reporter,
 }
 
 /// Why a budgeted pack failed.
@@ -164,7 +205,7 @@ pub struct Survey {
 }
 
 /// Runs a budgeted pack: [`survey`], then [`decide`].
-pub fn pack(job: &Job<'_>) -> Result<Budgeted, FitError> {
+pub fn run(job: &Job<'_>) -> Result<Budgeted, FitError> {
     let survey = survey(job)?;
     decide(job, survey)
 }
@@ -176,7 +217,7 @@ pub fn survey(job: &Job<'_>) -> Result<Survey, FitError> {
     let work = |entry: Entry| measure(entry, tools, job.focus);
     let mut files: Vec<Measured> = Vec::new();
     let mut consume = |measured: Measured| {
-        job.progress.file_done();
+        job.reporter.file_done();
         files.push(measured);
         ControlFlow::Continue(())
     };
@@ -201,6 +242,9 @@ pub fn survey(job: &Job<'_>) -> Result<Survey, FitError> {
                 tools.policy.shown(detail)
             ));
         }
+    }
+    for warning in &warnings {
+        job.reporter.warning(warning);
     }
     let scan = tools.policy.summarize(
         files
@@ -288,7 +332,21 @@ pub fn roles(
             seeds.push(c);
         }
     }
-    let near = rank::neighbours(inputs, definers, &seeds, &steering.changed);
+    let changed: HashSet<String> = if steering.changed_defined_by_required {
+        steering
+            .changed
+            .iter()
+            .filter(|name| {
+                seeds
+                    .iter()
+                    .any(|&seed| inputs[seed].index.definitions.binary_search(name).is_ok())
+            })
+            .cloned()
+            .collect()
+    } else {
+        steering.changed.clone()
+    };
+    let near = rank::neighbours(inputs, definers, &seeds, &changed);
     for (c, &w) in near.iter().enumerate() {
         if w > 0.0 && roles[c] == Role::Left {
             roles[c] = Role::Near(w);
@@ -328,8 +386,10 @@ pub fn roles(
 pub struct Candidate<'a> {
     /// Full-text tokens.
     pub tokens: usize,
-    /// The path as shown (its length is part of the element's markup).
+    /// The path as shown.
     pub path: &'a str,
+    /// The renderer's estimate of the markup around the file's text.
+    pub markup: usize,
     pub score: f64,
     pub role: Role,
     /// The spans a steering asks for, when it requires the file.
@@ -351,7 +411,7 @@ pub fn options(candidates: &[Candidate<'_>], focused: bool) -> Vec<Item> {
         .iter()
         .map(|c| {
             let tokens = c.tokens;
-            let markup = 30 + c.path.len() / 3;
+            let markup = c.markup;
             let size = 1.0 + (1.0 + tokens as f64 / 400.0).ln();
             let value = match c.role {
                 Role::Ranked => c.score * size,
@@ -430,8 +490,10 @@ pub struct Frame {
     pub depth: Option<usize>,
     pub footer: Vec<u8>,
     pub footer_tokens: usize,
-    /// Tokens of the empty document's header and footer, plus slack for the root line.
+    /// Tokens of the empty document's header and footer, plus the root line's allowance.
     pub fixed: usize,
+    /// That allowance.
+    pub slack: usize,
 }
 
 /// What a document's fixed parts are made from, and how they are counted.
@@ -460,7 +522,7 @@ impl FrameParts<'_> {
     fn fixed_at(&self, summary: &Summary, depth: Option<usize>) -> usize {
         self.tokens(&self.header(summary, depth))
             + self.tokens(&self.tools.renderer.footer(self.omitted, depth))
-            + FRAME_SLACK
+            + self.tools.renderer.root_line_allowance()
     }
 }
 
@@ -518,6 +580,7 @@ pub fn frame(
         footer,
         footer_tokens,
         fixed,
+        slack: parts.tools.renderer.root_line_allowance(),
     })
 }
 
@@ -568,7 +631,7 @@ pub fn rounds(
     // The header grows with what the document holds (counts, the secrets listed in the files
     // held, a plan's lists); `fixed` counted the header of an empty document. The last round's
     // growth is kept off the room the next solve fills.
-    let empty_header = frame.fixed - frame.footer_tokens - FRAME_SLACK;
+    let empty_header = frame.fixed - frame.footer_tokens - frame.slack;
     let mut growth = 0usize;
     // The best document within budget: its value, count, header, the files it shows and its
     // summary.
@@ -659,6 +722,235 @@ pub fn attention_order(
         .collect()
 }
 
+/// `steering` with its required files ordered by rank within each group, groups in order.
+pub fn rank_required(steering: &Steering, unredacted: &[String], scores: &[f64]) -> Steering {
+    let score: HashMap<&str, f64> = unredacted
+        .iter()
+        .zip(scores)
+        .map(|(path, &score)| (path.as_str(), score))
+        .collect();
+    let mut ranked = steering.clone();
+    // Files the tree cannot hold (binary, unreadable) go last in their group.
+    let key = |r: &Required| score.get(r.path.as_str()).copied().unwrap_or(-1.0);
+    ranked.required.sort_by(|a, b| {
+        a.group
+            .cmp(&b.group)
+            .then(key(b).total_cmp(&key(a)))
+            .then(a.path.cmp(&b.path))
+    });
+    ranked
+}
+
+/// Which items fit `room` tokens, taken in `priority` order, each whole: one that no longer fits
+/// is left out, and later, smaller ones may still fit.
+pub fn select_in_order(costs: &[usize], priority: &[usize], room: usize) -> Vec<bool> {
+    let mut selected = vec![false; costs.len()];
+    let mut used = 0usize;
+    for &i in priority {
+        if used + costs[i] <= room {
+            used += costs[i];
+            selected[i] = true;
+        }
+    }
+    selected
+}
+
+/// What comes before the summary: the plan, the change's diff (its patches rendered once, with
+/// the order in which they claim the budget), and commit messages.
+pub struct Prelude<'a> {
+    plan: Vec<u8>,
+    diff: Option<&'a DiffText>,
+    diff_open: Vec<u8>,
+    diff_close: Vec<u8>,
+    /// Each patch's element and the tokens it adds.
+    patches: Vec<(Vec<u8>, usize)>,
+    /// Patch indexes, the first to be kept first.
+    priority: Vec<usize>,
+    log: Vec<u8>,
+}
+
+impl<'a> Prelude<'a> {
+    fn new(
+        steering: Option<&'a Steering>,
+        tools: &Tools<'_>,
+        unredacted: &[String],
+        rank_of: &[usize],
+    ) -> Prelude<'a> {
+        let renderer = tools.renderer;
+        let plan = match steering.and_then(|s| s.plan.as_ref()) {
+            Some(plan) => renderer.plan(&plan.name, &plan.text, plan.redactions, tools.counter),
+            None => Vec::new(),
+        };
+        let log = match steering.and_then(|s| s.log.as_ref()) {
+            Some(log) => renderer.log(log, tools.counter),
+            None => Vec::new(),
+        };
+        let Some(diff) = steering.and_then(|s| s.diff.as_ref()) else {
+            return Prelude {
+                plan,
+                diff: None,
+                diff_open: Vec::new(),
+                diff_close: Vec::new(),
+                patches: Vec::new(),
+                priority: Vec::new(),
+                log,
+            };
+        };
+        let patches = diff
+            .patches
+            .iter()
+            .map(|patch| {
+                let rendered = renderer.patch(
+                    &PatchElement {
+                        path: &patch.path,
+                        from: patch.from.as_deref(),
+                        status: patch.status,
+                        binary: patch.binary,
+                        added: patch.added,
+                        removed: patch.removed,
+                        text: &patch.text,
+                        tokens: tools.count(&patch.text),
+                        redactions: patch.redactions,
+                    },
+                    tools.counter,
+                );
+                (rendered.bytes, rendered.document_tokens)
+            })
+            .collect();
+        // A patch claims the budget in its file's rank; patches of files the document cannot
+        // hold (deleted, binary) come after, in git's order.
+        let rank: HashMap<&str, usize> = unredacted
+            .iter()
+            .enumerate()
+            .map(|(c, path)| (path.as_str(), rank_of[c]))
+            .collect();
+        let mut priority: Vec<usize> = (0..diff.patches.len()).collect();
+        priority.sort_by_key(|&p| {
+            let patch = &diff.patches[p];
+            let held = patch.status != "deleted";
+            let rank = rank.get(patch.key.as_str()).copied().filter(|_| held);
+            (rank.is_none(), rank.unwrap_or(usize::MAX), p)
+        });
+        Prelude {
+            plan,
+            diff: Some(diff),
+            diff_open: renderer.diff_open(&diff.base, &diff.head),
+            diff_close: renderer.diff_close(),
+            patches,
+            priority,
+            log,
+        }
+    }
+
+    /// The prelude's bytes with the `selected` patches (in git's order).
+    fn bytes(&self, selected: &[bool]) -> Vec<u8> {
+        let mut bytes = self.plan.clone();
+        if self.diff.is_some() {
+            bytes.extend_from_slice(&self.diff_open);
+            for (patch, _) in self.patches.iter().zip(selected).filter(|(_, s)| **s) {
+                bytes.extend_from_slice(&patch.0);
+            }
+            bytes.extend_from_slice(&self.diff_close);
+        }
+        bytes.extend_from_slice(&self.log);
+        bytes
+    }
+
+    /// How the scan names the diff's and the log's findings, for the summary to list them.
+    fn labels_always_shown(&self) -> Vec<String> {
+        let mut labels = Vec::new();
+        if !self.log.is_empty() {
+            labels.push(LOG_LABEL.to_string());
+        }
+        labels
+    }
+
+    /// What the summary says of the change, with every patch left out until some are selected.
+    fn summary(&self, with_plan: bool) -> Option<DiffSummary> {
+        let diff = self.diff?;
+        let count = |status: &str| diff.patches.iter().filter(|p| p.status == status).count();
+        Some(DiffSummary {
+            base: diff.base.clone(),
+            head: diff.head.clone(),
+            files: diff.patches.len(),
+            added: count("added"),
+            modified: count("modified"),
+            deleted: count("deleted"),
+            renamed: count("renamed"),
+            other: count("copied") + count("type-changed") + count("mode-changed"),
+            lines_added: diff.patches.iter().map(|p| p.added).sum(),
+            lines_removed: diff.patches.iter().map(|p| p.removed).sum(),
+            dropped: diff.patches.iter().map(|p| p.path.clone()).collect(),
+            with_plan,
+        })
+    }
+}
+
+/// How the scan names findings in commit messages.
+pub const LOG_LABEL: &str = "(git log)";
+
+/// How the scan names findings in a file's patch.
+pub fn patch_label(path: &str) -> String {
+    format!("{path} (diff)")
+}
+
+/// The prelude a document can hold within `budget`, with the frame that `frame_at` counts: every
+/// patch that fits, in priority order (a change's diff comes before every file), the summary
+/// naming the rest. Returns the prelude and the scan labels of the patches it holds.
+fn fit_prelude(
+    prelude: &Prelude<'_>,
+    summary: &mut Summary,
+    budget: usize,
+    frame_at: impl Fn(&[u8], &mut Summary) -> Result<Frame, FitError>,
+) -> Result<(Vec<u8>, Vec<String>), FitError> {
+    let Some(diff) = prelude.diff else {
+        return Ok((prelude.bytes(&[]), Vec::new()));
+    };
+    let none = vec![false; prelude.patches.len()];
+    // The frame with no patch (and every patch named as left out) is what the patches must
+    // leave room for.
+    let empty = frame_at(&prelude.bytes(&none), summary)?;
+    let costs: Vec<usize> = prelude.patches.iter().map(|(_, tokens)| *tokens).collect();
+    let mut selected = select_in_order(&costs, &prelude.priority, budget - empty.fixed);
+    loop {
+        if let Some(d) = &mut summary.diff {
+            d.dropped = diff
+                .patches
+                .iter()
+                .zip(&selected)
+                .filter(|(_, s)| !**s)
+                .map(|(p, _)| p.path.clone())
+                .collect();
+        }
+        let bytes = prelude.bytes(&selected);
+        match frame_at(&bytes, summary) {
+            Ok(_) => {
+                let labels = diff
+                    .patches
+                    .iter()
+                    .zip(&selected)
+                    .filter(|(_, s)| **s)
+                    .map(|(p, _)| patch_label(&p.path))
+                    .collect();
+                return Ok((bytes, labels));
+            }
+            Err(FitError::BudgetTooSmall { .. }) if selected.iter().any(|s| *s) => {
+                // The summary grew past the room left: drop the last patch kept.
+                let last = prelude
+                    .priority
+                    .iter()
+                    .rev()
+                    .find(|&&p| selected[p])
+                    .copied();
+                if let Some(last) = last {
+                    selected[last] = false;
+                }
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
 /// Ranks the surveyed files, chooses each one's fidelity and renders the document within the
 /// budget, in rounds of fit → render → exact count. With steering: the required files first and
 /// whole (or as excerpts) as far as the budget goes, then their one-hop neighbours as views,
@@ -690,15 +982,23 @@ pub fn decide(job: &Job<'_>, survey: Survey) -> Result<Budgeted, FitError> {
         .collect();
     let definers = rank::definers(&inputs);
     let scores = rank::rank(&inputs, &definers, job.focus);
+    let unredacted: Vec<String> = candidates
+        .iter()
+        .map(|&i| files[i].entry.rel.unredacted())
+        .collect();
+    // Required files ranked within their groups, when the steering asks for it (a change's
+    // touched files have no order of their own).
+    let ranked_steering;
+    let steering = match steering {
+        Some(s) if s.rank_required => {
+            ranked_steering = rank_required(s, &unredacted, &scores);
+            Some(&ranked_steering)
+        }
+        other => other,
+    };
     let (roles, rank_of) = match steering {
         None => (vec![Role::Ranked; candidates.len()], positions(&scores)),
-        Some(steering) => {
-            let unredacted: Vec<String> = candidates
-                .iter()
-                .map(|&i| files[i].entry.rel.unredacted())
-                .collect();
-            roles(steering, &unredacted, &inputs, &definers, &scores)
-        }
+        Some(steering) => roles(steering, &unredacted, &inputs, &definers, &scores),
     };
     let required = |c: usize| -> Option<&Required> {
         match (roles[c], steering) {
@@ -712,6 +1012,7 @@ pub fn decide(job: &Job<'_>, survey: Survey) -> Result<Budgeted, FitError> {
         .map(|(c, &i)| Candidate {
             tokens: *files[i].tokens.as_ref().expect("candidates are packable"),
             path: &paths[i],
+            markup: tools.renderer.markup_estimate(&paths[i]),
             score: scores[c],
             role: roles[c],
             required: required(c),
@@ -736,13 +1037,16 @@ pub fn decide(job: &Job<'_>, survey: Survey) -> Result<Budgeted, FitError> {
             omitted: f.tokens.as_ref().err().map(|(r, _)| *r),
         })
         .collect();
-    let skipped: &[String] = steering.map_or(&[], |s| s.skip.as_slice());
-    let prelude = match steering.and_then(|s| s.plan.as_ref()) {
-        Some(plan) => tools
-            .renderer
-            .plan(&plan.name, &plan.text, plan.redactions, tools.counter),
-        None => Vec::new(),
-    };
+    // What the prelude holds whatever the budget: its secrets are listed by the summary.
+    let mut skipped: Vec<String> = steering.map_or(Vec::new(), |s| s.skip.clone());
+    let mut scan = scan;
+    if let Some(extra) = steering.map(|s| &s.scan) {
+        scan.secrets.extend(extra.secrets.iter().cloned());
+        scan.examples.extend(extra.examples.iter().cloned());
+        scan.files += extra.files;
+    }
+    let prelude = Prelude::new(steering, tools, &unredacted, &rank_of);
+    skipped.extend(prelude.labels_always_shown());
     let mut summary = Summary {
         root_name: job.source.root_name.clone(),
         encoding: tools.encoding.name(),
@@ -751,23 +1055,41 @@ pub fn decide(job: &Job<'_>, survey: Survey) -> Result<Budgeted, FitError> {
         degraded: 0,
         file_tokens: 0,
         omitted: omitted_counts(omitted.iter().map(|(_, r)| *r)),
-        secrets: scan_shown(&scan, &paths, &[], skipped),
+        secrets: scan_shown(&scan, &paths, &[], &skipped),
         budget: Some(BudgetSummary {
             budget,
             ..Default::default()
         }),
         plan: None,
+        diff: prelude.summary(steering.is_some_and(|s| s.plan.is_some())),
     };
+    let tree_share = if job.focus.is_empty() {
+        TREE_SHARE
+    } else {
+        FOCUS_TREE_SHARE
+    };
+    let (prelude, selected) = fit_prelude(
+        &prelude,
+        &mut summary,
+        budget,
+        |prelude: &[u8], summary: &mut Summary| {
+            let parts = FrameParts {
+                tools,
+                prelude,
+                tree: &tree,
+                omitted: &omitted,
+                tree_share,
+            };
+            frame(&parts, summary, budget)
+        },
+    )?;
+    skipped.extend(selected);
     let parts = FrameParts {
         tools,
         prelude: &prelude,
         tree: &tree,
         omitted: &omitted,
-        tree_share: if job.focus.is_empty() {
-            TREE_SHARE
-        } else {
-            FOCUS_TREE_SHARE
-        },
+        tree_share,
     };
     let frame = frame(&parts, &mut summary, budget)?;
 
@@ -782,7 +1104,7 @@ pub fn decide(job: &Job<'_>, survey: Survey) -> Result<Budgeted, FitError> {
         parts: &parts,
         depth: frame.depth,
         scan: &scan,
-        skipped,
+        skipped: &skipped,
         steering,
         roles: &roles,
     };
@@ -914,15 +1236,6 @@ impl Rounds for Render<'_, '_> {
     }
 }
 
-/// Omitted counts per reason, in a stable order.
-pub fn omitted_counts(reasons: impl Iterator<Item = OmitReason>) -> Vec<(OmitReason, usize)> {
-    let mut omitted: BTreeMap<OmitReason, usize> = BTreeMap::new();
-    for reason in reasons {
-        *omitted.entry(reason).or_default() += 1;
-    }
-    omitted.into_iter().collect()
-}
-
 /// The (candidate, fidelity) pairs of `solution` that were rendered: what the document holds.
 fn shown(
     solution: &Solution,
@@ -1047,7 +1360,7 @@ fn plan_summary(
     };
     for (k, required) in steering.required.iter().enumerate() {
         let Some(c) = of_required[k] else {
-            let shown = Scanner::get().redact_message(&required.path);
+            let shown = redact_name(&required.path);
             summary.unpackable.push(shown);
             continue;
         };
@@ -1087,6 +1400,7 @@ mod tests {
         Candidate {
             tokens,
             path: "src/lib.rs",
+            markup: 33,
             score: 0.5,
             role,
             required: None,
@@ -1133,6 +1447,7 @@ mod tests {
                 spans: Vec::new(),
                 whole: true,
                 direct: true,
+                group: 0,
             }],
             skip: vec!["PLAN.md".into()],
             ..Steering::default()
@@ -1180,6 +1495,7 @@ mod tests {
             spans: vec![(10, 19)],
             whole: false,
             direct: true,
+            group: 0,
         };
         let mut excerpt = candidate(10_000, Role::Required(0));
         excerpt.required = Some(&spans);
@@ -1218,6 +1534,7 @@ mod tests {
             counter,
             cache,
             max_file_size: 1 << 20,
+            overlay: None,
         }
     }
 
@@ -1236,6 +1553,7 @@ mod tests {
                 ..Default::default()
             }),
             plan: None,
+            diff: None,
         }
     }
 
@@ -1349,7 +1667,8 @@ mod tests {
             depth: None,
             footer: Vec::new(),
             footer_tokens: 20,
-            fixed: 100 + 20 + FRAME_SLACK,
+            fixed: 100 + 20 + 30,
+            slack: 30,
         };
         for budget in [1_000, 2_500, 5_000, 9_000, 20_000] {
             let mut work = Fake {

@@ -15,6 +15,7 @@ use aho_corasick::AhoCorasick;
 
 use crate::lang::{self, symbols, syntax};
 use crate::load::{self, Loaded};
+use crate::render::Format;
 use crate::walk::Source;
 use crate::walk::{self, Entry, Status, WalkError};
 
@@ -198,7 +199,9 @@ fn scan_file(
         scanned.readable = false;
         return scanned;
     };
-    let text = file.text.as_str();
+    // The text a pack would show: what the document format cannot carry replaced.
+    let admitted = Format::default().renderer().admit(&file.text);
+    let text = admitted.as_ref();
     let file_name = scanned.path.rsplit('/').next().unwrap_or("");
     scanned.dependencies = manifest_dependencies(file_name, text);
     let language = lang::detect(&entry.abs, text);

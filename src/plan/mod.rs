@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::secrets::{Scanner, SecretsFound};
+use crate::secrets::{redact_name, SecretsFound};
 use crate::walk::{Source, WalkError};
 pub use extract::LineSpan;
 pub use index::RepoIndex;
@@ -218,18 +218,17 @@ pub fn check(
     pool: &rayon::ThreadPool,
 ) -> Result<Checked, PlanError> {
     let analysis = analyze(plan, plan_path, source, pool)?;
-    let scanner = Scanner::get();
     let references: Vec<Reference> = analysis
         .references
         .iter()
         .map(|r| Reference {
-            text: scanner.redact_message(&r.text),
-            note: r.note.as_deref().map(|n| scanner.redact_message(n)),
+            text: redact_name(&r.text),
+            note: r.note.as_deref().map(redact_name),
             resolved: r
                 .resolved
                 .iter()
                 .map(|x| Resolved {
-                    path: scanner.redact_message(&x.path),
+                    path: redact_name(&x.path),
                     ..x.clone()
                 })
                 .collect(),
@@ -240,7 +239,7 @@ pub fn check(
         plan: if plan_path == Path::new("-") {
             "standard input".to_string()
         } else {
-            scanner.redact_message(&plan_path.to_string_lossy())
+            redact_name(&plan_path.to_string_lossy())
         },
         summary: tally(&references)
             .into_iter()
@@ -251,7 +250,7 @@ pub fn check(
             .index
             .warnings
             .iter()
-            .map(|w| scanner.redact_message(w))
+            .map(|w| redact_name(w))
             .collect(),
     })
 }

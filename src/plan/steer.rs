@@ -11,7 +11,7 @@ use std::path::Path;
 use super::resolve::{Kind, Status};
 use super::{analyze, select, summary_line, PlanError, PlanInput};
 use crate::fit::budget::{PlanText, Required, Steering};
-use crate::secrets::{Located, Policy, Scanner, SecretsFound};
+use crate::secrets::{redact_name, Located, Policy, SecretsFound};
 use crate::walk::Source;
 
 /// How many unresolved references the report names before it says "and N more".
@@ -52,7 +52,7 @@ pub fn steer(
     let selection = select::select(&analysis.references, &analysis.index);
 
     // The plan as the document shows it: redacted like every file, named without machine paths.
-    let redacted = Scanner::get().redact("", &plan.text);
+    let redacted = policy.redact_text("", &plan.text);
     let plan_secrets: Vec<Located> = redacted
         .findings
         .iter()
@@ -86,7 +86,7 @@ pub fn steer(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "standard input".to_string())
     });
-    let display_name = Scanner::get().redact_message(&display_name);
+    let display_name = redact_name(&display_name);
     let changed: HashSet<String> = analysis
         .references
         .iter()
@@ -113,12 +113,14 @@ pub fn steer(
                 spans: w.spans.clone(),
                 whole: w.whole,
                 direct: w.direct,
+                group: 0,
             })
             .collect(),
         candidates: selection.candidates,
         changed,
         // The plan is in the document already, as itself.
         skip: plan_name.into_iter().collect(),
+        ..Steering::default()
     };
 
     let refs = &analysis.references;
@@ -128,7 +130,7 @@ pub fn steer(
         .map(|r| {
             format!(
                 "{} (line {}, {})",
-                Scanner::get().redact_message(&r.text),
+                redact_name(&r.text),
                 r.line,
                 r.status.name()
             )

@@ -2,9 +2,10 @@
 //! format; `xml` is the one there is), the stderr report, and `stats`.
 //!
 //! A renderer owns its format's escaping, sanitizing and framing, and counts what it emits: the
-//! budget counts the document as written. Every part it returns starts a line with `<` and ends
-//! with a line break, so that the document's exact count is the sum of its parts' counts (see
-//! `tokens::SplitCount`).
+//! budget counts the document as written. The parts it returns must be countable one by one: the
+//! document's exact count is the sum of its parts' counts. XML gets that by starting every part
+//! with `<` right after a line break, where the tokenizer always cuts (see `tokens::SplitCount`);
+//! another format must find its own such boundary, and `render::xml`'s tests show how to check it.
 
 pub mod report;
 pub mod stats;
@@ -52,11 +53,30 @@ pub trait Renderer: Sync {
         counter: &dyn TokenCounter,
     ) -> Vec<u8>;
 
+    /// The start of a change's diff (`base` against `head`), before its patches.
+    fn diff_open(&self, base: &str, head: &str) -> Vec<u8>;
+
+    /// One file's patch, with the tokens it adds to the document.
+    fn patch(&self, patch: &PatchElement<'_>, counter: &dyn TokenCounter) -> RenderedFile;
+
+    /// The end of a change's diff.
+    fn diff_close(&self) -> Vec<u8>;
+
+    /// Commit messages (already redacted), after the diff.
+    fn log(&self, text: &str, counter: &dyn TokenCounter) -> Vec<u8>;
+
     /// Summary and tree; with `depth`, the tree collapsed below that many directories.
     fn header(&self, summary: &Summary, tree: &[TreeItem<'_>], depth: Option<usize>) -> Vec<u8>;
 
     /// The files left out (per collapsed directory below `depth`), and the document's end.
     fn footer(&self, omitted: &[(&str, OmitReason)], depth: Option<usize>) -> Vec<u8>;
+
+    /// About how many tokens the markup around a file's text at `path` takes: the fit's estimate
+    /// until the element is rendered and counted exactly.
+    fn markup_estimate(&self, path: &str) -> usize;
+
+    /// Tokens a budgeted pack keeps in hand for the root line, which states the whole count.
+    fn root_line_allowance(&self) -> usize;
 
     /// The document's first line, which states its whole count.
     fn root_line(&self, encoding: &str, tokens: usize) -> String;
@@ -85,6 +105,23 @@ pub struct FileElement<'a> {
     /// Why the view fell back (head of file, empty outline), when it did.
     pub degraded: Option<&'static str>,
     /// How many secrets in `text` were replaced with `[REDACTED:<rule>]`.
+    pub redactions: usize,
+}
+
+/// One file's part of a diff as the document shows it.
+#[derive(Debug, Clone)]
+pub struct PatchElement<'a> {
+    pub path: &'a str,
+    /// Where a renamed or copied file came from.
+    pub from: Option<&'a str>,
+    /// added, deleted, modified, renamed, copied, type-changed or mode-changed.
+    pub status: &'a str,
+    pub binary: bool,
+    pub added: usize,
+    pub removed: usize,
+    /// The patch text (redacted), counted and split for exact counts once wrapped in markup.
+    pub text: &'a str,
+    pub tokens: SplitCount,
     pub redactions: usize,
 }
 
@@ -118,8 +155,32 @@ pub struct Summary {
     pub secrets: ScanSummary,
     /// Set for `pack --budget`.
     pub budget: Option<BudgetSummary>,
-    /// Set for `pack --plan`.
+    /// Set for `pack --plan`, and for `pack --diff` (the touched files are required as a
+    /// plan's are).
     pub plan: Option<PlanSummary>,
+    /// Set for `pack --diff`.
+    pub diff: Option<DiffSummary>,
+}
+
+/// What a change under review is, and what of its diff the document leaves out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiffSummary {
+    /// The base as given, and where the files after the change are.
+    pub base: String,
+    pub head: String,
+    pub files: usize,
+    pub added: usize,
+    pub modified: usize,
+    pub deleted: usize,
+    pub renamed: usize,
+    /// Copied, type-changed and mode-changed files.
+    pub other: usize,
+    pub lines_added: usize,
+    pub lines_removed: usize,
+    /// Files whose patch the budget leaves out.
+    pub dropped: Vec<String>,
+    /// With --plan too: the document also holds a plan.
+    pub with_plan: bool,
 }
 
 /// What a budgeted pack chose.
@@ -152,6 +213,15 @@ pub struct PlanSummary {
     pub unpackable: Vec<String>,
     /// Other files shown: neighbours of the referenced ones.
     pub nearby: usize,
+}
+
+/// Omitted counts per reason, in a stable order.
+pub fn omitted_counts(reasons: impl Iterator<Item = OmitReason>) -> Vec<(OmitReason, usize)> {
+    let mut omitted: std::collections::BTreeMap<OmitReason, usize> = Default::default();
+    for reason in reasons {
+        *omitted.entry(reason).or_default() += 1;
+    }
+    omitted.into_iter().collect()
 }
 
 /// `1 file`, `2 files`, `3 directories`: a count and its noun, for people.

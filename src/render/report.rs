@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::{human, plural, BudgetSummary, PlanSummary};
+use super::{human, plural, BudgetSummary, DiffSummary, PlanSummary};
 use crate::secrets::{Located, Mode, ScanSummary};
 use crate::types::Fidelity;
 use crate::types::OmitReason;
@@ -22,8 +22,11 @@ pub struct PackReport {
     pub omitted: Vec<(OmitReason, usize)>,
     pub secrets: ScanSummary,
     pub budget: Option<BudgetSummary>,
-    /// Set for `pack --plan`: what became of the files the plan references.
+    /// Set for `pack --plan` and `pack --diff`: what became of the files the plan references,
+    /// or that the change touches.
     pub plan: Option<PlanSummary>,
+    /// Set for `pack --diff`: the change, and the patches left out.
+    pub diff: Option<DiffSummary>,
 }
 
 /// How many of this run's token counts and views came from the cache (nothing without lookups).
@@ -76,7 +79,15 @@ pub fn print_summary(err: &mut dyn Write, report: &PackReport) -> std::io::Resul
         )?;
     }
     if let Some(plan) = &report.plan {
-        print_plan(err, plan)?;
+        if let Some(diff) = &report.diff {
+            print_diff(err, diff)?;
+        }
+        let (label, noun) = match &report.diff {
+            Some(diff) if diff.with_plan => ("change", "touched or planned file"),
+            Some(_) => ("change", "touched file"),
+            None => ("plan", "referenced file"),
+        };
+        print_plan(err, plan, label, noun)?;
     }
     if report.degraded > 0 {
         writeln!(
@@ -167,12 +178,62 @@ fn print_places(err: &mut dyn Write, places: &[Located], more: &str) -> std::io:
     Ok(())
 }
 
-/// What a plan pack did with the files the plan references, naming those that did not fit.
-fn print_plan(err: &mut dyn Write, plan: &PlanSummary) -> std::io::Result<()> {
+/// The change a diff pack is for, and the patches the budget left out.
+fn print_diff(err: &mut dyn Write, diff: &DiffSummary) -> std::io::Result<()> {
+    let kinds: Vec<String> = [
+        (diff.added, "added"),
+        (diff.modified, "modified"),
+        (diff.deleted, "deleted"),
+        (diff.renamed, "renamed"),
+        (diff.other, "other"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, kind)| format!("{} {kind}", human(*n)))
+    .collect();
+    if diff.files == 0 {
+        writeln!(
+            err,
+            "  change from {} to {}: empty (git diff shows no difference)",
+            diff.base, diff.head
+        )?;
+    } else {
+        writeln!(
+            err,
+            "  change from {} to {}: {} ({}), +{} -{} lines",
+            diff.base,
+            diff.head,
+            plural(diff.files, "file"),
+            kinds.join(", "),
+            human(diff.lines_added),
+            human(diff.lines_removed)
+        )?;
+    }
+    if !diff.dropped.is_empty() {
+        writeln!(
+            err,
+            "  change: the budget does not hold the patches of these files (raise --budget):"
+        )?;
+        for path in &diff.dropped {
+            writeln!(err, "    {path}")?;
+        }
+    }
+    Ok(())
+}
+
+/// What a plan or diff pack did with the files the plan references or the change touches
+/// (`noun`), naming those that did not fit.
+fn print_plan(
+    err: &mut dyn Write,
+    plan: &PlanSummary,
+    label: &str,
+    noun: &str,
+) -> std::io::Result<()> {
+    let these = format!("these {noun}s");
     writeln!(
         err,
-        "  plan: {}: {} in full, {} as excerpts; {} as views",
-        plural(plan.required, "referenced file"),
+        "  {label}: {}: {} in full, {} as excerpts; {} as views",
+        plural(plan.required, noun),
         human(plan.full),
         human(plan.excerpt),
         plural(plan.nearby, "neighbouring file")
@@ -180,20 +241,22 @@ fn print_plan(err: &mut dyn Write, plan: &PlanSummary) -> std::io::Result<()> {
     for (paths, heading) in [
         (
             &plan.reduced,
-            "the budget holds these referenced files only as compressed views or outlines:",
+            format!("the budget holds {these} only as compressed views or outlines:"),
         ),
         (
             &plan.dropped,
-            "the budget does not hold these referenced files at all (raise --budget):",
+            format!("the budget does not hold {these} at all (raise --budget):"),
         ),
         (
             &plan.unpackable,
-            "these referenced files are not packed: binary, too large, links, hidden or ignored \
-             (see --hidden, --no-ignore, --follow), or holding a secret:",
+            format!(
+                "{these} are not packed: binary, too large, links, hidden or ignored (see \
+                 --hidden, --no-ignore, --follow), or holding a secret:"
+            ),
         ),
     ] {
         if !paths.is_empty() {
-            writeln!(err, "  plan: {heading}")?;
+            writeln!(err, "  {label}: {heading}")?;
             for path in paths {
                 writeln!(err, "    {path}")?;
             }

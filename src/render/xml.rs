@@ -10,9 +10,12 @@ use quick_xml::events::{BytesCData, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::{human, plural};
-use super::{BudgetSummary, FileElement, PlanSummary, RenderedFile, Renderer, Summary, TreeItem};
+use super::{
+    BudgetSummary, DiffSummary, FileElement, PatchElement, PlanSummary, RenderedFile, Renderer,
+    Summary, TreeItem,
+};
 use crate::secrets::{Located, Mode, ScanSummary};
-use crate::tokens::TokenCounter;
+use crate::tokens::{SplitCount, TokenCounter};
 use crate::types::Fidelity;
 use crate::types::OmitReason;
 
@@ -39,12 +42,80 @@ impl Renderer for Xml {
         plan_element(name, text, redactions, counter)
     }
 
+    fn diff_open(&self, base: &str, head: &str) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let mut start = BytesStart::new("diff");
+        let base = sanitize_for_xml(base);
+        let head = sanitize_for_xml(head);
+        start.push_attribute(("base", base.as_ref()));
+        start.push_attribute(("head", head.as_ref()));
+        write_event(&mut Writer::new(&mut bytes), Event::Start(start));
+        bytes.push(b'\n');
+        bytes
+    }
+
+    fn patch(&self, patch: &PatchElement<'_>, counter: &dyn TokenCounter) -> RenderedFile {
+        let path = sanitize_for_xml(patch.path);
+        let from = patch.from.map(sanitize_for_xml);
+        let mut start = BytesStart::new("patch");
+        start.push_attribute(("path", path.as_ref()));
+        if let Some(from) = &from {
+            start.push_attribute(("from", from.as_ref()));
+        }
+        start.push_attribute(("status", patch.status));
+        let (added, removed, tokens) = (
+            patch.added.to_string(),
+            patch.removed.to_string(),
+            patch.tokens.total().to_string(),
+        );
+        if patch.binary {
+            start.push_attribute(("binary", "true"));
+        } else {
+            start.push_attribute(("added", added.as_str()));
+            start.push_attribute(("removed", removed.as_str()));
+        }
+        start.push_attribute(("tokens", tokens.as_str()));
+        let redactions = patch.redactions.to_string();
+        if patch.redactions > 0 {
+            start.push_attribute(("redactions", redactions.as_str()));
+        }
+        cdata_element(start, "patch", patch.text, &patch.tokens, counter)
+    }
+
+    fn diff_close(&self) -> Vec<u8> {
+        b"</diff>\n".to_vec()
+    }
+
+    fn log(&self, text: &str, counter: &dyn TokenCounter) -> Vec<u8> {
+        let text = sanitize_for_xml(text);
+        let tokens = counter.count(&text).to_string();
+        let mut start = BytesStart::new("log");
+        start.push_attribute(("tokens", tokens.as_str()));
+        let mut bytes = Vec::with_capacity(text.len() + 40);
+        let mut writer = Writer::new(&mut bytes);
+        write_event(&mut writer, Event::Start(start));
+        for section in BytesCData::escaped(&text) {
+            write_event(&mut writer, Event::CData(section));
+        }
+        write_event(&mut writer, Event::End(BytesEnd::new("log")));
+        bytes.push(b'\n');
+        bytes
+    }
+
     fn header(&self, summary: &Summary, tree: &[TreeItem<'_>], depth: Option<usize>) -> Vec<u8> {
         header_body_collapsed(summary, tree, depth)
     }
 
     fn footer(&self, omitted: &[(&str, OmitReason)], depth: Option<usize>) -> Vec<u8> {
         footer_collapsed(omitted, depth)
+    }
+
+    fn markup_estimate(&self, path: &str) -> usize {
+        30 + path.len() / 3
+    }
+
+    fn root_line_allowance(&self) -> usize {
+        30
     }
 
     fn root_line(&self, encoding: &str, tokens: usize) -> String {
@@ -81,7 +152,6 @@ pub fn sanitize_for_xml(text: &str) -> Cow<'_, str> {
 }
 
 const CDATA_OPEN: &str = "<![CDATA[";
-const FILE_CLOSE: &str = "]]></file>\n";
 
 fn write_event(writer: &mut Writer<&mut Vec<u8>>, event: Event<'_>) {
     // Writing into a Vec cannot fail.
@@ -124,23 +194,35 @@ fn render_file(file: &FileElement<'_>, counter: &dyn TokenCounter) -> RenderedFi
         start.push_attribute(("redactions", redactions.as_str()));
     }
 
-    let mut bytes = Vec::with_capacity(file.text.len() + 200);
+    cdata_element(start, "file", file.text, &file.tokens, counter)
+}
+
+/// An element whose text sits in CDATA after the start tag `start`, counted exactly without
+/// re-tokenizing the text when it can be avoided: when the text sits unchanged between
+/// `<![CDATA[` and the end tag, its own count (`tokens`) is reused.
+fn cdata_element(
+    start: BytesStart<'_>,
+    name: &str,
+    text: &str,
+    tokens: &SplitCount,
+    counter: &dyn TokenCounter,
+) -> RenderedFile {
+    let mut bytes = Vec::with_capacity(text.len() + 200);
     let mut writer = Writer::new(&mut bytes);
     write_event(&mut writer, Event::Start(start));
     let open_len = bytes.len();
     let mut writer = Writer::new(&mut bytes);
-    for section in BytesCData::escaped(file.text) {
+    for section in BytesCData::escaped(text) {
         write_event(&mut writer, Event::CData(section));
     }
-    write_event(&mut writer, Event::End(BytesEnd::new("file")));
+    write_event(&mut writer, Event::End(BytesEnd::new(name)));
     bytes.push(b'\n');
-
+    let close = format!("]]></{name}>\n");
     let text_start = open_len + CDATA_OPEN.len();
-    let verbatim = bytes.len() == text_start + file.text.len() + FILE_CLOSE.len();
+    let verbatim = bytes.len() == text_start + text.len() + close.len();
     let document_tokens = if verbatim {
-        // The text sits unchanged between `<![CDATA[` and `]]></file>\n`.
         let prefix = std::str::from_utf8(&bytes[..text_start]).expect("markup is UTF-8");
-        file.tokens.wrapped(counter, prefix, file.text, FILE_CLOSE)
+        tokens.wrapped(counter, prefix, text, &close)
     } else {
         // `]]>` was split across CDATA sections: count what is emitted.
         counter.count(std::str::from_utf8(&bytes).expect("rendered from UTF-8"))
@@ -290,6 +372,13 @@ fn plan_text(plan: &PlanSummary, b: &BudgetSummary, files: usize) -> String {
         human(plan.full),
         human(plan.excerpt),
     );
+    push_fates(&mut text, plan, "the plan changes");
+    text
+}
+
+/// What became of the required files that are not whole in the document, and what comes after
+/// them: `changes` says what the neighbours use.
+fn push_fates(text: &mut String, plan: &PlanSummary, changes: &str) {
     if !plan.reduced.is_empty() {
         text.push_str(&format!(
             "; the budget holds only views of {}",
@@ -310,11 +399,75 @@ fn plan_text(plan: &PlanSummary, b: &BudgetSummary, files: usize) -> String {
         ));
     }
     text.push_str(&format!(
-        ". After them come {} next to them (defining names they use, or using names the plan \
-         changes), as compressed views (function bodies replaced by placeholders) or outlines. \
-         Every other file is listed in the tree only",
+        ". After them come {} next to them (defining names they use, or using names {changes}), \
+         as compressed views (function bodies replaced by placeholders) or outlines. Every other \
+         file is listed in the tree only",
         plural(plan.nearby, "file")
     ));
+}
+
+/// What a diff pack holds, for the summary.
+fn diff_text(
+    diff: &DiffSummary,
+    plan: Option<&PlanSummary>,
+    b: &BudgetSummary,
+    files: usize,
+) -> String {
+    let kinds: Vec<String> = [
+        (diff.added, "added"),
+        (diff.modified, "modified"),
+        (diff.deleted, "deleted"),
+        (diff.renamed, "renamed"),
+        (diff.other, "copied or changed in type or mode"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, kind)| format!("{} {kind}", human(*n)))
+    .collect();
+    let plan_first = if diff.with_plan {
+        "the implementation plan (the plan element, first), then "
+    } else {
+        ""
+    };
+    let mut text = if diff.files == 0 {
+        format!(
+            "{plan_first}the change from {} to {}, which is empty: git diff shows no difference",
+            diff.base, diff.head
+        )
+    } else {
+        format!(
+            "{plan_first}the change from {} to {} (the diff element: {}: {}; {} added and {} \
+             removed, one patch element per file as git diff prints it)",
+            diff.base,
+            diff.head,
+            plural(diff.files, "file"),
+            kinds.join(", "),
+            plural(diff.lines_added, "line"),
+            plural(diff.lines_removed, "line"),
+        )
+    };
+    if !diff.dropped.is_empty() {
+        text.push_str(&format!(
+            "; the budget does not hold the patches of {}",
+            diff.dropped.join(", ")
+        ));
+    }
+    let plan = plan.cloned().unwrap_or_default();
+    text.push_str(&format!(
+        ". Then {} chosen for it within a budget of {} tokens: the {} the change touches{}, \
+         after the change: {} in full and {} as excerpts, ranked",
+        plural(files, "file"),
+        human(b.budget),
+        plural(plan.required, "file"),
+        if diff.with_plan {
+            " and the plan references"
+        } else {
+            ""
+        },
+        human(plan.full),
+        human(plan.excerpt),
+    ));
+    push_fates(&mut text, &plan, "the change touches");
     text
 }
 
@@ -347,8 +500,9 @@ fn summary_text(s: &Summary) -> String {
         ),
         (None, fidelity) => shown_at(s, fidelity),
     };
-    let shown = match (&s.plan, &s.budget) {
-        (Some(plan), Some(b)) => plan_text(plan, b, s.files),
+    let shown = match (&s.diff, &s.plan, &s.budget) {
+        (Some(diff), plan, Some(b)) => diff_text(diff, plan.as_ref(), b, s.files),
+        (None, Some(plan), Some(b)) => plan_text(plan, b, s.files),
         _ => shown,
     };
     let mut text = format!(
@@ -384,7 +538,15 @@ fn summary_text(s: &Summary) -> String {
         ));
     }
     text.push_str(&secrets_text(&s.secrets));
-    text.push_str(if s.plan.is_some() {
+    text.push_str(if s.diff.is_some() {
+        "\nLayout: the diff element holds one patch element per file the change touches, as git \
+             diff prints it. The tree element shows every file considered, omitted ones marked. \
+             The files element holds one file element per included file: the touched files after \
+             the change first, by rank, then their neighbours'. A file element's path is relative \
+             to the repository root, its fidelity attribute says which view its text is (full: \
+             the file's exact content, line ends as LF), and its tokens attribute counts that \
+             text. The omitted element gives the reason each left-out file is missing.\n"
+    } else if s.plan.is_some() {
         "\nLayout: the tree element shows every file considered, omitted ones marked. The \
              files element holds one file element per included file, in the plan's order and \
              then its neighbours': its path is relative to the repository root, its fidelity \
@@ -700,6 +862,76 @@ mod tests {
                 "{fine:?}"
             );
         }
+    }
+
+    /// The contract every renderer keeps: each part starts a line where the tokenizer cuts and
+    /// ends with a line break, so the document's count is the sum of its parts' counts.
+    #[test]
+    fn every_part_starts_a_line_and_the_counts_add_up() {
+        let counter = Tiktoken::new(Encoding::O200kBase);
+        let xml = Xml;
+        let text = "fn main() {\n    println!(\"]]> and <tags> & more\");\n}\n";
+        let mut file = element(text);
+        file.tokens = SplitCount::new(&counter, text);
+        let patch_text = "diff --git a/a b/a\n@@ -1 +1 @@\n-old ]]>\n+new\n";
+        let patch = PatchElement {
+            path: "a \"b\".rs",
+            from: Some("old.rs"),
+            status: "renamed",
+            binary: false,
+            added: 1,
+            removed: 1,
+            text: patch_text,
+            tokens: SplitCount::new(&counter, patch_text),
+            redactions: 0,
+        };
+        let summary = Summary {
+            root_name: "repo".into(),
+            encoding: "o200k_base",
+            files: 1,
+            fidelity: Fidelity::Full,
+            degraded: 0,
+            file_tokens: 10,
+            omitted: vec![(OmitReason::Binary, 1)],
+            secrets: ScanSummary::default(),
+            budget: None,
+            plan: None,
+            diff: None,
+        };
+        let a = vec!["src".to_string(), "a.rs".to_string()];
+        let tree = [TreeItem {
+            components: &a,
+            omitted: None,
+        }];
+        let rendered_file = xml.file(&file, &counter);
+        let rendered_patch = xml.patch(&patch, &counter);
+        let parts: Vec<(Vec<u8>, usize)> = vec![
+            (xml.plan("PLAN.md", "1. Edit `a.rs`.\n", 0, &counter), 0),
+            (xml.diff_open("main", "the working tree"), 0),
+            (rendered_patch.bytes.clone(), rendered_patch.document_tokens),
+            (xml.diff_close(), 0),
+            (xml.log("commit abc\n\n    A message.\n", &counter), 0),
+            (xml.header(&summary, &tree, None), 0),
+            (rendered_file.bytes.clone(), rendered_file.document_tokens),
+            (xml.footer(&[("logo.png", OmitReason::Binary)], None), 0),
+        ];
+        let mut whole = String::new();
+        let mut sum = 0;
+        for (bytes, declared) in &parts {
+            let part = std::str::from_utf8(bytes).unwrap();
+            assert!(part.starts_with('<') && part.ends_with('\n'), "{part:?}");
+            let counted = counter.count(part);
+            if *declared > 0 {
+                assert_eq!(*declared, counted, "{part:?}");
+            }
+            sum += counted;
+            whole.push_str(part);
+        }
+        assert_eq!(counter.count(&whole), sum);
+        let rest = sum;
+        let total = xml.document_tokens(&counter, "o200k_base", rest);
+        let document = xml.root_line("o200k_base", total) + &whole;
+        assert_eq!(counter.count(&document), total);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
 
-pub use policy::Policy;
+pub use policy::{redact_name, Policy};
 use rules::{
     Check, Rule, Scope, KNOWN_EXAMPLES, NOT_SECRET_NAME_ENDINGS, PLACEHOLDER_PASSWORDS,
     PLACEHOLDER_VALUES, PLACEHOLDER_WORDS, RULES,

@@ -3,6 +3,13 @@
 
 use super::{Finding, Located, Mode, Redacted, ScanSummary, Scanner, SecretsFound};
 
+/// A name shown to people whatever `--secrets` says: a plan's references and its name, the
+/// symbol table's paths. These names come from text a model or a tool wrote, not from the files
+/// a user chose to pack unscanned, and a token used as a name must not leak through them.
+pub fn redact_name(name: &str) -> String {
+    Scanner::get().redact_message(name)
+}
+
 /// What a pack does with the secrets it finds, applied.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Policy {

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 /// The layers, lowest first. A module may import from its own layer's other modules only if no
 /// circle results (checked below), and from every layer under it.
 const LAYERS: &[&[&str]] = &[
-    &["types", "tokens", "document", "output"],
+    &["types", "tokens", "document", "output", "git"],
     &["secrets", "lang", "load", "walk"],
     &["cache", "rank", "render"],
     &["file"],
-    &["fit"],
-    &["plan"],
+    &["fit", "plain"],
+    &["plan", "diff"],
     &["pack"],
     &["cli"],
     &["config"],
@@ -57,35 +57,61 @@ fn modules() -> BTreeMap<String, PathBuf> {
     out
 }
 
-/// The code of a file without comments and string literals (a path in a doc comment or a message
-/// is not an import).
+/// The code of a file without comments, string literals and character literals (a path in a doc
+/// comment or a message is not an import).
 fn code_of(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let bytes = text.as_bytes();
     let mut i = 0;
-    while i < bytes.len() {
-        if text[i..].starts_with("//") {
-            while i < bytes.len() && bytes[i] != b'\n' {
-                i += 1;
+    while i < text.len() {
+        let rest = &text[i..];
+        if rest.starts_with("//") {
+            i += rest.find('\n').unwrap_or(rest.len());
+        } else if rest.starts_with("/*") {
+            i += rest.find("*/").map_or(rest.len(), |end| end + 2);
+        } else if let Some(hashes) = raw_string_start(rest) {
+            // r"..." or r#"..."#: ends at the quote followed by as many hashes.
+            let open = 2 + hashes;
+            let close = format!("\"{}", "#".repeat(hashes));
+            i += rest[open..]
+                .find(&close)
+                .map_or(rest.len(), |end| open + end + close.len());
+        } else if rest.starts_with('"') {
+            let bytes = rest.as_bytes();
+            let mut j = 1;
+            while j < bytes.len() && bytes[j] != b'"' {
+                j += if bytes[j] == b'\\' { 2 } else { 1 };
             }
-        } else if bytes[i] == b'"' && (i == 0 || bytes[i - 1] != b'\'') {
-            i += 1;
-            while i < bytes.len() && bytes[i] != b'"' {
-                i += if bytes[i] == b'\\' { 2 } else { 1 };
-            }
-            i += 1;
-        } else if text[i..].starts_with("r#\"") {
-            let end = text[i + 3..]
-                .find("\"#")
-                .map_or(bytes.len(), |e| i + 3 + e + 2);
-            i = end;
+            i += (j + 1).min(rest.len());
+        } else if let Some(len) = char_literal(rest) {
+            i += len;
         } else {
-            let c = text[i..].chars().next().unwrap();
+            let c = rest.chars().next().unwrap();
             out.push(c);
             i += c.len_utf8();
         }
     }
     out
+}
+
+/// `r"` or `r#"` (with that many `#`) at the start of `rest`, not inside an identifier.
+fn raw_string_start(rest: &str) -> Option<usize> {
+    let after = rest.strip_prefix('r')?;
+    let hashes = after.len() - after.trim_start_matches('#').len();
+    after[hashes..].starts_with('"').then_some(hashes)
+}
+
+/// The length of a character literal (`'x'`, `'\n'`, `'\u{1F600}'`, `'"'`) at the start of
+/// `rest`; `None` for a lifetime (`'a`).
+fn char_literal(rest: &str) -> Option<usize> {
+    let body = rest.strip_prefix('\'')?;
+    if let Some(escaped) = body.strip_prefix('\\') {
+        let end = escaped.find('\'')?;
+        return Some(1 + 1 + end + 1);
+    }
+    let c = body.chars().next()?;
+    body[c.len_utf8()..]
+        .starts_with('\'')
+        .then_some(1 + c.len_utf8() + 1)
 }
 
 /// The module paths a file names: `crate::a::b` (with grouped `use crate::{a, b::c}`),
@@ -163,10 +189,12 @@ fn named_paths(module: &str, code: &str) -> Vec<Vec<String>> {
                 .map(str::to_string)
         })
         .collect();
-    for line in code.lines() {
-        let line = line.trim();
-        let line = line.strip_prefix("pub ").unwrap_or(line);
-        if let Some(rest) = line.strip_prefix("use ") {
+    // Whole `use` statements, which may span lines.
+    for statement in code.split(';') {
+        let statement = statement.trim();
+        let statement = statement.strip_prefix("pub ").unwrap_or(statement);
+        if let Some(rest) = statement.strip_prefix("use ") {
+            let rest: String = rest.split_whitespace().collect();
             for child in &children {
                 if rest.starts_with(&format!("{child}::")) {
                     let mut base = own.clone();
@@ -320,7 +348,13 @@ fn the_circle_check_finds_a_circle() {
     graph.insert("c".to_string(), BTreeSet::from(["a".to_string()]));
     graph.insert("d".to_string(), BTreeSet::from(["a".to_string()]));
     assert_eq!(circles(&graph), [["a", "b", "c"]]);
-    let code = code_of("use crate::{walk::Entry, load};\n// crate::pack\nlet s = \"crate::x\";\n");
+    let code = code_of(
+        "use crate::{walk::Entry, load};\n// crate::pack\nlet s = \"crate::x\";\nlet q = '\"';\n\
+         /* crate::plan */ let r = r#\"crate::diff\"#;\nfn f<'a>(x: &'a str) { crate::git::Git; }\n",
+    );
     let named = named_paths("fit::budget", &code);
-    assert_eq!(named, [vec!["walk", "Entry"], vec!["load"]]);
+    assert_eq!(
+        named,
+        [vec!["walk", "Entry"], vec!["load"], vec!["git", "Git"]]
+    );
 }

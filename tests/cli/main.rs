@@ -4,6 +4,7 @@
 mod budget;
 mod budget_property;
 mod cache;
+mod diff;
 mod house;
 mod lang;
 mod pack;

@@ -106,7 +106,7 @@ pub fn run_watching_fifos(mut cmd: Command, fifos: &[PathBuf]) -> (Output, Vec<P
 /// For each FIFO a thread opens it for writing, which blocks until some reader opens it. A
 /// process that opened the FIFO to read (the bug these tests pin down, which used to block it
 /// forever) lets that writer through; the writer closes at once, so the reader sees the end of
-/// the file and goes on, and the open is on record. On Linux an inotify watch also records opens
+/// the file and goes on, the open is on record, and the writer waits for the next reader. On Linux an inotify watch also records opens
 /// that did not block (`O_NONBLOCK`) and that the writer came too late to see.
 #[cfg(unix)]
 pub struct FifoWatch {
@@ -136,9 +136,13 @@ impl FifoWatch {
                 let (path, opened, released) =
                     (path.clone(), Arc::clone(&opened), Arc::clone(&released));
                 std::thread::spawn(move || {
-                    // Blocks until a reader opens the FIFO; dropped (closed) at once.
-                    let writer = fs::OpenOptions::new().write(true).open(&path);
-                    if writer.is_ok() && !released.load(Ordering::SeqCst) {
+                    // Each open blocks until a reader opens the FIFO; the writer is dropped
+                    // (closed) at once, and opens again for the next reader, until released.
+                    loop {
+                        let writer = fs::OpenOptions::new().write(true).open(&path);
+                        if released.load(Ordering::SeqCst) || writer.is_err() {
+                            return;
+                        }
                         opened[i].store(true, Ordering::SeqCst);
                     }
                 })
@@ -354,6 +358,10 @@ pub struct Doc {
     pub summary: String,
     /// The `<plan>` element's text, in `pack --plan` documents.
     pub plan: Option<String>,
+    /// The `<diff>` element's attributes and its `<patch>` elements, in `pack --diff` documents.
+    pub diff: Option<(BTreeMap<String, String>, Vec<PackedFile>)>,
+    /// The `<log>` element's text.
+    pub log: Option<String>,
 }
 
 impl Doc {
@@ -371,7 +379,7 @@ impl Doc {
 /// Parses ctxpack output with roxmltree, a strict XML 1.0 parser unrelated to the writer.
 pub fn parse(bytes: &[u8]) -> Doc {
     let raw = String::from_utf8(bytes.to_vec()).expect("the document is UTF-8");
-    let (tokens, encoding, files, order, omitted, omitted_dirs, tree, summary, plan) = {
+    let (tokens, encoding, files, order, omitted, omitted_dirs, tree, summary, plan, diff, log) = {
         let doc = roxmltree::Document::parse(&raw).expect("the document is well-formed XML");
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), "context");
@@ -438,11 +446,40 @@ pub fn parse(bytes: &[u8]) -> Doc {
             omitted.insert(path, reason);
         }
         let text_of = |name: &str| child(name).text().unwrap_or("").to_string();
-        let plan = root.children().find(|n| n.has_tag_name("plan")).map(|n| {
+        let all_text = |n: roxmltree::Node<'_, '_>| {
             n.children()
                 .filter(|c| c.is_text())
                 .map(|c| c.text().unwrap_or(""))
                 .collect::<String>()
+        };
+        let attrs_of = |n: roxmltree::Node<'_, '_>| -> BTreeMap<String, String> {
+            n.attributes()
+                .map(|a| (a.name().to_string(), a.value().to_string()))
+                .collect()
+        };
+        let plan = root
+            .children()
+            .find(|n| n.has_tag_name("plan"))
+            .map(all_text);
+        let log = root
+            .children()
+            .find(|n| n.has_tag_name("log"))
+            .map(all_text);
+        let diff = root.children().find(|n| n.has_tag_name("diff")).map(|d| {
+            let patches = d
+                .children()
+                .filter(|c| c.is_element())
+                .map(|c| {
+                    assert_eq!(c.tag_name().name(), "patch");
+                    let attrs = attrs_of(c);
+                    PackedFile {
+                        text: all_text(c),
+                        tokens: attrs["tokens"].parse().expect("patch tokens is a number"),
+                        attrs,
+                    }
+                })
+                .collect();
+            (attrs_of(d), patches)
         });
         (
             tokens,
@@ -454,6 +491,8 @@ pub fn parse(bytes: &[u8]) -> Doc {
             text_of("tree"),
             text_of("summary"),
             plan,
+            diff,
+            log,
         )
     };
     Doc {
@@ -467,6 +506,8 @@ pub fn parse(bytes: &[u8]) -> Doc {
         tree,
         summary,
         plan,
+        diff,
+        log,
     }
 }
 

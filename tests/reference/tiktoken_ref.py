@@ -22,7 +22,7 @@ Vocabulary lookup order:
 
 Usage:
   tiktoken_ref.py [--assets DIR] counts DIR
-  tiktoken_ref.py [--assets DIR] check-pack XMLFILE --root DIR [--encoding NAME]
+  tiktoken_ref.py [--assets DIR] check-pack XMLFILE --root DIR [--encoding NAME] [--diff-base BASE]
 
 Only the standard library and `tiktoken` are used.
 """
@@ -37,6 +37,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
@@ -339,6 +340,38 @@ def cmd_check_pack(args) -> int:
                 f"<plan tokens={plan_el.get('tokens')}> but its text counts {count(enc, plan_text)}"
             )
 
+    # (b'') a `pack --diff` document: each patch's and the log's tokens count their text, and the
+    # patches together are what `git diff BASE` prints (when nothing was redacted or left out)
+    diff_el = root.find("diff")
+    if diff_el is not None:
+        patch_texts = []
+        redacted_patches = 0
+        for patch in diff_el.findall("patch"):
+            text = patch.text or ""
+            if parse_int(patch.get("tokens")) != count(enc, text):
+                mismatches.append(
+                    f"patch {patch.get('path')}: tokens={patch.get('tokens')} but its text "
+                    f"counts {count(enc, text)}"
+                )
+            redacted_patches += 1 if patch.get("redactions") else 0
+            patch_texts.append(text)
+        if args.diff_base is not None and redacted_patches == 0:
+            expected = subprocess.run(
+                ["git", "-C", args.root, "diff", args.diff_base],
+                check=True,
+                capture_output=True,
+            ).stdout.decode("utf-8", "replace")
+            if "".join(patch_texts) != expected:
+                mismatches.append(
+                    f"the patches differ from git diff {args.diff_base}; "
+                    f"{first_diff(''.join(patch_texts), expected)}"
+                )
+    elif args.diff_base is not None:
+        mismatches.append("--diff-base was given but the document has no <diff> element")
+    log_el = root.find("log")
+    if log_el is not None and parse_int(log_el.get("tokens")) != count(enc, log_el.text or ""):
+        mismatches.append(f"<log tokens={log_el.get('tokens')}> but its text counts otherwise")
+
     files_el = root.find("files")
     file_els = list(files_el.findall("file")) if files_el is not None else []
     omitted_el = root.find("omitted")
@@ -443,6 +476,10 @@ def main(argv=None) -> int:
     pk.add_argument("xmlfile")
     pk.add_argument("--root", required=True, help="directory the pack was made from")
     pk.add_argument("--encoding", help="encoding to count with (default: the root's attribute)")
+    pk.add_argument(
+        "--diff-base",
+        help="check that the <diff> patches are exactly what `git diff BASE` prints in --root",
+    )
     pk.add_argument("--budget", type=int, help="fail if the whole document counts more tokens")
     pk.add_argument("--assets", default=argparse.SUPPRESS)
     pk.set_defaults(func=cmd_check_pack)

@@ -4,17 +4,20 @@
 //! resolution) come out as data. Nothing here prints: the command line, the handoff layer and
 //! the MCP server each show the report their own way.
 //!
-//! One call picks the path: a plain pack ([`plain`]: every file at one fidelity, streamed), a
-//! budgeted pack (`fit::budget`), or a plan pack (the plan's steering, then a budgeted pack).
-
-pub mod plain;
-
-use std::path::PathBuf;
+//! One call picks the path: a plain pack (`plain`: every file at one fidelity, streamed), a
+//! budgeted pack (`fit::budget`), or a steered one: a plan's (`plan::steer`) or a change's under
+//! review (`diff::steer`), then a budgeted pack. The plan and diff layers sit below this entry
+//! point and above the pipeline: they turn a plan or a change into a steering, and never call
+//! back up.
 
 use crate::cache::Cache;
+pub use crate::diff::DiffRequest;
+use crate::diff::{self, DiffError};
 use crate::document::Document;
 use crate::file::Tools;
 use crate::fit::budget::{self, FitError, Job};
+pub use crate::plain::Output;
+use crate::plain::{self, PlainError};
 pub use crate::plan::PlanInput;
 use crate::plan::{self, PlanError};
 use crate::rank::Focus;
@@ -22,7 +25,7 @@ use crate::render::stats::{BudgetStats, DirectoryNode, Stats};
 use crate::render::{self, Format, Summary};
 use crate::secrets::{self, Policy, ScanSummary, SecretsFound};
 use crate::tokens::{Encoding, Tiktoken};
-use crate::types::{Fidelity, FileDecision, Progress};
+use crate::types::{Fidelity, FileDecision, Reporter};
 use crate::walk::{Source, WalkError};
 
 /// The budget of a plan pack when the request names none.
@@ -46,6 +49,10 @@ pub struct Request {
     pub focus: Vec<String>,
     /// The plan to pack for: its files first, then their neighbours.
     pub plan: Option<PlanInput>,
+    /// The change to review: its diff first, then the files it touches, then their neighbours.
+    pub diff: Option<DiffRequest>,
+    /// The document and its report, or (for `stats` without a budget) the report alone.
+    pub output: Output,
 }
 
 /// State that lives across packs of one root: the cache between runs and the worker pool. A
@@ -77,7 +84,8 @@ impl Session {
 
 /// A document and its report.
 pub struct Packed {
-    pub document: Document,
+    /// `None` when the request asked for the report alone (and no budget needed a document).
+    pub document: Option<Document>,
     pub report: Report,
 }
 
@@ -92,8 +100,8 @@ pub struct Report {
     /// Every secret found in the tree (with `left_out`: how many lie in files a budgeted document
     /// leaves out).
     pub scan: ScanSummary,
-    /// The whole document's exact count.
-    pub document_tokens: usize,
+    /// The whole document's exact count (`None` without a document).
+    pub document_tokens: Option<usize>,
     /// With a budget: the depth (0: the top level) at which the document's tree shows each
     /// directory as one line, when the whole tree would have taken too much of the budget.
     pub tree_depth: Option<usize>,
@@ -113,7 +121,7 @@ impl Report {
         let budget = self.summary.budget.as_ref().map(|counts| BudgetStats {
             budget: counts.budget,
             reserve,
-            document_tokens: self.document_tokens,
+            document_tokens: self.document_tokens.unwrap_or(0),
             tree_depth: self.tree_depth,
             full: counts.full,
             compressed: counts.compressed,
@@ -148,26 +156,37 @@ pub enum PackError {
     Threads(#[source] rayon::ThreadPoolBuildError),
     #[error(transparent)]
     Walk(#[from] WalkError),
-    #[error(
-        "could not keep the rendered files in a temporary file in {} (set TMPDIR to a writable \
-         directory with free space)",
-        dir.display()
-    )]
-    Spool {
-        dir: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error(transparent)]
     Secrets(#[from] SecretsFound),
-    #[error(
-        "the budget is too small: the smallest document (summary, collapsed tree, the list of \
-         omitted files, and with --plan the plan itself) needs {needed} tokens; use --budget \
-         {needed} or more"
-    )]
-    BudgetTooSmall { needed: usize },
+    /// The budget cannot hold the smallest document.
+    #[error(transparent)]
+    Fit(FitError),
+    /// The plain pack's spool could not be kept.
+    #[error(transparent)]
+    Plain(PlainError),
     #[error(transparent)]
     Plan(PlanError),
+    #[error(transparent)]
+    Diff(DiffError),
+}
+
+impl From<PlainError> for PackError {
+    fn from(error: PlainError) -> PackError {
+        match error {
+            PlainError::Walk(error) => PackError::Walk(error),
+            PlainError::Secrets(found) => PackError::Secrets(found),
+            error => PackError::Plain(error),
+        }
+    }
+}
+
+impl From<DiffError> for PackError {
+    fn from(error: DiffError) -> PackError {
+        match error {
+            DiffError::Secrets(found) => PackError::Secrets(found),
+            error => PackError::Diff(error),
+        }
+    }
 }
 
 impl From<FitError> for PackError {
@@ -175,7 +194,7 @@ impl From<FitError> for PackError {
         match error {
             FitError::Walk(error) => PackError::Walk(error),
             FitError::Secrets(found) => PackError::Secrets(found),
-            FitError::BudgetTooSmall { needed } => PackError::BudgetTooSmall { needed },
+            error => PackError::Fit(error),
         }
     }
 }
@@ -190,23 +209,16 @@ impl From<PlanError> for PackError {
     }
 }
 
-/// Packs what `request` asks for. Progress goes to `progress`; nothing is printed.
+/// Packs what `request` asks for. `reporter` hears of progress, warnings and notes as the work
+/// goes; nothing is printed.
 pub fn pack(
     request: &Request,
     session: &Session,
-    progress: &dyn Progress,
+    reporter: &dyn Reporter,
 ) -> Result<Packed, PackError> {
     let before = session.cache.hits();
     let counter = Tiktoken::new(request.encoding);
     let policy = Policy::new(request.secrets);
-    let tools = Tools {
-        policy,
-        renderer: request.format.renderer(),
-        encoding: request.encoding,
-        counter: &counter,
-        cache: &session.cache,
-        max_file_size: request.source.max_file_size,
-    };
     let cache_use = |session: &Session| {
         let after = session.cache.hits();
         CacheUse {
@@ -215,21 +227,59 @@ pub fn pack(
         }
     };
 
-    let (steered, budget) = match &request.plan {
-        Some(plan) => {
-            let steered = plan::steer::steer(plan, &request.source, policy, &session.pool)?;
-            (Some(steered), request.budget.or(Some(DEFAULT_PLAN_BUDGET)))
+    // A plan, a change, or both steer the pack.
+    let mut plan_report = None;
+    let mut steering = None;
+    if let Some(plan) = &request.plan {
+        let steered = plan::steer::steer(plan, &request.source, policy, &session.pool)?;
+        if steered.report.secrets > 0 {
+            reporter.note(&format!(
+                "the plan holds {} credential{}; the document shows it redacted",
+                steered.report.secrets,
+                if steered.report.secrets == 1 { "" } else { "s" }
+            ));
         }
-        None => (None, request.budget),
+        plan_report = Some(steered.report);
+        steering = Some(steered.steering);
+    }
+    let mut focus_texts = request.focus.clone();
+    let mut overlay = None;
+    if let Some(wanted) = &request.diff {
+        let change = diff::read(&request.source.inputs.root, wanted)?;
+        let steered = diff::steer::steer(&change, &request.source, policy, steering.take())?;
+        focus_texts.push(steered.focus);
+        overlay = Some(steered.overlay);
+        steering = Some(steered.steering);
+    }
+    let tools = Tools {
+        policy,
+        renderer: request.format.renderer(),
+        encoding: request.encoding,
+        counter: &counter,
+        cache: &session.cache,
+        max_file_size: request.source.max_file_size,
+        overlay: overlay.as_ref(),
+    };
+
+    let budget = match steering {
+        Some(_) => Some(request.budget.unwrap_or(DEFAULT_PLAN_BUDGET)),
+        None => request.budget,
     };
     let Some(budget) = budget else {
-        let plain = plain::pack(request, &tools, &session.pool, progress)?;
+        let plain = plain::run(
+            &request.source,
+            request.fidelity,
+            request.output,
+            &tools,
+            &session.pool,
+            reporter,
+        )?;
         return Ok(Packed {
             report: Report {
                 files: plain.files,
                 summary: plain.summary,
                 scan: plain.scan,
-                document_tokens: plain.document.tokens,
+                document_tokens: plain.document.as_ref().map(|d| d.tokens),
                 tree_depth: None,
                 warnings: plain.warnings,
                 plan: None,
@@ -238,28 +288,28 @@ pub fn pack(
             document: plain.document,
         });
     };
-    let focus = Focus::new(&request.focus);
+    let focus = Focus::new(&focus_texts);
     let job = Job {
         source: &request.source,
         budget,
         focus: &focus,
-        steering: steered.as_ref().map(|s| &s.steering),
+        steering: steering.as_ref(),
         tools,
         pool: &session.pool,
-        progress,
+        reporter,
     };
-    let budgeted = budget::pack(&job)?;
+    let budgeted = budget::run(&job)?;
     Ok(Packed {
         report: Report {
             files: budgeted.files,
             summary: budgeted.summary,
             scan: budgeted.scan,
-            document_tokens: budgeted.document.tokens,
+            document_tokens: Some(budgeted.document.tokens),
             tree_depth: budgeted.tree_depth,
             warnings: budgeted.warnings,
-            plan: steered.map(|s| s.report),
+            plan: plan_report,
             cache: cache_use(session),
         },
-        document: budgeted.document,
+        document: Some(budgeted.document),
     })
 }

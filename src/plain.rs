@@ -1,20 +1,49 @@
 //! The plain pack: every file at one fidelity, read, counted and rendered as the walk finds it,
-//! spooled, and put in path order once the header is known.
+//! spooled, and put in path order once the header is known. Or, for a report alone (`stats`
+//! without a budget), every file read and counted, nothing rendered.
 
 use std::ops::{ControlFlow, Range};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{PackError, Request};
 use crate::document::{Document, Spool};
 use crate::file::{Element, Left, Tools};
-use crate::fit::budget::omitted_counts;
-use crate::render::{Summary, TreeItem};
-use crate::secrets::{Finding, ScanSummary};
-use crate::types::{FileDecision, OmitReason, PackedView, Progress};
-use crate::walk::{self, Entry};
+use crate::render::{omitted_counts, Summary, TreeItem};
+use crate::secrets::{Finding, ScanSummary, SecretsFound};
+use crate::types::{Fidelity, FileDecision, OmitReason, PackedView, Reporter};
+use crate::walk::{self, Entry, Source, WalkError};
 
-/// One file, as a worker leaves it: its element, or why it is left out.
-struct Rendered {
+/// Why a plain pack failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlainError {
+    #[error(transparent)]
+    Walk(#[from] WalkError),
+    #[error(
+        "could not keep the rendered files in a temporary file in {} (set TMPDIR to a writable \
+         directory with free space)",
+        dir.display()
+    )]
+    Spool {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Secrets(#[from] SecretsFound),
+}
+
+/// What a plain pack makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// The document and its report.
+    Document,
+    /// The report alone: files are counted in full, nothing is rendered.
+    Report,
+}
+
+/// One file, as a worker leaves it: its element (or just its counts, for a report alone), or why
+/// it is left out.
+struct Worked {
     entry: Entry,
     element: Result<Element, Left>,
     /// What secret scanning found in the file (also when it was then left out).
@@ -43,22 +72,24 @@ impl Spooled {
 
 /// What a plain pack made.
 pub struct Plain {
-    pub document: Document,
+    /// `None` for a report alone.
+    pub document: Option<Document>,
     pub files: Vec<FileDecision>,
     pub summary: Summary,
     pub scan: ScanSummary,
     pub warnings: Vec<String>,
 }
 
-/// Runs a plain pack.
-pub fn pack(
-    request: &Request,
+/// Runs a plain pack of `source`, every file at `fidelity`.
+pub fn run(
+    source: &Source,
+    fidelity: Fidelity,
+    output: Output,
     tools: &Tools<'_>,
     pool: &rayon::ThreadPool,
-    progress: &dyn Progress,
-) -> Result<Plain, PackError> {
-    let source = &request.source;
-    let spool_error = |source: std::io::Error| PackError::Spool {
+    reporter: &dyn Reporter,
+) -> Result<Plain, PlainError> {
+    let spool_error = |source: std::io::Error| PlainError::Spool {
         dir: std::env::temp_dir(),
         source,
     };
@@ -79,27 +110,36 @@ pub fn pack(
         }
         let element = match read {
             Ok(_) if doomed.load(Ordering::Relaxed) => Err((OmitReason::Secrets, None)),
-            Ok(source) => {
+            Ok(file) if output == Output::Report => {
+                let tokens = tools.count(&file.text).total();
+                Ok(Element {
+                    bytes: Vec::new(),
+                    tokens,
+                    document_tokens: 0,
+                    degraded: false,
+                })
+            }
+            Ok(file) => {
                 let path = entry.rel.display();
-                Ok(tools.element(&path, &source, request.fidelity, &[], None))
+                Ok(tools.element(&path, &file, fidelity, &[], None))
             }
             Err(left) => Err(left),
         };
-        Rendered {
+        Worked {
             entry,
             element,
             findings,
         }
     };
-    let mut consume = |rendered: Rendered| {
-        progress.file_done();
+    let mut consume = |rendered: Worked| {
+        reporter.file_done();
         let (outcome, failure) = match rendered.element {
             Ok(element) => {
                 body_tokens += element.document_tokens;
                 match spool.append(&element.bytes) {
                     Ok(range) => {
                         let view = PackedView {
-                            fidelity: request.fidelity,
+                            fidelity,
                             tokens: element.tokens,
                             degraded: element.degraded,
                         };
@@ -139,6 +179,10 @@ pub fn pack(
         }
     }
 
+    for warning in &warnings {
+        reporter.warning(warning);
+    }
+
     let scan = tools.policy.summarize(
         stored
             .iter()
@@ -150,57 +194,27 @@ pub fn pack(
         root_name: source.root_name.clone(),
         encoding: tools.encoding.name(),
         files: views.len(),
-        fidelity: request.fidelity,
+        fidelity,
         degraded: views.iter().filter(|v| v.degraded).count(),
         file_tokens: views.iter().map(|v| v.tokens).sum(),
         omitted: omitted_counts(stored.iter().filter_map(Spooled::omitted)),
         secrets: scan.clone(),
         budget: None,
         plan: None,
+        diff: None,
     };
-    let tree: Vec<TreeItem<'_>> = stored
-        .iter()
-        .map(|s| TreeItem {
-            components: s.entry.rel.components(),
-            omitted: s.omitted(),
-        })
-        .collect();
-    let renderer = tools.renderer;
-    let header = renderer.header(&summary, &tree, None);
-    let omitted_paths: Vec<(String, OmitReason)> = stored
-        .iter()
-        .filter_map(|s| s.omitted().map(|r| (s.entry.rel.display(), r)))
-        .collect();
-    let omitted_refs: Vec<(&str, OmitReason)> = omitted_paths
-        .iter()
-        .map(|(p, r)| (p.as_str(), *r))
-        .collect();
-    let footer = renderer.footer(&omitted_refs, None);
-
-    // The document's count is the sum of its parts' counts only because every part ends with a
-    // line break and every element starts a line (see `render`).
-    debug_assert!(header.ends_with(b"\n") && header.starts_with(b"<"));
-    debug_assert!(footer.ends_with(b"\n") && footer.starts_with(b"<"));
-    let count = |bytes: &[u8]| tools.counter.count(&String::from_utf8_lossy(bytes));
-    let rest = count(&header) + body_tokens + count(&footer);
-    let encoding = tools.encoding.name();
-    let total = renderer.document_tokens(tools.counter, encoding, rest);
-    let mut head = renderer.root_line(encoding, total).into_bytes();
-    head.extend_from_slice(&header);
-
-    let reader = spool.into_reader().map_err(spool_error)?;
-    let ranges = stored
-        .iter()
-        .filter_map(|s| s.outcome.as_ref().ok().map(|(range, _)| range.clone()))
-        .collect();
-    let document = Document::spooled(total, head, reader, ranges, footer);
+    let document = match output {
+        Output::Report => None,
+        Output::Document => Some(document(&stored, &summary, tools, spool, body_tokens)?),
+    };
     let files = stored
         .into_iter()
         .map(|s| {
             let packed = s.view().copied();
             FileDecision {
                 components: s.entry.rel.components().to_vec(),
-                // The tokens of the text shown: the full text's at `--fidelity full`.
+                // The tokens of the text shown: the full text's for a report alone and at
+                // `--fidelity full`; of the view, at another fidelity (see `FileDecision`).
                 full_tokens: s.outcome.map(|(_, view)| view.tokens),
                 rank: None,
                 score: None,
@@ -215,4 +229,50 @@ pub fn pack(
         scan,
         warnings,
     })
+}
+
+/// The document of a plain pack: header, the spooled elements in path order, footer.
+fn document(
+    stored: &[Spooled],
+    summary: &Summary,
+    tools: &Tools<'_>,
+    spool: Spool,
+    body_tokens: usize,
+) -> Result<Document, PlainError> {
+    let tree: Vec<TreeItem<'_>> = stored
+        .iter()
+        .map(|s| TreeItem {
+            components: s.entry.rel.components(),
+            omitted: s.omitted(),
+        })
+        .collect();
+    let renderer = tools.renderer;
+    let header = renderer.header(summary, &tree, None);
+    let omitted_paths: Vec<(String, OmitReason)> = stored
+        .iter()
+        .filter_map(|s| s.omitted().map(|r| (s.entry.rel.display(), r)))
+        .collect();
+    let omitted_refs: Vec<(&str, OmitReason)> = omitted_paths
+        .iter()
+        .map(|(p, r)| (p.as_str(), *r))
+        .collect();
+    let footer = renderer.footer(&omitted_refs, None);
+
+    // The document's count is the sum of its parts' counts (see `render`).
+    let count = |bytes: &[u8]| tools.counter.count(&String::from_utf8_lossy(bytes));
+    let rest = count(&header) + body_tokens + count(&footer);
+    let encoding = tools.encoding.name();
+    let total = renderer.document_tokens(tools.counter, encoding, rest);
+    let mut head = renderer.root_line(encoding, total).into_bytes();
+    head.extend_from_slice(&header);
+
+    let reader = spool.into_reader().map_err(|source| PlainError::Spool {
+        dir: std::env::temp_dir(),
+        source,
+    })?;
+    let ranges = stored
+        .iter()
+        .filter_map(|s| s.outcome.as_ref().ok().map(|(range, _)| range.clone()))
+        .collect();
+    Ok(Document::spooled(total, head, reader, ranges, footer))
 }
