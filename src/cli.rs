@@ -147,6 +147,15 @@ away raises \"version\". Token counts are in the chosen encoding.
       \"outline\": 2,
       \"left_out\": 3                      files that could be read but were left out to fit
     },
+    \"diff\": with --diff only {          the change, and what of its diff is left out
+      \"base\": \"main\", \"head\": \"the working tree\", \"files\": 6,
+      \"added\": 1, \"modified\": 3, \"deleted\": 1, \"renamed\": 1, \"other\": 0,
+      \"lines_added\": 120, \"lines_removed\": 30,
+      \"dropped\": [\"src/big.rs\"],          patches the budget leaves out
+      \"withheld\": [],                     patches holding secrets (--secrets omit-file)
+      \"log_dropped\": 0,                   commit messages left out (--git-log)
+      \"with_plan\": false
+    },
     \"totals\": {
       \"files\": 42,                       every file considered, omitted ones included
       \"tokens\": 150000,                  full-text tokens of the files that can be read
@@ -506,32 +515,9 @@ pub struct RefsArgs {
     pub check: bool,
 }
 
-/// Parses token budgets: `200k`, `1m`, `1.5M`, `128000` (k = 1,000 and m = 1,000,000: token
-/// budgets are decimal, unlike file sizes).
+/// Parses token budgets: `200k`, `1m`, `1.5M`, `128000` (see `tokens::parse_budget`).
 pub fn parse_budget(raw: &str) -> Result<usize, String> {
-    let text = raw.trim().replace('_', "");
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let multiplier = match unit.trim().to_ascii_lowercase().as_str() {
-        "" => 1.0,
-        "k" => 1e3,
-        "m" => 1e6,
-        _ => {
-            return Err(format!(
-                "{raw:?} is not a token count: use a number with an optional k or m (200k, 1.5m, 128000)"
-            ))
-        }
-    };
-    let value: f64 = number.parse().map_err(|_| {
-        format!("{raw:?} is not a token count: use a number with an optional k or m (200k, 1.5m, 128000)")
-    })?;
-    let tokens = value * multiplier;
-    if !tokens.is_finite() || !(1.0..=1e12).contains(&tokens) {
-        return Err(format!("{raw:?} is not a usable token count"));
-    }
-    Ok(tokens.round() as usize)
+    crate::tokens::parse_budget(raw)
 }
 
 fn parse_fidelity(raw: &str) -> Result<Fidelity, String> {

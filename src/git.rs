@@ -68,26 +68,70 @@ impl Git {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        self.exec(args, None, &[0])
+    }
+
+    /// [`Git::run`] with `input` on git's standard input.
+    pub fn run_with_input<I, S>(&self, args: I, input: &[u8]) -> Result<Vec<u8>, GitError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.exec(args, Some(input), &[0])
+    }
+
+    /// [`Git::run`] for commands whose exit status 1 is an answer (`git diff --no-index`: the
+    /// files differ).
+    pub fn run_answering_one<I, S>(&self, args: I) -> Result<Vec<u8>, GitError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.exec(args, None, &[0, 1])
+    }
+
+    fn exec<I, S>(&self, args: I, input: Option<&[u8]>, fine: &[i32]) -> Result<Vec<u8>, GitError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let args: Vec<std::ffi::OsString> = args
             .into_iter()
             .map(|a| a.as_ref().to_os_string())
             .collect();
-        let output = Command::new("git")
+        let mut child = Command::new("git")
             .arg("-C")
             .arg(&self.dir)
             .args(["-c", "color.ui=never", "-c", "core.pager=cat"])
             .args(&args)
             .env("GIT_PAGER", "cat")
             .env_remove("GIT_EXTERNAL_DIFF")
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .output()
+            .spawn()
             .map_err(|error| match error.kind() {
                 std::io::ErrorKind::NotFound => GitError::NotInstalled,
                 _ => GitError::Io(error),
             })?;
-        if output.status.success() {
+        if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+            use std::io::Write;
+            // Written from a thread: git may print before it has read everything.
+            let input = input.to_vec();
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&input);
+            });
+        }
+        let output = child.wait_with_output().map_err(GitError::Io)?;
+        if output
+            .status
+            .code()
+            .is_some_and(|code| fine.contains(&code))
+        {
             return Ok(output.stdout);
         }
         Err(GitError::Failed {

@@ -138,6 +138,7 @@ impl Report {
             self.files.clone(),
             &self.scan,
             budget,
+            self.summary.diff.clone(),
         )
     }
 }
@@ -246,7 +247,13 @@ pub fn pack(
     let mut overlay = None;
     if let Some(wanted) = &request.diff {
         let change = diff::read(&request.source.inputs.root, wanted)?;
-        let steered = diff::steer::steer(&change, &request.source, policy, steering.take())?;
+        let steered = diff::steer::steer(
+            &change,
+            &request.source,
+            policy,
+            request.format.renderer(),
+            steering.take(),
+        )?;
         focus_texts.push(steered.focus);
         overlay = Some(steered.overlay);
         steering = Some(steered.steering);

@@ -260,6 +260,19 @@ fn is_stop_word(term: &str) -> bool {
     WORDS.contains(&term)
 }
 
+/// The names `text` defines by a definition keyword (`fn`, `class`, `def`, `func`, …), in
+/// order, without repeats.
+pub fn definitions_in(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = definition_pattern()
+        .captures_iter(text)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+        .map(|m| m.as_str().to_string())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 /// Indexes one file's text for ranking.
 pub fn index(text: &str, focus: &Focus) -> FileIndex {
     let mut counts: HashMap<&str, u32> = HashMap::new();
@@ -280,13 +293,7 @@ pub fn index(text: &str, focus: &Focus) -> FileIndex {
             }
         }
     }
-    let mut definitions: Vec<String> = definition_pattern()
-        .captures_iter(text)
-        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
-        .map(|m| m.as_str().to_string())
-        .collect();
-    definitions.sort_unstable();
-    definitions.dedup();
+    let definitions = definitions_in(text);
     let mut references: Vec<(String, u32)> = counts
         .into_iter()
         .filter(|(w, _)| w.len() >= 3 && !STOP_IDENTIFIERS.contains(w))
@@ -790,14 +797,17 @@ fn git_scores(files: &[RankInput<'_>]) -> Vec<f64> {
 
 /// One hop in the reference graph from `seeds` (the files a plan references): how strongly each
 /// file is tied to them, in [0, 1] (0: not at all; seeds get 0 too). A file is tied when it
-/// defines a name a seed uses (what the seeds build on), or uses a name in `changed` (the names
-/// the plan changes: callers that may need to follow). Names defined in more than eight files say
-/// little about who depends on whom and are skipped, as in the ranking's graph.
+/// defines a name a seed uses (what the seeds build on), uses a name in `changed` (the names the
+/// plan changes: callers that may need to follow), or uses a name in `removed` (names whose
+/// definition a change removes, which nothing defines any more: callers it may have broken).
+/// Names defined in more than eight files say little about who depends on whom and are skipped,
+/// as in the ranking's graph; so are removed names that many files use.
 pub fn neighbours(
     files: &[RankInput<'_>],
     definers: &Definers<'_>,
     seeds: &[usize],
     changed: &HashSet<String>,
+    removed: &HashSet<String>,
 ) -> Vec<f64> {
     let n = files.len();
     let mut weight = vec![0.0f64; n];
@@ -816,11 +826,30 @@ pub fn neighbours(
         }
     }
     // Who uses what the plan changes.
-    let changed: Vec<&str> = changed
+    let mut changed: Vec<&str> = changed
         .iter()
         .map(String::as_str)
         .filter(|name| definers.get(name).is_some_and(|o| o.len() <= MAX_OWNERS))
         .collect();
+    let uses = |name: &str| {
+        files
+            .iter()
+            .filter(|f| {
+                f.index
+                    .references
+                    .binary_search_by(|(r, _)| r.as_str().cmp(name))
+                    .is_ok()
+            })
+            .count()
+    };
+    changed.extend(
+        removed
+            .iter()
+            .map(String::as_str)
+            .filter(|name| !definers.contains_key(name) && uses(name) <= MAX_OWNERS),
+    );
+    changed.sort_unstable();
+    changed.dedup();
     if !changed.is_empty() {
         for (i, file) in files.iter().enumerate() {
             for name in &changed {
@@ -949,12 +978,20 @@ mod tests {
             })
             .collect();
         let changed: HashSet<String> = ["handler".to_string()].into();
-        let weights = neighbours(&files, &definers(&files), &[0], &changed);
+        let weights = neighbours(&files, &definers(&files), &[0], &changed, &HashSet::new());
         assert_eq!(weights[0], 0.0, "a seed is not its own neighbour");
         assert!(weights[1] > 0.0, "defines what the seed uses: {weights:?}");
         assert!(weights[2] > 0.0, "uses what the plan changes: {weights:?}");
         assert_eq!(weights[3], 0.0);
-        assert!(neighbours(&files, &definers(&files), &[0], &HashSet::new())[2] == 0.0);
+        assert!(
+            neighbours(
+                &files,
+                &definers(&files),
+                &[0],
+                &HashSet::new(),
+                &HashSet::new()
+            )[2] == 0.0
+        );
     }
 
     #[test]

@@ -312,6 +312,34 @@ pub fn last_cut(text: &str) -> Option<usize> {
         .find(|&p| is_cut(text, p))
 }
 
+/// Parses token budgets: `200k`, `1m`, `1.5M`, `128000` (k = 1,000 and m = 1,000,000: token
+/// budgets are decimal, unlike file sizes).
+pub fn parse_budget(raw: &str) -> Result<usize, String> {
+    let text = raw.trim().replace('_', "");
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let multiplier = match unit.trim().to_ascii_lowercase().as_str() {
+        "" => 1.0,
+        "k" => 1e3,
+        "m" => 1e6,
+        _ => {
+            return Err(format!(
+                "{raw:?} is not a token count: use a number with an optional k or m (200k, 1.5m, 128000)"
+            ))
+        }
+    };
+    let value: f64 = number.parse().map_err(|_| {
+        format!("{raw:?} is not a token count: use a number with an optional k or m (200k, 1.5m, 128000)")
+    })?;
+    let tokens = value * multiplier;
+    if !tokens.is_finite() || !(1.0..=1e12).contains(&tokens) {
+        return Err(format!("{raw:?} is not a usable token count"));
+    }
+    Ok(tokens.round() as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

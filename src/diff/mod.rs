@@ -21,13 +21,20 @@ pub struct DiffRequest {
 /// Why the change could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
+    // Not a `source`: the message says it all, once.
     #[error("--diff: {0}")]
-    Git(#[from] GitError),
+    Git(GitError),
     #[error("--diff: could not make sense of git's output ({0}); please report this")]
     Unreadable(String),
     /// With `--secrets fail`, the diff or the log holds a secret.
     #[error(transparent)]
     Secrets(crate::secrets::SecretsFound),
+}
+
+impl From<GitError> for DiffError {
+    fn from(error: GitError) -> DiffError {
+        DiffError::Git(error)
+    }
 }
 
 impl DiffError {
@@ -98,6 +105,12 @@ pub struct Patch {
     pub removed: usize,
     /// Its text in `git diff`'s output, from its `diff --git` line to the next one.
     pub text: String,
+    /// The file's blob before the change, and after it when the change ends at a commit (a
+    /// change ending in the working tree has its files on disk); `None` where there is none.
+    pub old_blob: Option<String>,
+    pub new_blob: Option<String>,
+    /// A submodule: its patch is a commit id, and it has no text to pack.
+    pub submodule: bool,
 }
 
 /// A change, as git shows it.
@@ -128,14 +141,24 @@ pub fn read(root: &Path, request: &DiffRequest) -> Result<Change, DiffError> {
     let git = Git::open(root)?;
     let base = request.base.clone().unwrap_or_else(|| "HEAD".to_string());
     let head = check_revisions(&git, &base)?;
-    // `--relative`: paths relative to the root, and nothing outside it.
+    // `--relative`: paths relative to the root, and nothing outside it. The rest keeps a user's
+    // settings (colour, submodule logs, prefixes) from changing what a program reads.
     let diff_args = |extra: &[&str]| -> Vec<String> {
-        let mut args = vec!["diff".to_string(), "--no-ext-diff".to_string()];
+        let mut args: Vec<String> = [
+            "diff",
+            "--no-ext-diff",
+            "--no-color",
+            "--submodule=short",
+            "--src-prefix=a/",
+            "--dst-prefix=b/",
+        ]
+        .map(String::from)
+        .to_vec();
         args.extend(extra.iter().map(|s| s.to_string()));
         args.extend(["--relative".to_string(), base.clone(), "--".to_string()]);
         args
     };
-    let raw = git.run(diff_args(&["-z", "--raw"]))?;
+    let raw = git.run(diff_args(&["-z", "--raw", "--no-abbrev"]))?;
     let numstat = git.run(diff_args(&["-z", "--numstat"]))?;
     let patch = git.run(diff_args(&[]))?;
     let entries = parse_raw(&raw)?;
@@ -166,10 +189,13 @@ pub fn read(root: &Path, request: &DiffRequest) -> Result<Change, DiffError> {
             added: count.map_or(0, |c| c.0),
             removed: count.map_or(0, |c| c.1),
             text,
+            old_blob: entry.old_blob,
+            new_blob: entry.new_blob,
+            submodule: entry.submodule,
         })
         .collect();
     let log = match request.log {
-        Some(n) if n > 0 => Some(read_log(&git, &base, &head, n)?),
+        Some(n) if n > 0 => Some(read_log(&git, &base, &head, n)?).filter(|l| !l.is_empty()),
         _ => None,
     };
     Ok(Change {
@@ -183,6 +209,14 @@ pub fn read(root: &Path, request: &DiffRequest) -> Result<Change, DiffError> {
 /// Checks every revision in `base` (one, or both ends of a range) and says which side holds the
 /// files after the change.
 fn check_revisions(git: &Git, base: &str) -> Result<Head, GitError> {
+    if git.verify_commit("HEAD").is_err() {
+        return Err(GitError::UnknownRevision {
+            revision: base.to_string(),
+            message: "the repository has no commits yet: commit something to review a change \
+                      against it"
+                .into(),
+        });
+    }
     let (left, right) = match base.split_once("...").or_else(|| base.split_once("..")) {
         Some((left, right)) => (left, Some(right)),
         None => (base, None),
@@ -211,6 +245,9 @@ struct RawEntry {
     from: Option<String>,
     status: PatchStatus,
     mode_changed: bool,
+    old_blob: Option<String>,
+    new_blob: Option<String>,
+    submodule: bool,
 }
 
 /// `:old-mode new-mode old-sha new-sha STATUS\0path\0` (two paths for renames and copies).
@@ -222,7 +259,7 @@ fn parse_raw(raw: &[u8]) -> Result<Vec<RawEntry>, DiffError> {
             continue;
         }
         let parts: Vec<&str> = head.trim_start_matches(':').split(' ').collect();
-        let [old_mode, new_mode, _, _, status] = parts[..] else {
+        let [old_mode, new_mode, old_id, new_id, status] = parts[..] else {
             return Err(DiffError::Unreadable(format!("raw line {head:?}")));
         };
         let mut path = || {
@@ -246,11 +283,16 @@ fn parse_raw(raw: &[u8]) -> Result<Vec<RawEntry>, DiffError> {
             Some(_) => (PatchStatus::Modified, None, path()?),
             None => return Err(DiffError::Unreadable(format!("raw line {head:?}"))),
         };
+        // An all-zero id: no such side (an added file's "before"), or a file in the working tree.
+        let blob = |id: &str| (!id.bytes().all(|b| b == b'0')).then(|| id.to_string());
         entries.push(RawEntry {
             path,
             from,
             status,
             mode_changed: old_mode != new_mode,
+            old_blob: blob(old_id),
+            new_blob: blob(new_id),
+            submodule: old_mode == "160000" || new_mode == "160000",
         });
     }
     Ok(entries)
@@ -330,6 +372,41 @@ fn read_log(git: &Git, base: &str, head: &Head, n: usize) -> Result<String, GitE
         "--".to_string(),
     ])?;
     Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The blobs `ids` name, read with one `git cat-file --batch`; an id git does not have (or that
+/// is not a blob) is left out of the map.
+pub fn blobs(
+    git: &Git,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<u8>>, GitError> {
+    let mut found = std::collections::HashMap::new();
+    if ids.is_empty() {
+        return Ok(found);
+    }
+    let input: String = ids.iter().map(|id| format!("{id}\n")).collect();
+    let out = git.run_with_input(["cat-file", "--batch"], input.as_bytes())?;
+    // `<id> <type> <size>\n<content>\n`, or `<id> missing\n`.
+    let mut rest = out.as_slice();
+    while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+        let header = String::from_utf8_lossy(&rest[..end]).into_owned();
+        rest = &rest[end + 1..];
+        let parts: Vec<&str> = header.split(' ').collect();
+        let [id, kind, size] = parts[..] else {
+            continue; // `<id> missing`
+        };
+        let Ok(size) = size.parse::<usize>() else {
+            break;
+        };
+        if rest.len() < size {
+            break;
+        }
+        if kind == "blob" {
+            found.insert(id.to_string(), rest[..size].to_vec());
+        }
+        rest = &rest[(size + 1).min(rest.len())..];
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

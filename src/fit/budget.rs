@@ -28,8 +28,8 @@ use crate::render::{
     omitted_counts, BudgetSummary, DiffSummary, PatchElement, PlanSummary, Summary, TreeItem,
 };
 use crate::secrets::{redact_name, Finding, Located, Policy, ScanSummary, SecretsFound};
-use crate::types::{Fidelity, FileDecision, OmitReason, PackedView, Reporter};
-use crate::walk::{self, Entry, Source, WalkError};
+use crate::types::{Fidelity, FileDecision, OmitReason, PackedView, RelPath, Reporter};
+use crate::walk::{self, Entry, Source, Status, WalkError};
 
 /// Share of the full text that views are estimated at before they are made.
 const COMPRESSED_ESTIMATE: f64 = 0.35;
@@ -78,6 +78,9 @@ pub struct Steering {
     /// Count only those of `changed` that a required file defines (a diff's changed lines name
     /// many things they only use).
     pub changed_defined_by_required: bool,
+    /// Names whose definition is gone (a change removed it): files that still use them are
+    /// neighbours.
+    pub removed: HashSet<String>,
     /// Files never shown (the plan itself, which the document holds already).
     pub skip: Vec<String>,
     /// What secret scanning found in the prelude (a diff, commit messages), by label.
@@ -92,6 +95,8 @@ pub struct DiffText {
     pub head: String,
     /// File by file, in git's order, each redacted.
     pub patches: Vec<PatchText>,
+    /// Files whose patch holds a secret and is left out (`--secrets omit-file`).
+    pub withheld: Vec<String>,
 }
 
 /// One file's part of a diff.
@@ -228,6 +233,24 @@ pub fn survey(job: &Job<'_>) -> Result<Survey, FitError> {
         &work,
         &mut consume,
     )?;
+    // Files that stand in for files on disk (a change's files at its right-hand commit) and
+    // that the walk did not find: the document holds them as the commit has them.
+    if let Some(overlay) = tools.overlay {
+        let walked: HashSet<String> = files.iter().map(|f| f.entry.rel.unredacted()).collect();
+        let mut missing: Vec<&String> = overlay
+            .keys()
+            .filter(|path| !walked.contains(*path))
+            .collect();
+        missing.sort();
+        for path in missing {
+            let entry = Entry {
+                rel: RelPath::from_relative(std::path::Path::new(path)),
+                abs: job.source.inputs.root.join(path),
+                status: Status::Load,
+            };
+            files.push(measure(entry, tools, job.focus));
+        }
+    }
     // Warnings name paths: they are redacted like the paths in the document.
     let mut warnings: Vec<String> = walk_warnings
         .iter()
@@ -346,7 +369,7 @@ pub fn roles(
     } else {
         steering.changed.clone()
     };
-    let near = rank::neighbours(inputs, definers, &seeds, &changed);
+    let near = rank::neighbours(inputs, definers, &seeds, &changed, &steering.removed);
     for (c, &w) in near.iter().enumerate() {
         if w > 0.0 && roles[c] == Role::Left {
             roles[c] = Role::Near(w);
@@ -505,6 +528,9 @@ pub struct FrameParts<'a> {
     /// Files left out for other reasons than the budget, with why.
     pub omitted: &'a [(&'a str, OmitReason)],
     pub tree_share: f64,
+    /// Tokens of the prelude that do not count against the tree's share: a change's diff and
+    /// log, which are not the frame's to give up.
+    pub exempt: usize,
 }
 
 impl FrameParts<'_> {
@@ -547,11 +573,14 @@ pub fn frame(
         }
         let mut depth: Option<usize> = None;
         let mut fixed = parts.fixed_at(summary, None);
-        if fixed as f64 > budget as f64 * parts.tree_share {
+        let over_share = |fixed: usize| {
+            fixed.saturating_sub(parts.exempt) as f64 > budget as f64 * parts.tree_share
+        };
+        if over_share(fixed) {
             for d in (0..max_depth).rev() {
                 depth = Some(d);
                 fixed = parts.fixed_at(summary, depth);
-                if fixed as f64 <= budget as f64 * parts.tree_share {
+                if !over_share(fixed) {
                     break;
                 }
             }
@@ -766,7 +795,8 @@ pub struct Prelude<'a> {
     patches: Vec<(Vec<u8>, usize)>,
     /// Patch indexes, the first to be kept first.
     priority: Vec<usize>,
-    log: Vec<u8>,
+    /// The commit messages, newest first, each whole.
+    commits: Vec<String>,
 }
 
 impl<'a> Prelude<'a> {
@@ -781,10 +811,10 @@ impl<'a> Prelude<'a> {
             Some(plan) => renderer.plan(&plan.name, &plan.text, plan.redactions, tools.counter),
             None => Vec::new(),
         };
-        let log = match steering.and_then(|s| s.log.as_ref()) {
-            Some(log) => renderer.log(log, tools.counter),
-            None => Vec::new(),
-        };
+        let commits = steering
+            .and_then(|s| s.log.as_deref())
+            .map(split_commits)
+            .unwrap_or_default();
         let Some(diff) = steering.and_then(|s| s.diff.as_ref()) else {
             return Prelude {
                 plan,
@@ -793,7 +823,7 @@ impl<'a> Prelude<'a> {
                 diff_close: Vec::new(),
                 patches: Vec::new(),
                 priority: Vec::new(),
-                log,
+                commits,
             };
         };
         let patches = diff
@@ -838,12 +868,13 @@ impl<'a> Prelude<'a> {
             diff_close: renderer.diff_close(),
             patches,
             priority,
-            log,
+            commits,
         }
     }
 
-    /// The prelude's bytes with the `selected` patches (in git's order).
-    fn bytes(&self, selected: &[bool]) -> Vec<u8> {
+    /// The prelude's bytes with the `selected` patches (in git's order) and the newest
+    /// `commits` commit messages; and how many of its tokens are the diff's and the log's.
+    fn bytes(&self, tools: &Tools<'_>, selected: &[bool], commits: usize) -> (Vec<u8>, usize) {
         let mut bytes = self.plan.clone();
         if self.diff.is_some() {
             bytes.extend_from_slice(&self.diff_open);
@@ -852,14 +883,19 @@ impl<'a> Prelude<'a> {
             }
             bytes.extend_from_slice(&self.diff_close);
         }
-        bytes.extend_from_slice(&self.log);
-        bytes
+        if commits > 0 {
+            let log: String = self.commits[..commits].concat();
+            bytes.extend(tools.renderer.log(&log, tools.counter));
+        }
+        let count = |b: &[u8]| tools.counter.count(&String::from_utf8_lossy(b));
+        let exempt = count(&bytes) - count(&self.plan);
+        (bytes, exempt)
     }
 
-    /// How the scan names the diff's and the log's findings, for the summary to list them.
+    /// How the scan names the log's findings, for the summary to list them.
     fn labels_always_shown(&self) -> Vec<String> {
         let mut labels = Vec::new();
-        if !self.log.is_empty() {
+        if !self.commits.is_empty() {
             labels.push(LOG_LABEL.to_string());
         }
         labels
@@ -881,6 +917,8 @@ impl<'a> Prelude<'a> {
             lines_added: diff.patches.iter().map(|p| p.added).sum(),
             lines_removed: diff.patches.iter().map(|p| p.removed).sum(),
             dropped: diff.patches.iter().map(|p| p.path.clone()).collect(),
+            withheld: diff.withheld.clone(),
+            log_dropped: self.commits.len(),
             with_plan,
         })
     }
@@ -894,24 +932,62 @@ pub fn patch_label(path: &str) -> String {
     format!("{path} (diff)")
 }
 
-/// The prelude a document can hold within `budget`, with the frame that `frame_at` counts: every
-/// patch that fits, in priority order (a change's diff comes before every file), the summary
-/// naming the rest. Returns the prelude and the scan labels of the patches it holds.
+/// Splits `git log` output into its commits, each whole, newest first.
+fn split_commits(log: &str) -> Vec<String> {
+    let mut commits: Vec<String> = Vec::new();
+    for line in log.split_inclusive('\n') {
+        if line.starts_with("commit ") || commits.is_empty() {
+            commits.push(String::new());
+        }
+        if let Some(last) = commits.last_mut() {
+            last.push_str(line);
+        }
+    }
+    commits
+}
+
+/// The prelude a document can hold within `budget`, and the frame `frame_at` counts for it
+/// (given the prelude's bytes and its tokens exempt from the tree's share).
+///
+/// A change's patches come before everything but the plan: each in priority order, whole, while
+/// it fits beside those kept before it (a patch that does not is left out, and smaller ones after
+/// it may still fit). Commit messages come after the patches, newest first. The room is what the
+/// frame of a document that holds no patch and names every patch and required file as left out
+/// leaves: so whatever the summary then says, the document fits.
+/// Returns the prelude, its exempt tokens, and the scan labels of the patches it holds.
 fn fit_prelude(
     prelude: &Prelude<'_>,
+    tools: &Tools<'_>,
     summary: &mut Summary,
     budget: usize,
-    frame_at: impl Fn(&[u8], &mut Summary) -> Result<Frame, FitError>,
-) -> Result<(Vec<u8>, Vec<String>), FitError> {
+    frame_at: impl Fn(&[u8], usize, &mut Summary) -> Result<Frame, FitError>,
+) -> Result<(Vec<u8>, usize, Vec<String>), FitError> {
     let Some(diff) = prelude.diff else {
-        return Ok((prelude.bytes(&[]), Vec::new()));
+        let (bytes, _) = prelude.bytes(tools, &[], 0);
+        return Ok((bytes, 0, Vec::new()));
     };
     let none = vec![false; prelude.patches.len()];
-    // The frame with no patch (and every patch named as left out) is what the patches must
-    // leave room for.
-    let empty = frame_at(&prelude.bytes(&none), summary)?;
+    let (empty_bytes, empty_exempt) = prelude.bytes(tools, &none, 0);
+    let empty = frame_at(&empty_bytes, empty_exempt, summary)?;
     let costs: Vec<usize> = prelude.patches.iter().map(|(_, tokens)| *tokens).collect();
     let mut selected = select_in_order(&costs, &prelude.priority, budget - empty.fixed);
+    let used: usize = costs
+        .iter()
+        .zip(&selected)
+        .filter(|(_, s)| **s)
+        .map(|(c, _)| c)
+        .sum();
+    // Commit messages, newest first, while they fit what the patches left.
+    let mut commits = 0;
+    let mut room = (budget - empty.fixed).saturating_sub(used);
+    for commit in &prelude.commits {
+        let cost = tools.counter.count(commit) + 4;
+        if cost > room {
+            break;
+        }
+        room -= cost;
+        commits += 1;
+    }
     loop {
         if let Some(d) = &mut summary.diff {
             d.dropped = diff
@@ -921,9 +997,10 @@ fn fit_prelude(
                 .filter(|(_, s)| !**s)
                 .map(|(p, _)| p.path.clone())
                 .collect();
+            d.log_dropped = prelude.commits.len() - commits;
         }
-        let bytes = prelude.bytes(&selected);
-        match frame_at(&bytes, summary) {
+        let (bytes, exempt) = prelude.bytes(tools, &selected, commits);
+        match frame_at(&bytes, exempt, summary) {
             Ok(_) => {
                 let labels = diff
                     .patches
@@ -932,10 +1009,12 @@ fn fit_prelude(
                     .filter(|(_, s)| **s)
                     .map(|(p, _)| patch_label(&p.path))
                     .collect();
-                return Ok((bytes, labels));
+                return Ok((bytes, exempt, labels));
             }
+            // Counting in pieces misjudged a few tokens: give up the oldest commit, then the
+            // last patch kept.
+            Err(FitError::BudgetTooSmall { .. }) if commits > 0 => commits -= 1,
             Err(FitError::BudgetTooSmall { .. }) if selected.iter().any(|s| *s) => {
-                // The summary grew past the room left: drop the last patch kept.
                 let last = prelude
                     .priority
                     .iter()
@@ -1068,17 +1147,24 @@ pub fn decide(job: &Job<'_>, survey: Survey) -> Result<Budgeted, FitError> {
     } else {
         FOCUS_TREE_SHARE
     };
-    let (prelude, selected) = fit_prelude(
+    // A change's summary may name every patch and every touched file as left out: the patches
+    // get only the room that leaves.
+    if let Some(steering) = steering.filter(|s| s.diff.is_some()) {
+        summary.plan = Some(plan_summary(steering, &roles, &[], &candidates, &paths));
+    }
+    let (prelude, exempt, selected) = fit_prelude(
         &prelude,
+        tools,
         &mut summary,
         budget,
-        |prelude: &[u8], summary: &mut Summary| {
+        |prelude: &[u8], exempt: usize, summary: &mut Summary| {
             let parts = FrameParts {
                 tools,
                 prelude,
                 tree: &tree,
                 omitted: &omitted,
                 tree_share,
+                exempt,
             };
             frame(&parts, summary, budget)
         },
@@ -1090,6 +1176,7 @@ pub fn decide(job: &Job<'_>, survey: Survey) -> Result<Budgeted, FitError> {
         tree: &tree,
         omitted: &omitted,
         tree_share,
+        exempt,
     };
     let frame = frame(&parts, &mut summary, budget)?;
 
@@ -1585,6 +1672,7 @@ mod tests {
             tree: &tree,
             omitted: &[],
             tree_share: TREE_SHARE,
+            exempt: 0,
         };
         let roomy = frame(&parts, &mut empty_summary(1_000_000), 1_000_000).unwrap();
         assert_eq!(roomy.depth, None);

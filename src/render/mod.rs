@@ -163,7 +163,7 @@ pub struct Summary {
 }
 
 /// What a change under review is, and what of its diff the document leaves out.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DiffSummary {
     /// The base as given, and where the files after the change are.
     pub base: String,
@@ -179,6 +179,10 @@ pub struct DiffSummary {
     pub lines_removed: usize,
     /// Files whose patch the budget leaves out.
     pub dropped: Vec<String>,
+    /// Files whose patch holds a secret and is left out (`--secrets omit-file`).
+    pub withheld: Vec<String>,
+    /// The commit messages the budget leaves out (`--git-log`), counted in commits.
+    pub log_dropped: usize,
     /// With --plan too: the document also holds a plan.
     pub with_plan: bool,
 }

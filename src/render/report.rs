@@ -209,14 +209,29 @@ fn print_diff(err: &mut dyn Write, diff: &DiffSummary) -> std::io::Result<()> {
             human(diff.lines_removed)
         )?;
     }
-    if !diff.dropped.is_empty() {
+    for (paths, heading) in [
+        (
+            &diff.dropped,
+            "the budget does not hold the patches of these files (raise --budget):",
+        ),
+        (
+            &diff.withheld,
+            "the patches of these files hold secrets and are left out (--secrets omit-file):",
+        ),
+    ] {
+        if !paths.is_empty() {
+            writeln!(err, "  change: {heading}")?;
+            for path in paths {
+                writeln!(err, "    {path}")?;
+            }
+        }
+    }
+    if diff.log_dropped > 0 {
         writeln!(
             err,
-            "  change: the budget does not hold the patches of these files (raise --budget):"
+            "  change: the budget leaves out the {} (raise --budget, or lower --git-log)",
+            plural(diff.log_dropped, "oldest commit message")
         )?;
-        for path in &diff.dropped {
-            writeln!(err, "    {path}")?;
-        }
     }
     Ok(())
 }

@@ -26,6 +26,9 @@ pub struct Stats {
     pub root: String,
     pub encoding: &'static str,
     pub budget: Option<BudgetStats>,
+    /// With --diff: the change, and the patches left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<super::DiffSummary>,
     pub totals: Totals,
     /// Files left out, per reason.
     pub omitted: BTreeMap<&'static str, usize>,
@@ -166,6 +169,7 @@ pub fn build(
     decisions: Vec<FileDecision>,
     scan: &ScanSummary,
     budget: Option<BudgetStats>,
+    diff: Option<super::DiffSummary>,
 ) -> (Stats, DirectoryNode) {
     let budgeted = budget.is_some();
     let files: Vec<FileStats> = decisions
@@ -185,6 +189,7 @@ pub fn build(
         root: root.to_string(),
         encoding,
         budget,
+        diff,
         totals,
         omitted,
         secrets: secret_stats(scan),
@@ -415,6 +420,27 @@ pub fn write_text(
                 out,
                 "  the document's tree shows {which} as one line, to leave room for files"
             )?;
+        }
+    }
+    if let Some(diff) = &stats.diff {
+        writeln!(
+            out,
+            "change from {} to {}: {}, +{} -{} lines; {} of {} patches held",
+            diff.base,
+            diff.head,
+            plural(diff.files, "file"),
+            human(diff.lines_added),
+            human(diff.lines_removed),
+            human(diff.files - diff.dropped.len() - diff.withheld.len()),
+            human(diff.files)
+        )?;
+        for (paths, what) in [
+            (&diff.dropped, "left out to fit"),
+            (&diff.withheld, "left out, holding secrets"),
+        ] {
+            for path in paths {
+                writeln!(out, "  patch {what}: {path}")?;
+            }
         }
     }
     writeln!(out)?;

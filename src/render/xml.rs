@@ -452,6 +452,18 @@ fn diff_text(
             diff.dropped.join(", ")
         ));
     }
+    if !diff.withheld.is_empty() {
+        text.push_str(&format!(
+            "; the patches of {} hold secrets and are left out (--secrets omit-file)",
+            diff.withheld.join(", ")
+        ));
+    }
+    if diff.log_dropped > 0 {
+        text.push_str(&format!(
+            "; the budget leaves out the {} of the log element",
+            plural(diff.log_dropped, "oldest commit message")
+        ));
+    }
     let plan = plan.cloned().unwrap_or_default();
     text.push_str(&format!(
         ". Then {} chosen for it within a budget of {} tokens: the {} the change touches{}, \

@@ -389,3 +389,194 @@ fn stats_shows_what_the_diff_pack_would_hold() {
         doc.tokens
     );
 }
+
+#[test]
+fn a_large_change_packs_within_a_modest_budget_naming_what_it_leaves_out() {
+    let env = TestEnv::new();
+    git(env.root(), &["init", "-q", "-b", "main"]);
+    let body = |n: usize, v: usize| -> String {
+        (0..n)
+            .map(|i| format!("pub fn item_{i}() -> u64 {{ {v} + {i} }}\n"))
+            .collect()
+    };
+    for i in 0..300 {
+        env.write(format!("src/m{i:03}.rs"), body(4, 1));
+    }
+    commit(&env, "base");
+    for i in 0..300 {
+        env.write(format!("src/m{i:03}.rs"), body(4, 2));
+    }
+    let (doc, stderr) = pack(&env, &["--diff", "--budget", "32k"]);
+    assert!(doc.tokens <= 32_000);
+    assert_eq!(direct_count(&doc), doc.tokens);
+    let kept = statuses(&doc).len();
+    assert!(kept > 0 && kept < 300, "{kept} patches kept");
+    // Every patch left out is named, in the summary and on stderr.
+    for i in 0..300 {
+        let path = format!("src/m{i:03}.rs");
+        if !statuses(&doc).iter().any(|(p, _)| *p == path) {
+            assert!(doc.summary.contains(&path), "{path}");
+            assert!(stderr.contains(&path), "{path}");
+        }
+    }
+}
+
+#[test]
+fn kept_patches_outrank_those_left_out() {
+    let env = TestEnv::new();
+    git(env.root(), &["init", "-q", "-b", "main"]);
+    let body = |name: &str, v: usize| -> String {
+        (0..30)
+            .map(|i| format!("pub fn {name}_{i}(x: u64) -> u64 {{ x * {v} + {i} }}\n"))
+            .collect()
+    };
+    for name in ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"] {
+        env.write(format!("src/{name}.rs"), body(name, 1));
+    }
+    commit(&env, "base");
+    for name in ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"] {
+        env.write(format!("src/{name}.rs"), body(name, 2));
+    }
+    let budget = "5000";
+    let (doc, _) = pack(&env, &["--diff", "--budget", budget]);
+    let mut cmd = ctxpack(&env);
+    cmd.args([
+        "stats",
+        "--no-cache",
+        "--diff",
+        "--budget",
+        budget,
+        "--json",
+    ]);
+    let stats: serde_json::Value = serde_json::from_slice(&run_ok(cmd).stdout).unwrap();
+    let rank = |path: &str| {
+        stats["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == path)
+            .and_then(|f| f["rank"].as_u64())
+            .unwrap()
+    };
+    let kept: Vec<String> = statuses(&doc).into_iter().map(|(p, _)| p).collect();
+    let dropped: Vec<String> = stats["diff"]["dropped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !kept.is_empty() && !dropped.is_empty(),
+        "{kept:?} {dropped:?}"
+    );
+    let worst_kept = kept.iter().map(|p| rank(p)).max().unwrap();
+    let best_dropped = dropped.iter().map(|p| rank(p)).min().unwrap();
+    assert!(worst_kept < best_dropped, "{kept:?} {dropped:?}");
+}
+
+#[test]
+fn a_range_holds_files_the_working_tree_does_not_have() {
+    let env = repo();
+    // Back on main: the branch's new file is not in the working tree.
+    git(env.root(), &["checkout", "-q", "main"]);
+    assert!(!env.path("src/new.rs").exists());
+    let (doc, _) = pack(&env, &["--diff", "main..work", "--budget", "20k"]);
+    assert_eq!(
+        doc.files.get("src/new.rs").map(|f| f.text.as_str()),
+        Some("pub fn retries() -> u32 {\n    3\n}\n")
+    );
+    let expected = String::from_utf8(git(env.root(), &["diff", "main..work"])).unwrap();
+    assert_eq!(diff_text(&doc), expected);
+}
+
+#[test]
+fn odd_paths_a_subdirectory_root_and_user_git_settings_change_nothing() {
+    let env = repo();
+    env.write("src/sp ace é.rs", "pub fn a() {}\n")
+        .write("docs/guide.md", "# guide\n");
+    commit(&env, "odd names");
+    env.write("src/sp ace é.rs", "pub fn a() -> u8 { 1 }\n")
+        .write("src/lib.rs", "mod config;\n")
+        .write("docs/guide.md", "# guide\n\nmore\n")
+        .write("src/ctrl.rs", "// form\u{c} feed and \u{1b}[0m escape\n");
+    git(env.root(), &["add", "-N", "src/ctrl.rs"]);
+    // A user's settings that change what `git diff` prints for people.
+    env.write(
+        "../gitconfig",
+        "[color]\n\tdiff = always\n\tui = always\n[diff]\n\tsubmodule = log\n\tnoprefix = true\n",
+    );
+    let mut cmd = ctxpack(&env);
+    cmd.env("GIT_CONFIG_GLOBAL", env.path("../gitconfig"))
+        .args(["pack", "--no-cache", "--diff", "--budget", "20k"]);
+    let doc = parse(&run_ok(cmd).stdout);
+    let paths: Vec<String> = statuses(&doc).into_iter().map(|(p, _)| p).collect();
+    assert!(paths.contains(&"src/sp ace é.rs".to_string()), "{paths:?}");
+    // Control characters are replaced (the document parses) and the rest is git's patch.
+    let (_, patches) = doc.diff.as_ref().unwrap();
+    let ctrl = patches
+        .iter()
+        .find(|p| p.attrs["path"] == "src/ctrl.rs")
+        .unwrap();
+    assert!(ctrl.text.contains("form\u{FFFD} feed"), "{}", ctrl.text);
+    assert!(!ctrl.text.contains('\u{1b}'));
+    // From a subdirectory, the change is what git shows there, with paths relative to it.
+    let mut cmd = ctxpack(&env);
+    cmd.current_dir(env.path("src"))
+        .args(["pack", "--no-cache", "--diff", "--budget", "20k"]);
+    let doc = parse(&run_ok(cmd).stdout);
+    let paths: Vec<String> = statuses(&doc).into_iter().map(|(p, _)| p).collect();
+    assert!(paths.contains(&"lib.rs".to_string()), "{paths:?}");
+    assert!(!paths.iter().any(|p| p.contains("guide")), "{paths:?}");
+    let expected = String::from_utf8(git(&env.path("src"), &["diff", "--relative", "HEAD"]))
+        .unwrap()
+        .replace(['\u{c}', '\u{1b}'], "\u{FFFD}");
+    assert_eq!(diff_text(&doc), expected);
+}
+
+#[test]
+fn users_of_a_removed_name_are_neighbours() {
+    let env = TestEnv::new();
+    git(env.root(), &["init", "-q", "-b", "main"]);
+    env.write(
+        "src/lib.rs",
+        "pub fn compute_total(items: &[u64]) -> u64 {\n    items.iter().sum()\n}\n",
+    )
+    .write(
+        "src/caller.rs",
+        "use crate::compute_total;\n\npub fn report(items: &[u64]) -> String {\n    format!(\"{}\", compute_total(items))\n}\n",
+    )
+    .write("src/unrelated.rs", "pub fn unrelated_thing() -> u8 {\n    7\n}\n");
+    commit(&env, "base");
+    env.write(
+        "src/lib.rs",
+        "pub fn compute_sum(items: &[u64]) -> u64 {\n    items.iter().sum()\n}\n",
+    );
+    let (doc, _) = pack(&env, &["--diff", "--budget", "8k"]);
+    assert!(doc.files.contains_key("src/caller.rs"), "{:?}", doc.order);
+    assert!(
+        !doc.files.contains_key("src/unrelated.rs"),
+        "{:?}",
+        doc.order
+    );
+}
+
+#[test]
+fn omit_file_leaves_out_a_patch_that_holds_a_secret() {
+    let env = repo();
+    let token = "ghp_Qm7xT2pL9vR4kW8zN3cF6hJ1sD5gY0bEaZ4u";
+    env.write(
+        "src/token.rs",
+        format!("pub const T: &str = \"{token}\";\n"),
+    )
+    .write("src/config.rs", "pub struct Config;\n");
+    git(env.root(), &["add", "-N", "src/token.rs"]);
+    let (doc, stderr) = pack(
+        &env,
+        &["--diff", "--budget", "20k", "--secrets", "omit-file"],
+    );
+    assert!(!doc.raw.contains(token));
+    let paths: Vec<String> = statuses(&doc).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(paths, ["src/config.rs"]);
+    assert!(doc.summary.contains("src/token.rs"), "{}", doc.summary);
+    assert!(stderr.contains("hold secrets"), "{stderr}");
+}

@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["fit", "plain"],
     &["plan", "diff"],
     &["pack"],
+    &["handoff"],
     &["cli"],
     &["config"],
     &["commands"],

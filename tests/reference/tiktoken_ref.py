@@ -361,7 +361,18 @@ def cmd_check_pack(args) -> int:
                 check=True,
                 capture_output=True,
             ).stdout.decode("utf-8", "replace")
-            if "".join(patch_texts) != expected:
+            listed = subprocess.run(
+                ["git", "-C", args.root, "diff", "--name-only", "-z", args.diff_base],
+                check=True,
+                capture_output=True,
+            ).stdout.split(b"\0")
+            listed = [p for p in listed if p]
+            if len(listed) != len(patch_texts):
+                mismatches.append(
+                    f"{len(patch_texts)} patches but git diff {args.diff_base} lists "
+                    f"{len(listed)} files (raise the budget for this check)"
+                )
+            elif "".join(patch_texts) != expected:
                 mismatches.append(
                     f"the patches differ from git diff {args.diff_base}; "
                     f"{first_diff(''.join(patch_texts), expected)}"
