@@ -70,6 +70,184 @@ pub enum Command {
     /// Paths are redacted as the pack redacts them. Nothing is written but the report (stdout).
     #[command(after_help = STATS_EXAMPLES, after_long_help = STATS_LONG_HELP)]
     Stats(StatsArgs),
+
+    /// Write a commented ctxpack.toml at the repository's top, with the model CLIs found on
+    /// PATH set up as models. Never overwrites one.
+    #[command(after_help = HANDOFF_EXAMPLES)]
+    Init(InitArgs),
+
+    /// Make a task (`task new`), or finish one (`task done`).
+    #[command(subcommand)]
+    Task(TaskCommand),
+
+    /// Plan a task: its spec and the repository packed at the planner's window go to the
+    /// planner model; its answer is the task's plan.md, then checked like `refs --check`.
+    #[command(after_help = HANDOFF_EXAMPLES)]
+    Plan(PhaseArgs),
+
+    /// Carry out a task's plan: the plan and `pack --plan` at the executor's window go to the
+    /// executor model, which edits the files (agent) or answers with diffs ctxpack applies, all
+    /// or nothing (diff). Then the scope check compares the files that changed with the plan's.
+    #[command(after_help = HANDOFF_EXAMPLES)]
+    Execute(ExecuteArgs),
+
+    /// Review a task's change: spec, plan, scope check and `pack --diff` against the task's base
+    /// go to the reviewer model; its findings and verdict land in review.md and review.json.
+    #[command(after_help = HANDOFF_EXAMPLES)]
+    Review(ReviewArgs),
+
+    /// Plan, execute and review a task in turn, stopping at the first phase that fails.
+    #[command(after_help = HANDOFF_EXAMPLES)]
+    Run(RunArgs),
+
+    /// Tasks, their phases, plan check, scope check and verdict.
+    Status(StatusArgs),
+
+    /// Tokens and cost of the model calls, by phase and model, and what the same calls would
+    /// have cost on the priciest configured model.
+    Cost(StatusArgs),
+}
+
+const HANDOFF_EXAMPLES: &str = "\
+Examples:
+  ctxpack init                                   # a commented ctxpack.toml
+  ctxpack task new \"Add retry support\" --spec SPEC.md --worktree
+  ctxpack plan add-retry-support                 # -> .ctxpack/tasks/add-retry-support/plan.md
+  ctxpack execute add-retry-support --strict
+  ctxpack review add-retry-support --check       # exit 1 unless the verdict is approve
+  ctxpack run add-retry-support                  # all three
+  ctxpack plan add-retry-support --print | less  # the exact prompt, nothing called
+  ctxpack status; ctxpack cost --json
+
+A task lives in .ctxpack/tasks/<id>/: spec.md, plan.md, plan-check.json, execute.log,
+scope.json, review.md, review.json, ledger.jsonl (one line per model call) and prompts/ (the
+exact prompt of each call). Nothing is overwritten: an earlier plan.md becomes plan.1.md.";
+
+/// `ctxpack init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Also write a Claude Code skill (.claude/skills/ctxpack/SKILL.md) telling an agent when
+    /// and how to call ctxpack.
+    #[arg(long)]
+    pub skill: bool,
+}
+
+/// `ctxpack task`.
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Make a task and print its id. Its spec is SPEC (copied into the task), or its title.
+    New(TaskNewArgs),
+    /// Remove a task's worktree; its branch (ctxpack/<id>) stays. Refused while the worktree
+    /// holds changes that are not committed, unless --force.
+    Done(TaskDoneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TaskNewArgs {
+    /// What the task is, in a few words: its id is made from them.
+    #[arg(value_name = "TITLE")]
+    pub title: String,
+
+    /// The spec: what to build, the contract every phase reads.
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+
+    /// Give the task its own git worktree (.ctxpack/worktrees/<id>, on branch ctxpack/<id>,
+    /// from HEAD), so that its phases never touch the main checkout or another task.
+    #[arg(long)]
+    pub worktree: bool,
+
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+#[derive(Debug, Args)]
+pub struct TaskDoneArgs {
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// Remove the worktree even if it holds changes that are not committed (they are lost).
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// `--config FILE`: shared by the handoff commands.
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArg {
+    /// The configuration to use instead of ctxpack.toml at the repository's top.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// What every phase command takes.
+#[derive(Debug, Args, Clone)]
+pub struct PhaseArgs {
+    /// The task's id (`ctxpack status` lists them).
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// Run this phase on another model of ctxpack.toml, for this run.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+
+    /// Write the exact prompt to stdout and call nothing (pipe it yourself).
+    #[arg(long)]
+    pub print: bool,
+
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecuteArgs {
+    #[command(flatten)]
+    pub phase: PhaseArgs,
+
+    /// Refuse to start while the plan names files or symbols that do not exist (or creates a
+    /// file that does). `strict = true` under [task] in ctxpack.toml does the same.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    #[command(flatten)]
+    pub phase: PhaseArgs,
+
+    /// Exit 1 unless the reviewer's verdict is approve (for CI).
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub phase: PhaseArgs,
+
+    /// As for execute: refuse to execute a plan that names what does not exist.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// As for review: exit 1 unless the verdict is approve.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// One task; default: every task.
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 // Examples are kept out of the doc comments, where clap would join their lines into one
@@ -341,6 +519,11 @@ pub struct ChangeArgs {
     /// budget (without BASE: the last N commits of HEAD).
     #[arg(long, value_name = "N", requires = "diff")]
     pub git_log: Option<usize>,
+
+    /// With --diff: files git does not track yet (and does not ignore) are part of the change,
+    /// as new files.
+    #[arg(long, requires = "diff")]
+    pub untracked: bool,
 }
 
 /// Fitting a token budget: shared by `pack` and `stats`, so that stats shows what pack would do.

@@ -227,6 +227,7 @@ impl PackConfig {
                     // `--diff` alone, or with an empty value: uncommitted work against HEAD.
                     base: base.clone().filter(|b| !b.trim().is_empty()),
                     log: change.git_log,
+                    untracked: change.untracked,
                 }),
                 output: Output::Document,
             },

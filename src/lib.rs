@@ -14,6 +14,7 @@ pub mod document;
 pub mod file;
 pub mod fit;
 pub mod git;
+pub mod handoff;
 pub mod lang;
 pub mod load;
 pub mod output;

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
                 Failure::Runtime(error) => eprintln!("ctxpack: error: {error:#}"),
                 Failure::SecretsFound(found) => eprintln!("ctxpack: error: {found}"),
                 Failure::CheckFailed(message) => eprintln!("ctxpack: {message}"),
+                Failure::Interrupted(message) => eprintln!("ctxpack: {message}"),
                 Failure::BrokenPipe => {}
             }
             ExitCode::from(failure.exit_code())

@@ -1,6 +1,8 @@
 //! The command line's commands, one file each: validate the flags (`config`), call the library,
 //! print what it reports. This is the only place that writes to stdout and stderr.
 
+mod handoff;
+pub mod init;
 mod outline;
 mod pack;
 mod refs;
@@ -32,6 +34,8 @@ pub enum Failure {
     CheckFailed(String),
     /// The reader of our output went away (`| head`): exit 0, quietly.
     BrokenPipe,
+    /// Ctrl-C ended a model call (exit 130, as a shell reports it).
+    Interrupted(String),
 }
 
 impl Failure {
@@ -41,6 +45,7 @@ impl Failure {
             Failure::Runtime(_) | Failure::CheckFailed(_) => 1,
             Failure::SecretsFound(_) => 3,
             Failure::BrokenPipe => 0,
+            Failure::Interrupted(_) => 130,
         }
     }
 }
@@ -111,6 +116,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Refs(args) => refs::run(args),
         Command::Outline(args) => outline::run(args),
         Command::Symbols(args) => symbols::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Task(command) => handoff::task(command),
+        Command::Plan(args) => handoff::plan(args),
+        Command::Execute(args) => handoff::execute(args),
+        Command::Review(args) => handoff::review(args),
+        Command::Run(args) => handoff::run(args),
+        Command::Status(args) => handoff::status(args),
+        Command::Cost(args) => handoff::cost(args),
     }
 }
 

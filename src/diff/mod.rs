@@ -16,6 +16,9 @@ pub struct DiffRequest {
     pub base: Option<String>,
     /// With `--git-log N`: the last N commit messages of the range.
     pub log: Option<usize>,
+    /// With `--untracked`: files git does not track yet (and does not ignore) are part of the
+    /// change, as new files.
+    pub untracked: bool,
 }
 
 /// Why the change could not be read.
@@ -194,6 +197,11 @@ pub fn read(root: &Path, request: &DiffRequest) -> Result<Change, DiffError> {
             submodule: entry.submodule,
         })
         .collect();
+    let mut patches: Vec<Patch> = patches;
+    if request.untracked {
+        patches.extend(untracked(&git)?);
+        patches.sort_by(|a, b| a.path.cmp(&b.path));
+    }
     let log = match request.log {
         Some(n) if n > 0 => Some(read_log(&git, &base, &head, n)?).filter(|l| !l.is_empty()),
         _ => None,
@@ -204,6 +212,45 @@ pub fn read(root: &Path, request: &DiffRequest) -> Result<Change, DiffError> {
         patches,
         log,
     })
+}
+
+/// The files git does not track and does not ignore, each as the patch of a new file.
+fn untracked(git: &Git) -> Result<Vec<Patch>, GitError> {
+    let listed = git.run(["ls-files", "--others", "--exclude-standard", "-z"])?;
+    let mut patches = Vec::new();
+    for path in listed.split(|&b| b == 0).filter(|p| !p.is_empty()) {
+        let path = String::from_utf8_lossy(path).into_owned();
+        let text = git.run_answering_one([
+            "diff",
+            "--no-index",
+            "--no-color",
+            "--no-ext-diff",
+            "--src-prefix=a/",
+            "--dst-prefix=b/",
+            "--",
+            "/dev/null",
+            &path,
+        ])?;
+        let text = String::from_utf8_lossy(&text).into_owned();
+        let binary = text.lines().any(|l| l.starts_with("Binary files "));
+        let added = text
+            .lines()
+            .filter(|l| l.starts_with('+') && !l.starts_with("+++ "))
+            .count();
+        patches.push(Patch {
+            path,
+            from: None,
+            status: PatchStatus::Added,
+            binary,
+            added,
+            removed: 0,
+            text,
+            old_blob: None,
+            new_blob: None,
+            submodule: false,
+        });
+    }
+    Ok(patches)
 }
 
 /// Checks every revision in `base` (one, or both ends of a range) and says which side holds the

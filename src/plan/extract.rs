@@ -31,6 +31,43 @@ pub struct Mention {
     pub strong: bool,
     /// Its sentence or list item says it is to be created.
     pub announced_new: bool,
+    /// What a `## Files` section says happens to it (`- modify \`src/a.rs\``): said outright,
+    /// this wins over any reading of the prose.
+    pub action: Option<Action>,
+}
+
+/// What a plan's `## Files` section says happens to a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Modify,
+    Delete,
+    Read,
+}
+
+impl Action {
+    /// The action a `## Files` list item starts with: the contract's four words, and the
+    /// synonyms planners write anyway.
+    pub fn from_word(word: &str) -> Option<Action> {
+        Some(match word.to_ascii_lowercase().as_str() {
+            "create" | "add" | "new" => Action::Create,
+            "modify" | "update" | "edit" | "change" => Action::Modify,
+            "delete" | "remove" => Action::Delete,
+            "read" => Action::Read,
+            _ => return None,
+        })
+    }
+
+    /// The file must exist before the change (modify, delete, read), or must not (create).
+    pub fn expects_existing(self) -> bool {
+        self != Action::Create
+    }
+
+    /// The change writes the file.
+    pub fn changes(self) -> bool {
+        self != Action::Read
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -787,10 +824,50 @@ pub fn read(plan: &str) -> Extracted {
             f.mention.announced_new = in_scope
                 || announced_lists.iter().any(|r| r.contains(&f.offset))
                 || section_announces(f.offset, &headings, &masked);
+            if matches!(f.mention.target, Target::Path { .. }) {
+                f.mention.action = files_section_action(f.offset, &scopes, &headings, &masked);
+            }
             f.mention
         })
         .collect();
     Extracted { mentions, declared }
+}
+
+/// The action a `## Files` section gives the mention at `offset`: the first word of its list
+/// item (`- modify \`src/a.rs\``), when the nearest heading above it is `Files`.
+fn files_section_action(
+    offset: usize,
+    scopes: &[(Range<usize>, bool)],
+    headings: &[(usize, HeadingLevel, Range<usize>)],
+    masked: &str,
+) -> Option<Action> {
+    let heading = headings
+        .iter()
+        .rev()
+        .find(|(start, _, _)| *start < offset)?;
+    let title = masked[heading.2.clone()].trim_start_matches('#').trim();
+    let first = title
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|w| !w.is_empty())?;
+    if !first.eq_ignore_ascii_case("files") {
+        return None;
+    }
+    let item = scopes
+        .iter()
+        .filter(|(r, item)| *item && r.contains(&offset))
+        .min_by_key(|(r, _)| r.len())?;
+    let text = &masked[item.0.clone()];
+    // Past the list marker (`-`, `*`, `1.`, a task box) and emphasis.
+    let word = text
+        .split(|c: char| c.is_whitespace() || "*_:`[]".contains(c))
+        .map(|w| w.trim_end_matches(['.', ')']))
+        .find(|w| {
+            !w.is_empty()
+                && !w
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '-' || c == 'x')
+        })?;
+    Action::from_word(word)
 }
 
 /// Whether the heading of the section holding `offset` (the nearest heading above it) says
@@ -1017,6 +1094,7 @@ fn classify(raw: &str, place: Place) -> Option<Mention> {
             target,
             strong,
             announced_new: false,
+            action: None,
         })
     };
 

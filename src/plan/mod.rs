@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::secrets::{redact_name, SecretsFound};
 use crate::walk::{Source, WalkError};
-pub use extract::LineSpan;
+pub use extract::{Action, LineSpan};
 pub use index::RepoIndex;
 pub use resolve::{Kind, Reference, Resolved, Status};
 
@@ -170,6 +170,8 @@ pub fn tally(references: &[Reference]) -> Vec<(Status, usize)> {
 pub fn summary_line(references: &[Reference]) -> String {
     let counts: Vec<String> = tally(references)
         .into_iter()
+        // A conflict is named only when a `## Files` section made one.
+        .filter(|(s, n)| *s != Status::Conflict || *n > 0)
         .map(|(s, n)| format!("{n} {}", s.name()))
         .collect();
     let noun = if references.len() == 1 {

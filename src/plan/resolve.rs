@@ -12,7 +12,7 @@ use std::path::{Component, Path};
 
 use serde::Serialize;
 
-use super::extract::{LineSpan, Mention, Target, BUILD_DIRS};
+use super::extract::{Action, LineSpan, Mention, Target, BUILD_DIRS};
 use super::index::{Defined, RepoIndex};
 
 /// Roots of standard libraries and of the ecosystems' best-known packages: a path that starts
@@ -314,6 +314,8 @@ pub enum Status {
     Missing,
     Ambiguous,
     OutsideRoot,
+    /// The plan says it creates a file that exists.
+    Conflict,
 }
 
 impl Status {
@@ -324,21 +326,26 @@ impl Status {
             Status::Missing => "missing",
             Status::Ambiguous => "ambiguous",
             Status::OutsideRoot => "outside-root",
+            Status::Conflict => "conflict",
         }
     }
 
-    /// Whether `refs --check` fails on it: the plan names something that is not there, or
-    /// reaches outside the tree.
+    /// Whether `refs --check` fails on it: the plan names something that is not there, reaches
+    /// outside the tree, or creates a file that exists.
     pub fn fails_check(self) -> bool {
-        matches!(self, Status::Missing | Status::OutsideRoot)
+        matches!(
+            self,
+            Status::Missing | Status::OutsideRoot | Status::Conflict
+        )
     }
 
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
         Status::Exists,
         Status::New,
         Status::Missing,
         Status::Ambiguous,
         Status::OutsideRoot,
+        Status::Conflict,
     ];
 }
 
@@ -394,6 +401,9 @@ pub struct Reference {
     /// Why, when the status alone does not say (`Client` has no `reconnect`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What the plan's `## Files` section says happens to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
 }
 
 /// Identifiers a resolver will ask the index about: every segment of every symbol mention.
@@ -440,7 +450,10 @@ pub fn resolve(
     root: &Path,
 ) -> Vec<Reference> {
     let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let mut groups: Vec<(&Mention, Vec<usize>, bool, bool)> = Vec::new();
+    // Per target: its first mention, its lines, whether any mention is strong or announces it
+    // as new, and the action a `## Files` section gives it.
+    type Group<'m> = (&'m Mention, Vec<usize>, bool, bool, Option<Action>);
+    let mut groups: Vec<Group<'_>> = Vec::new();
     let mut seen: HashMap<&Target, usize> = HashMap::new();
     for mention in mentions {
         let key = &mention.target;
@@ -452,6 +465,7 @@ pub fn resolve(
                 }
                 group.2 |= mention.strong;
                 group.3 |= mention.announced_new;
+                group.4 = group.4.or(mention.action);
             }
             None => {
                 seen.insert(key, groups.len());
@@ -460,13 +474,14 @@ pub fn resolve(
                     vec![mention.line],
                     mention.strong,
                     mention.announced_new,
+                    mention.action,
                 ));
             }
         }
     }
 
     let mut references = Vec::new();
-    for (mention, lines, strong, announced_new) in groups {
+    for (mention, lines, strong, announced_new, action) in groups {
         let outcome = match &mention.target {
             Target::Path { path, span } => {
                 resolve_path(path, *span, strong, index, root, &canonical_root)
@@ -478,14 +493,49 @@ pub fn resolve(
                 dotted,
             } => resolve_symbol(qualifier, name, *dotted, index),
         };
-        let (kind, status, resolved, note) = match outcome {
-            Outcome::Found {
+        let (kind, status, resolved, note) = match (outcome, action) {
+            // A `## Files` section says outright whether the file exists before the change.
+            (
+                Outcome::Found {
+                    kind,
+                    status: Status::Exists,
+                    resolved,
+                    ..
+                },
+                Some(Action::Create),
+            ) => (
                 kind,
-                status,
+                Status::Conflict,
                 resolved,
-                note,
-            } => (kind, status, resolved, note),
-            Outcome::Absent { kind, note } => {
+                Some("the plan creates it, but it exists".to_string()),
+            ),
+            (Outcome::Absent { kind, .. }, Some(action)) => {
+                if action.expects_existing() {
+                    let verb = match action {
+                        Action::Modify => "modifies",
+                        Action::Delete => "deletes",
+                        _ => "reads",
+                    };
+                    (
+                        kind,
+                        Status::Missing,
+                        Vec::new(),
+                        Some(format!("the plan {verb} it, but it does not exist")),
+                    )
+                } else {
+                    (kind, Status::New, Vec::new(), None)
+                }
+            }
+            (
+                Outcome::Found {
+                    kind,
+                    status,
+                    resolved,
+                    note,
+                },
+                _,
+            ) => (kind, status, resolved, note),
+            (Outcome::Absent { kind, note }, None) => {
                 if !strong {
                     continue; // prose that only might have been code
                 } else if announced_new {
@@ -494,7 +544,7 @@ pub fn resolve(
                     (kind, Status::Missing, Vec::new(), note)
                 }
             }
-            Outcome::NotAReference => continue,
+            (Outcome::NotAReference, _) => continue,
         };
         references.push((
             &mention.target,
@@ -506,6 +556,7 @@ pub fn resolve(
                 status,
                 resolved,
                 note,
+                action,
             },
         ));
     }
@@ -549,7 +600,12 @@ pub fn resolve(
     references
         .into_iter()
         .map(|(target, mut reference)| {
-            if reference.status == Status::Missing && created_elsewhere(target, &created) {
+            // A file the `## Files` section says exists is missing, whatever else the plan says.
+            let declared = reference.action.is_some_and(Action::expects_existing);
+            if reference.status == Status::Missing
+                && !declared
+                && created_elsewhere(target, &created)
+            {
                 reference.status = Status::New;
                 reference.note = None;
             }

@@ -37,7 +37,7 @@ pub fn select(references: &[Reference], index: &RepoIndex) -> Selection {
     let listed = |path: &str| index.file(path).is_some_and(|f| index.readable[f]);
     for reference in references {
         match reference.status {
-            Status::Exists => {}
+            Status::Exists | Status::Conflict => {}
             Status::Ambiguous => {
                 candidates.extend(
                     reference

@@ -1,39 +1,11 @@
 //! `pack --diff`: the change git shows, the files it touches and their neighbours, within a
 //! budget. Every test builds a real git repository and compares with what `git diff` prints.
 
-use std::path::Path;
 use std::process::Command;
 
-use crate::support::{direct_count, parse, run, run_ok, run_with_stdin, Doc, TestEnv};
-
-/// Runs git in `dir` with no user or system configuration, so that what it prints is git's
-/// default; returns stdout.
-fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = hermetic(Command::new("git"))
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn hermetic(mut cmd: Command) -> Command {
-    cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z");
-    cmd
-}
+use crate::support::{
+    direct_count, git, hermetic, parse, run, run_ok, run_with_stdin, Doc, TestEnv,
+};
 
 fn ctxpack(env: &TestEnv) -> Command {
     hermetic(env.ctxpack())

@@ -5,6 +5,7 @@ mod budget;
 mod budget_property;
 mod cache;
 mod diff;
+mod handoff;
 mod house;
 mod lang;
 mod pack;

@@ -542,3 +542,83 @@ pub fn copy_fixture(name: &str) -> TestEnv {
     }
     env
 }
+
+/// The pinned Python packages some tests run for real: `llm` with its `llm-echo` model (a model
+/// CLI), and the official MCP client.
+pub const PYTHON_TOOLS: &str = "llm==0.36 llm-echo==0.5 mcp==2.3.0";
+
+/// A Python virtual environment holding [`PYTHON_TOOLS`]: `$CTXPACK_TEST_VENV` when set (CI makes
+/// one), else one made on first use under the target directory, from PyPI, and kept for later
+/// runs. Returns its `bin` directory.
+pub fn python_tools() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(venv) = std::env::var_os("CTXPACK_TEST_VENV").filter(|v| !v.is_empty()) {
+            let bin = PathBuf::from(venv).join("bin");
+            assert!(
+                bin.join("llm").is_file() && bin.join("python").exists(),
+                "CTXPACK_TEST_VENV={} lacks llm or python: pip install {PYTHON_TOOLS} there",
+                bin.display()
+            );
+            return bin;
+        }
+        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-tools");
+        let ready = venv.join("ready");
+        if fs::read_to_string(&ready).is_ok_and(|r| r == PYTHON_TOOLS) {
+            return venv.join("bin");
+        }
+        let status = Command::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv)
+            .status()
+            .expect("these tests need python3 (with venv) to install llm and mcp from PyPI");
+        assert!(status.success(), "python3 -m venv failed");
+        let status = Command::new(venv.join("bin").join("python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(PYTHON_TOOLS.split(' '))
+            .status()
+            .expect("run pip");
+        assert!(
+            status.success(),
+            "pip install {PYTHON_TOOLS} failed (these tests need PyPI, or CTXPACK_TEST_VENV)"
+        );
+        fs::write(&ready, PYTHON_TOOLS).expect("mark the environment ready");
+        venv.join("bin")
+    })
+    .clone()
+}
+
+/// Runs git in `dir` with no user or system configuration, so that what it prints is git's
+/// default; returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = hermetic(Command::new("git"))
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+pub fn hermetic(mut cmd: Command) -> Command {
+    cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z");
+    cmd
+}

@@ -1,0 +1,69 @@
+//! Git worktrees for tasks, and what changed in a task's work tree: all through the `git`
+//! command.
+
+use std::path::Path;
+
+use crate::git::{Git, GitError};
+
+/// Makes a worktree at `path` on the new branch `branch`, starting at `base`.
+pub fn add(git: &Git, path: &Path, branch: &str, base: &str) -> Result<(), GitError> {
+    let path = path.to_string_lossy();
+    git.run(["worktree", "add", "--quiet", "-b", branch, &path, base])
+        .map(|_| ())
+}
+
+/// Removes the worktree at `path`; its branch stays. Refused by git (and so here) when the
+/// worktree has changes that are not committed, unless `force`.
+pub fn remove(git: &Git, path: &Path, force: bool) -> Result<(), GitError> {
+    let path = path.to_string_lossy().into_owned();
+    let mut args = vec!["worktree".to_string(), "remove".to_string()];
+    if force {
+        args.push("--force".to_string());
+    }
+    args.push(path);
+    git.run(args).map(|_| ())
+}
+
+/// The files (relative to `dir`'s top) that differ from `base` in `dir`'s work tree: committed
+/// since, staged, unstaged, and new files git does not ignore. Sorted, without repeats.
+pub fn changed_files(dir: &Path, base: &str) -> Result<Vec<String>, GitError> {
+    let git = Git::open(dir)?;
+    let mut files: Vec<String> = Vec::new();
+    for listing in [
+        git.run(["diff", "--name-only", "-z", "--no-renames", base, "--"])?,
+        git.run(["ls-files", "--others", "--exclude-standard", "-z"])?,
+    ] {
+        files.extend(
+            listing
+                .split(|&b| b == 0)
+                .filter(|p| !p.is_empty())
+                .map(|p| String::from_utf8_lossy(p).into_owned()),
+        );
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// Commits everything in `dir`'s work tree (new files too) with `message`; false when there was
+/// nothing to commit.
+pub fn commit_all(dir: &Path, message: &str) -> Result<bool, GitError> {
+    let git = Git::open(dir)?;
+    git.run(["add", "--all"])?;
+    let staged = git.run(["diff", "--cached", "--name-only"])?;
+    if staged.is_empty() {
+        return Ok(false);
+    }
+    git.run([
+        "-c",
+        "user.name=ctxpack",
+        "-c",
+        "user.email=ctxpack@localhost",
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "-m",
+        message,
+    ])?;
+    Ok(true)
+}
