@@ -421,6 +421,19 @@ fn failures_are_recorded_and_lose_nothing() {
     assert!(stderr(&out).contains("src/ghost.rs"), "{}", stderr(&out));
 }
 
+/// Whether process `pid` still runs: it exists and is not a zombie waiting to be reaped.
+#[cfg(target_os = "linux")]
+fn running(pid: i32) -> bool {
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let zombie = state
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .trim_start()
+        .starts_with('Z');
+    !state.is_empty() && !zombie
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn a_timeout_ends_the_model_and_its_children() {
@@ -437,17 +450,7 @@ fn a_timeout_ends_the_model_and_its_children() {
     let pids: Vec<i32> = read(&pids).lines().map(|l| l.parse().unwrap()).collect();
     assert_eq!(pids.len(), 2, "the model and its child");
     for pid in pids {
-        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let zombie = state
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z');
-        assert!(
-            state.is_empty() || zombie,
-            "process {pid} is still running: {state}"
-        );
+        assert!(!running(pid), "process {pid} outlived the timeout");
     }
     assert_eq!(ledger(&env, &id)[0]["status"], "timed out");
     assert_eq!(
@@ -604,17 +607,7 @@ fn ctrl_c_ends_the_model_and_its_children() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     for pid in seen {
-        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let zombie = state
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z');
-        assert!(
-            state.is_empty() || zombie,
-            "process {pid} outlived Ctrl-C: {state}"
-        );
+        assert!(!running(pid), "process {pid} outlived Ctrl-C");
     }
     assert_eq!(ledger(&env, &id)[0]["status"], "interrupted");
 }
