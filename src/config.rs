@@ -228,6 +228,7 @@ impl PackConfig {
                     base: base.clone().filter(|b| !b.trim().is_empty()),
                     log: change.git_log,
                     untracked: change.untracked,
+                    only: None,
                 }),
                 output: Output::Document,
             },

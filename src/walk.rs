@@ -57,6 +57,61 @@ pub struct Source {
     pub threads: usize,
 }
 
+impl Source {
+    /// All of `root` (a canonical directory), with `include` and `exclude` globs, the ignore
+    /// files, hidden files only with `hidden`, all cores, and the default size limit; `skip_name`
+    /// leaves out files by name (the cache's stores).
+    pub fn for_root(
+        root: &Path,
+        include: &[String],
+        exclude: &[String],
+        hidden: bool,
+        skip_name: Option<fn(&str) -> bool>,
+    ) -> Result<Source, GlobError> {
+        let globs = Globs::new(root, include, exclude)?;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Source {
+            root_name: root
+                .file_name()
+                .map(shown_name)
+                .unwrap_or_else(|| "/".to_string()),
+            inputs: WalkInputs {
+                root: root.to_path_buf(),
+                paths: vec![root.to_path_buf()],
+            },
+            walk: WalkOptions {
+                hidden,
+                no_ignore: false,
+                follow: false,
+                globs,
+                skip: None,
+                skip_name,
+                threads,
+            },
+            max_file_size: 1 << 20,
+            threads,
+        })
+    }
+}
+
+/// `given` (relative to `root`, or absolute), as a canonical path inside `root`, a canonical
+/// directory: `..` that climbs out, an absolute path elsewhere, and a symbolic link whose target
+/// lies outside are refused, before anything is read. The path must exist.
+pub fn confine(root: &Path, given: &str) -> Result<PathBuf, String> {
+    let joined = root.join(given);
+    let resolved = std::fs::canonicalize(&joined).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{given}: no such file or directory"),
+        _ => format!("{given}: {e}"),
+    })?;
+    if !resolved.starts_with(root) {
+        return Err(format!(
+            "{given}: outside the root {}; only paths inside it can be read",
+            root.display()
+        ));
+    }
+    Ok(resolved)
+}
+
 /// Inputs already resolved to absolute paths inside `root` (see config).
 #[derive(Debug, Clone)]
 pub struct WalkInputs {
@@ -266,6 +321,11 @@ impl Globs {
 fn is_git_dir(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n == ".git")
 }
+
+/// The directory the handoff layer keeps its tasks in (prompts, packed documents, worktrees).
+/// Below the walked root it is never walked, whatever the ignore files and flags say: packing it
+/// would feed earlier prompts back into the next one.
+pub const STATE_DIR: &str = ".ctxpack";
 
 /// Hands every file under `inputs` to `visit`, once each, from several threads at once and in no
 /// particular order (callers sort). Returns warnings for the user, sorted.
@@ -645,6 +705,9 @@ impl Walk<'_> {
             }
             if !entry.file_type().is_some_and(|t| t.is_dir()) || entry.depth() == 0 {
                 return true;
+            }
+            if path.file_name().is_some_and(|n| n == STATE_DIR) {
+                return false;
             }
             if filter_globs.excludes(path, true) {
                 return false;

@@ -47,11 +47,16 @@ impl Console for Terminal {
 fn open(config: &Option<std::path::PathBuf>) -> Result<Handoff, Failure> {
     let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
     let handoff = Handoff::open(&cwd, config.as_deref())?;
-    // Ctrl-C ends the model's process group, not ctxpack in the middle of writing a file.
-    let _ = signal_hook::flag::register(
+    // The first Ctrl-C ends the model's process group (or stops the phase before its model
+    // starts), not ctxpack in the middle of writing a file; a second one ends ctxpack at once.
+    // The shutdown is registered first, so the first Ctrl-C only arms it.
+    let flag = std::sync::Arc::clone(&handoff.interrupted);
+    let _ = signal_hook::flag::register_conditional_shutdown(
         signal_hook::consts::SIGINT,
-        std::sync::Arc::clone(&handoff.interrupted),
+        130,
+        std::sync::Arc::clone(&flag),
     );
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, flag);
     Ok(handoff)
 }
 
@@ -83,7 +88,7 @@ pub fn task(command: TaskCommand) -> Result<(), Failure> {
                     args.id
                 ),
                 None => eprintln!(
-                    "ctxpack: task {} has no worktree; nothing to remove",
+                    "ctxpack: task {} is done (it had no worktree to remove)",
                     args.id
                 ),
             }
@@ -206,7 +211,11 @@ fn write_status(out: &mut dyn Write, task: &TaskStatus) -> io::Result<()> {
     if let (Some(worktree), Some(branch)) = (&task.worktree, &task.branch) {
         writeln!(out, "  worktree: {worktree} (branch {branch})")?;
     }
+    if let Some(done) = &task.done {
+        writeln!(out, "  done: {done}")?;
+    }
     let next = match (&task.plan, task.executed, task.verdict) {
+        _ if task.done.is_some() => None,
         (None, _, _) => Some("plan"),
         (Some(_), false, _) => Some("execute"),
         (Some(_), true, None) => Some("review"),

@@ -52,12 +52,10 @@ pub fn run(args: InitArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The repository's top, or `dir` outside a repository.
+/// The top of the repository's main checkout (also from inside a task's worktree, whose
+/// files would otherwise be committed on the task's branch), or `dir` outside a repository.
 fn top_of(dir: &Path) -> PathBuf {
-    crate::git::Git::open(dir)
-        .and_then(|git| git.run(["rev-parse", "--show-toplevel"]))
-        .map(|out| PathBuf::from(String::from_utf8_lossy(&out).trim()))
-        .unwrap_or_else(|_| dir.to_path_buf())
+    crate::handoff::main_top(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
 /// Writes a file that must not exist yet (never replacing one made meanwhile).

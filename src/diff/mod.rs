@@ -19,6 +19,9 @@ pub struct DiffRequest {
     /// With `--untracked`: files git does not track yet (and does not ignore) are part of the
     /// change, as new files.
     pub untracked: bool,
+    /// Only these files (relative to the root) are part of the change: the files a task's
+    /// executor changed, and not the user's own work beside them. `None`: every file.
+    pub only: Option<Vec<String>>,
 }
 
 /// Why the change could not be read.
@@ -146,6 +149,11 @@ pub fn read(root: &Path, request: &DiffRequest) -> Result<Change, DiffError> {
     let head = check_revisions(&git, &base)?;
     // `--relative`: paths relative to the root, and nothing outside it. The rest keeps a user's
     // settings (colour, submodule logs, prefixes) from changing what a program reads.
+    // `:(literal)`: a path is a path, not a glob.
+    let pathspec: Vec<String> = match &request.only {
+        Some(paths) => paths.iter().map(|p| format!(":(literal){p}")).collect(),
+        None => Vec::new(),
+    };
     let diff_args = |extra: &[&str]| -> Vec<String> {
         let mut args: Vec<String> = [
             "diff",
@@ -159,8 +167,18 @@ pub fn read(root: &Path, request: &DiffRequest) -> Result<Change, DiffError> {
         .to_vec();
         args.extend(extra.iter().map(|s| s.to_string()));
         args.extend(["--relative".to_string(), base.clone(), "--".to_string()]);
+        args.extend(pathspec.iter().cloned());
         args
     };
+    if request.only.as_ref().is_some_and(|paths| paths.is_empty()) {
+        // No file is part of the change (an empty pathspec would mean every file).
+        return Ok(Change {
+            base,
+            head,
+            patches: Vec::new(),
+            log: None,
+        });
+    }
     let raw = git.run(diff_args(&["-z", "--raw", "--no-abbrev"]))?;
     let numstat = git.run(diff_args(&["-z", "--numstat"]))?;
     let patch = git.run(diff_args(&[]))?;
@@ -199,7 +217,7 @@ pub fn read(root: &Path, request: &DiffRequest) -> Result<Change, DiffError> {
         .collect();
     let mut patches: Vec<Patch> = patches;
     if request.untracked {
-        patches.extend(untracked(&git)?);
+        patches.extend(untracked(&git, request.only.as_deref())?);
         patches.sort_by(|a, b| a.path.cmp(&b.path));
     }
     let log = match request.log {
@@ -215,11 +233,14 @@ pub fn read(root: &Path, request: &DiffRequest) -> Result<Change, DiffError> {
 }
 
 /// The files git does not track and does not ignore, each as the patch of a new file.
-fn untracked(git: &Git) -> Result<Vec<Patch>, GitError> {
+fn untracked(git: &Git, only: Option<&[String]>) -> Result<Vec<Patch>, GitError> {
     let listed = git.run(["ls-files", "--others", "--exclude-standard", "-z"])?;
     let mut patches = Vec::new();
     for path in listed.split(|&b| b == 0).filter(|p| !p.is_empty()) {
         let path = String::from_utf8_lossy(path).into_owned();
+        if only.is_some_and(|wanted| !wanted.contains(&path)) {
+            continue;
+        }
         let text = git.run_answering_one([
             "diff",
             "--no-index",

@@ -50,26 +50,35 @@ const KNOWN_CLIS: &[(&str, &str, &str)] = &[
     (
         "claude",
         "claude",
-        r#"# Claude Code: the prompt on stdin, edits the files itself in the task's worktree.
+        r#"# Claude Code: the prompt on stdin; executes by editing the files itself in the task's
+# worktree, plans and reviews without permission to edit. Its tokenizer is not o200k_base:
+# margin keeps prompts that much under the window.
 command = ["claude", "-p", "--permission-mode", "acceptEdits"]
+readonly_command = ["claude", "-p"]
 window = "200k"
 reserve = "16k"
+margin = "15%"
 edits = "agent""#,
     ),
     (
         "gemini",
         "gemini",
-        r#"# Gemini CLI: reads stdin as input; --yolo lets it edit files without asking.
+        r#"# Gemini CLI: reads stdin as input; --yolo lets it edit files without asking, so only
+# execute gets it. Its tokenizer is not o200k_base: margin keeps prompts under the window.
 command = ["gemini", "--yolo", "-p", "Do what the input above asks."]
+readonly_command = ["gemini", "-p", "Do what the input above asks."]
 window = "1m"
 reserve = "32k"
+margin = "15%"
 edits = "agent""#,
     ),
     (
         "codex",
         "codex",
-        r#"# Codex CLI: `-` reads the prompt from stdin; --full-auto edits files in a sandbox.
+        r#"# Codex CLI: `-` reads the prompt from stdin; --full-auto edits files in a sandbox,
+# a read-only sandbox for plan and review.
 command = ["codex", "exec", "--full-auto", "-"]
+readonly_command = ["codex", "exec", "--sandbox", "read-only", "-"]
 window = "200k"
 reserve = "16k"
 edits = "agent""#,
@@ -109,11 +118,14 @@ pub fn starter(is_on_path: &dyn Fn(&str) -> bool) -> String {
          #\n\
          # A model is a command: the prompt goes to its standard input, its answer comes from its\n\
          # standard output. window: its context window in tokens; reserve: room kept for its\n\
-         # answer (prompts fill at most window - reserve, counted exactly in `encoding`, default\n\
-         # o200k_base). edits: \"agent\" if the CLI edits files itself (it runs in the task's\n\
-         # worktree), \"diff\" if it only prints text (ctxpack applies the unified diffs it\n\
-         # answers with, all or nothing). Optional: timeout (\"30m\"), retries, fallback (another\n\
-         # model, used when this one fails).\n\
+         # answer (default 0); prompts fill at most window - reserve, counted exactly in\n\
+         # `encoding` (default o200k_base), less `margin` (default 0%) for a model whose own\n\
+         # tokenizer counts differently. edits: \"agent\" if the CLI edits files itself (it runs\n\
+         # in the task's worktree), \"diff\" (the default) if it only prints text (ctxpack\n\
+         # applies the unified diffs it answers with, all or nothing). readonly_command: how to\n\
+         # run it for plan and review, which must not edit (default: command); a phase that\n\
+         # only reads fails if files changed. Optional: timeout (\"30m\"), retries, fallback\n\
+         # (another model, used when this one fails).\n\
          #\n\
          # Prices change often and are yours to set: USD per million tokens, for the cost ledger\n\
          # (`ctxpack cost`). Left at 0, calls are counted but cost nothing.\n",
@@ -169,7 +181,8 @@ pub fn starter(is_on_path: &dyn Fn(&str) -> bool) -> String {
 
 /// The shortest useful configuration, shown when there is none.
 pub const EXAMPLE: &str = r#"[models.claude]
-command = ["claude", "-p"]
+command = ["claude", "-p", "--permission-mode", "acceptEdits"]
+readonly_command = ["claude", "-p"]
 window = "200k"
 reserve = "16k"
 edits = "agent"
@@ -218,12 +231,26 @@ pub struct Model {
     /// The model used when this one fails (after its retries).
     pub fallback: Option<String>,
     pub retries: u32,
+    /// How to run it for the phases that only read (plan, review); `None`: `command`.
+    pub readonly_command: Option<Vec<String>>,
+    /// The share of `window - reserve` left unused, for a model whose own tokenizer counts more
+    /// tokens than `encoding` does (0 to 0.5).
+    pub margin: f64,
 }
 
 impl Model {
-    /// The tokens a prompt may take.
+    /// The tokens a prompt may take: `window - reserve`, less the margin.
     pub fn prompt_limit(&self) -> usize {
-        self.window - self.reserve
+        let room = self.window - self.reserve;
+        room - (room as f64 * self.margin).ceil() as usize
+    }
+
+    /// The command `phase` runs: plan and review use `readonly_command` where there is one.
+    pub fn command_for(&self, phase: Phase) -> &[String] {
+        match (phase, &self.readonly_command) {
+            (Phase::Plan | Phase::Review, Some(command)) => command,
+            _ => &self.command,
+        }
     }
 
     /// The cost of a call, in USD.
@@ -323,6 +350,16 @@ impl Config {
                      arguments, as in command = [\"claude\", \"-p\"]"
                 )));
             }
+            if model
+                .readonly_command
+                .as_ref()
+                .is_some_and(|c| c.is_empty() || c[0].trim().is_empty())
+            {
+                return Err(invalid(format!(
+                    "line {line}: [models.{name}] readonly_command is empty: give the program \
+                     and its arguments, or leave it out to use command"
+                )));
+            }
             if model.reserve.0 >= model.window.0 {
                 return Err(invalid(format!(
                     "line {line}: [models.{name}] reserve ({}) leaves nothing of window ({})",
@@ -351,6 +388,8 @@ impl Config {
                     edits: model.edits.unwrap_or(Edits::Diff),
                     fallback: model.fallback.as_ref().map(|f| f.get_ref().clone()),
                     retries: model.retries,
+                    readonly_command: model.readonly_command,
+                    margin: model.margin.map_or(0.0, |m| m.0),
                 },
             );
         }
@@ -494,6 +533,8 @@ struct RawModel {
     fallback: Option<Spanned<String>>,
     #[serde(default)]
     retries: u32,
+    readonly_command: Option<Vec<String>>,
+    margin: Option<Margin>,
 }
 
 #[derive(Deserialize, Default)]
@@ -533,6 +574,36 @@ impl<'de> Deserialize<'de> for Tokens {
                 .map(Tokens)
                 .map_err(de::Error::custom),
         }
+    }
+}
+
+/// A share of the window left unused: `"15%"`, or a fraction such as `0.15`; at most half.
+struct Margin(f64);
+
+impl<'de> Deserialize<'de> for Margin {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Margin, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        let bad = |shown: &str| {
+            de::Error::custom(format!(
+                "{shown} is not a margin: use a percentage from 0% to 50%, as in \"15%\""
+            ))
+        };
+        let fraction = match Raw::deserialize(deserializer)? {
+            Raw::Number(n) => n,
+            Raw::Text(text) => match text.trim().strip_suffix('%') {
+                Some(percent) => percent.trim().parse::<f64>().map_err(|_| bad(&text))? / 100.0,
+                None => return Err(bad(&text)),
+            },
+        };
+        if !(0.0..=0.5).contains(&fraction) {
+            return Err(bad(&format!("{}%", fraction * 100.0)));
+        }
+        Ok(Margin(fraction))
     }
 }
 
@@ -582,6 +653,8 @@ timeout = "20m"
 edits = "agent"
 fallback = "small"
 retries = 2
+readonly_command = ["claude", "-p", "--permission-mode", "plan"]
+margin = "10%"
 
 [models.small]
 command = ["llm", "-m", "gpt-4o-mini"]
@@ -606,7 +679,12 @@ exclude = ["vendor/**"]
         let config = parse(GOOD).unwrap();
         let big = &config.models["big"];
         assert_eq!((big.window, big.reserve), (200_000, 16_000));
-        assert_eq!(big.prompt_limit(), 184_000);
+        assert_eq!(big.prompt_limit(), 165_600);
+        assert_eq!(big.command_for(Phase::Execute), ["claude", "-p"]);
+        assert_eq!(
+            big.command_for(Phase::Review),
+            ["claude", "-p", "--permission-mode", "plan"]
+        );
         assert_eq!(big.timeout, Duration::from_secs(1200));
         assert_eq!(big.edits, Edits::Agent);
         assert_eq!(big.fallback.as_deref(), Some("small"));
@@ -617,6 +695,8 @@ exclude = ["vendor/**"]
             (small.window, small.reserve, small.edits),
             (128_000, 0, Edits::Diff)
         );
+        assert_eq!(small.prompt_limit(), 128_000);
+        assert_eq!(small.command_for(Phase::Plan), ["llm", "-m", "gpt-4o-mini"]);
         assert_eq!(
             config.model_for(Phase::Execute, None).unwrap().name,
             "small"
@@ -660,6 +740,10 @@ exclude = ["vendor/**"]
                 "leaves nothing",
             ),
             ("[colours]\nred = 1\n", "line 1"),
+            (
+                "[models.a]\ncommand = [\"x\"]\nwindow = 100\nmargin = \"90%\"\n",
+                "line 4",
+            ),
         ] {
             let error = parse(text).expect_err(text);
             assert!(error.contains(wanted), "{text:?}: {error}");

@@ -11,6 +11,7 @@ pub mod apply;
 pub mod config;
 pub mod ledger;
 pub mod prompt;
+pub mod review;
 pub mod runner;
 pub mod scope;
 pub mod task;
@@ -32,11 +33,12 @@ use crate::render::Format;
 use crate::secrets;
 use crate::tokens::{Tiktoken, TokenCounter};
 use crate::types::{Fidelity, Reporter};
-use crate::walk::{Globs, Source, WalkInputs, WalkOptions};
+use crate::walk::Source;
 use apply::ApplyError;
 use config::{Config, ConfigError, Edits, Model, Phase};
 use ledger::Entry;
 use prompt::{PromptError, TaskValues, Template, Values};
+pub use review::{parse_review, Finding, Review, Verdict};
 use runner::{Ending, RunError};
 use scope::Scope;
 use task::{Task, TaskError, TaskInfo, Tasks, STATE_DIR};
@@ -70,6 +72,53 @@ pub enum HandoffError {
     NotARepository { dir: PathBuf },
     #[error("task {id}: {message}")]
     Order { id: String, message: String },
+    #[error("{0}")]
+    Refused(String),
+    #[error(
+        "task {id} is done: its worktree was removed{}; make a new task to go on \
+         (ctxpack task new)",
+        branch.as_deref().map_or(String::new(), |b| format!(" and its work is on branch {b}"))
+    )]
+    Done { id: String, branch: Option<String> },
+    #[error(
+        "task {id}: the {phase} prompt for {model} still took {last} tokens after {FIT_ATTEMPTS} \
+         attempts to fit it within {limit}; please report this, with the prompt in {}",
+        prompt.display()
+    )]
+    NoFit {
+        id: String,
+        phase: Phase,
+        model: String,
+        limit: usize,
+        last: usize,
+        prompt: PathBuf,
+    },
+    #[error(
+        "task {id}: {model} changed files during {phase}, a phase that only reads: {}. Its \
+         answer is kept in {}; the changes are left as they are for you to look at (git status). \
+         Give the model a command that cannot edit: readonly_command in ctxpack.toml",
+        files.join(", "),
+        artifact.display()
+    )]
+    ChangedTree {
+        id: String,
+        phase: Phase,
+        model: String,
+        files: Vec<String>,
+        artifact: PathBuf,
+    },
+    #[error(
+        "task {id}: the executor's changes are in {} but could not be committed: {message}\n\
+         commit them on branch {branch} yourself (a commit hook may have refused them), then run \
+         ctxpack review {id}",
+        dir.display()
+    )]
+    Commit {
+        id: String,
+        dir: PathBuf,
+        branch: String,
+        message: String,
+    },
     #[error(
         "task {id}: the {phase} prompt's fixed parts ({parts}) alone take {needed} tokens, {} more \
          than the {limit} that model {model}'s window minus its reserve leaves; shorten them, or \
@@ -125,6 +174,8 @@ impl HandoffError {
             HandoffError::Config(_)
             | HandoffError::NotARepository { .. }
             | HandoffError::Order { .. }
+            | HandoffError::Refused(_)
+            | HandoffError::Done { .. }
             | HandoffError::TooLarge { .. }
             | HandoffError::File { .. } => true,
             HandoffError::Task(TaskError::Unknown { .. }) => true,
@@ -187,43 +238,6 @@ pub struct PhaseOutcome {
     pub printed: bool,
 }
 
-/// A reviewer's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    Approve,
-    ChangesRequested,
-    /// The reviewer ignored the format: its text is kept, no verdict read.
-    Unknown,
-}
-
-impl Verdict {
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Approve => "approve",
-            Verdict::ChangesRequested => "changes-requested",
-            Verdict::Unknown => "unknown",
-        }
-    }
-}
-
-/// One finding of a review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
-    pub severity: String,
-    pub path: String,
-    pub line: Option<usize>,
-    pub issue: String,
-    pub fix: Option<String>,
-}
-
-/// What `review.json` holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Review {
-    pub verdict: Verdict,
-    pub findings: Vec<Finding>,
-}
-
 /// The handoff layer for one repository.
 pub struct Handoff {
     /// The top of the repository's main checkout.
@@ -267,10 +281,10 @@ impl Handoff {
     ) -> Result<Task, HandoffError> {
         let title = title.trim();
         if title.is_empty() {
-            return Err(HandoffError::Order {
-                id: "-".into(),
-                message: "a task needs a title: ctxpack task new \"Add retry support\"".into(),
-            });
+            return Err(HandoffError::Refused(
+                "a task needs a title: ctxpack task new \"Add retry support\" --spec SPEC.md"
+                    .into(),
+            ));
         }
         let spec_text = match spec {
             Some(path) => {
@@ -289,11 +303,12 @@ impl Handoff {
             None => format!("# {title}\n"),
         };
         let git = Git::open(&self.top)?;
-        let base = git.commit_of("HEAD").map_err(|_| HandoffError::Order {
-            id: "-".into(),
-            message: "the repository has no commits yet: commit something first, so the task \
-                      has a base to review against"
-                .into(),
+        let base = git.commit_of("HEAD").map_err(|_| {
+            HandoffError::Refused(
+                "the repository has no commits yet: commit something first, so the task has a \
+                 base to review against"
+                    .into(),
+            )
         })?;
         exclude_state_dir(&git)?;
         let id = self.tasks.new_id(title);
@@ -312,19 +327,29 @@ impl Handoff {
             base,
             worktree,
             branch,
+            done: None,
         };
         Ok(self.tasks.create(&info, &spec_text)?)
     }
 
-    /// Removes a task's worktree (its branch stays). Refused, by git, when the worktree holds
-    /// changes that are not committed, unless `force`.
+    /// Finishes a task: removes its worktree (its branch stays) and marks it done. Refused, by
+    /// git, when the worktree holds changes that are not committed, unless `force`.
     pub fn done(&self, id: &str, force: bool) -> Result<Option<String>, HandoffError> {
-        let task = self.tasks.open(id)?;
+        let mut task = self.tasks.open(id)?;
         let _lock = task.lock()?;
-        let Some(relative) = &task.info.worktree else {
+        let mark = |task: &mut Task| -> Result<(), HandoffError> {
+            if task.info.done.is_none() {
+                task.info.done =
+                    Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string());
+                task.save_info()?;
+            }
+            Ok(())
+        };
+        let Some(relative) = task.info.worktree.clone() else {
+            mark(&mut task)?;
             return Ok(None);
         };
-        let path = self.top.join(relative);
+        let path = self.top.join(&relative);
         if path.exists() {
             let git = Git::open(&self.top)?;
             worktree::remove(&git, &path, force).map_err(|error| match error {
@@ -339,6 +364,7 @@ impl Handoff {
                 error => error.into(),
             })?;
         }
+        mark(&mut task)?;
         Ok(task.info.branch.clone())
     }
 
@@ -351,17 +377,49 @@ impl Handoff {
         console: &dyn Console,
     ) -> Result<PhaseOutcome, HandoffError> {
         let config = self.config()?;
-        let task = self.tasks.open(id)?;
+        let task = self.open_live(id)?;
         let _lock = task.lock()?;
+        self.phase_locked(&task, &config, phase, options, console)
+    }
+
+    /// Task `id`, unless it is done.
+    fn open_live(&self, id: &str) -> Result<Task, HandoffError> {
+        let task = self.tasks.open(id)?;
+        let gone = task
+            .info
+            .worktree
+            .as_ref()
+            .is_some_and(|w| !self.top.join(w).exists());
+        if task.info.done.is_some() || gone {
+            return Err(HandoffError::Done {
+                id: task.info.id.clone(),
+                branch: task.info.branch.clone(),
+            });
+        }
+        Ok(task)
+    }
+
+    /// Runs `phase` of `task`, whose lock the caller holds.
+    fn phase_locked(
+        &self,
+        task: &Task,
+        config: &Config,
+        phase: Phase,
+        options: &PhaseOptions,
+        console: &dyn Console,
+    ) -> Result<PhaseOutcome, HandoffError> {
         let model = config.model_for(phase, options.model.as_deref())?;
-        // Every command the phase could run exists, before anything runs.
-        for candidate in chain(&config, model) {
-            runner::locate(&candidate.command[0])?;
+        // Every command the phase could run exists, before anything runs (a printed prompt
+        // runs nothing).
+        if !options.print {
+            for candidate in chain(config, model) {
+                runner::locate(&candidate.command_for(phase)[0])?;
+            }
         }
         let run = PhaseRun {
             handoff: self,
-            config: &config,
-            task: &task,
+            config,
+            task,
             console,
             options,
         };
@@ -380,10 +438,14 @@ impl Handoff {
         options: &PhaseOptions,
         console: &dyn Console,
     ) -> Result<Vec<(Phase, PhaseOutcome)>, HandoffError> {
+        let config = self.config()?;
+        let task = self.open_live(id)?;
+        // One lock for all three phases: no other process slips in between them.
+        let _lock = task.lock()?;
         let mut done = Vec::new();
         for phase in Phase::ALL {
             console.status(&format!("== {phase}"));
-            let outcome = self.phase(id, phase, options, console)?;
+            let outcome = self.phase_locked(&task, &config, phase, options, console)?;
             let printed = outcome.printed;
             done.push((phase, outcome));
             if printed {
@@ -443,6 +505,8 @@ pub struct TaskStatus {
     pub base: String,
     pub worktree: Option<String>,
     pub branch: Option<String>,
+    /// When `task done` finished it.
+    pub done: Option<String>,
     /// The plan check's summary line, when there is a plan.
     pub plan: Option<String>,
     /// References that fail the check.
@@ -466,6 +530,7 @@ impl TaskStatus {
             base: task.info.base.clone(),
             worktree: task.info.worktree.clone(),
             branch: task.info.branch.clone(),
+            done: task.info.done.clone(),
             plan: check.as_ref().map(|c| c.summary_line.clone()).or_else(|| {
                 task.path("plan.md")
                     .exists()
@@ -480,7 +545,8 @@ impl TaskStatus {
                 .read("review.json")
                 .and_then(|text| serde_json::from_str::<Review>(&text).ok())
                 .map(|review| review.verdict),
-            cost_usd: entries.iter().map(|e| e.cost_usd).sum(),
+            // Folded from +0.0: an empty sum of f64 is -0.0, printed as "$-0.0000".
+            cost_usd: entries.iter().fold(0.0, |sum, e| sum + e.cost_usd),
             calls: entries.len(),
         }
     }
@@ -513,7 +579,7 @@ struct CheckRead {
 }
 
 /// The top of the repository's main checkout, from anywhere in it or in one of its worktrees.
-fn main_top(dir: &Path) -> Result<PathBuf, HandoffError> {
+pub fn main_top(dir: &Path) -> Result<PathBuf, HandoffError> {
     let git = Git::open(dir).map_err(|error| match error {
         GitError::NotARepository { dir } => HandoffError::NotARepository { dir },
         error => error.into(),
@@ -604,8 +670,8 @@ enum Context {
     Repository { focus: String },
     /// What the plan needs (`pack --plan`).
     Plan { plan: String },
-    /// The change since the task's base (`pack --diff`).
-    Change { base: String },
+    /// The change since the task's base (`pack --diff`): the files the executor changed.
+    Change { base: String, files: Vec<String> },
 }
 
 impl PhaseRun<'_> {
@@ -645,32 +711,16 @@ impl PhaseRun<'_> {
         let root = self.workdir();
         let root = root.canonicalize().map_err(|e| io_file(&root, e))?;
         let pack = &self.config.pack;
-        let globs =
-            Globs::new(&root, &pack.include, &pack.exclude).map_err(|e| HandoffError::File {
-                path: self.config.path.clone(),
-                message: format!("[pack] {e}"),
-            })?;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(Source {
-            root_name: root
-                .file_name()
-                .map(crate::types::shown_name)
-                .unwrap_or_else(|| "/".to_string()),
-            inputs: WalkInputs {
-                paths: vec![root.clone()],
-                root,
-            },
-            walk: WalkOptions {
-                hidden: pack.hidden,
-                no_ignore: false,
-                follow: false,
-                globs,
-                skip: None,
-                skip_name: Some(crate::cache::is_store_name),
-                threads,
-            },
-            max_file_size: 1 << 20,
-            threads,
+        Source::for_root(
+            &root,
+            &pack.include,
+            &pack.exclude,
+            pack.hidden,
+            Some(crate::cache::is_store_name),
+        )
+        .map_err(|e| HandoffError::File {
+            path: self.config.path.clone(),
+            message: format!("[pack] {e}"),
         })
     }
 
@@ -711,11 +761,12 @@ impl PhaseRun<'_> {
                     path: self.task.path("plan.md"),
                 })
             }
-            Context::Change { base } => {
+            Context::Change { base, files } => {
                 request.diff = Some(DiffRequest {
                     base: Some(base.clone()),
                     log: None,
                     untracked: true,
+                    only: Some(files.clone()),
                 })
             }
         }
@@ -723,15 +774,15 @@ impl PhaseRun<'_> {
         // Invariant: the request asks for a document.
         let document = packed.document.expect("a document was asked for");
         let bytes = document.to_bytes().map_err(|e| HandoffError::File {
-            path: std::env::temp_dir(),
+            path: self.task.dir.clone(),
             message: format!("could not read the packed document back: {e}"),
         })?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// The prompt for `model`: the template rendered with `values` and a context packed to fill
-    /// what the fixed parts leave of the model's window (minus its reserve), counted exactly in
-    /// the model's encoding. Refitted if the whole came out a few tokens over.
+    /// what the fixed parts leave of the model's window (minus its reserve and margin), counted
+    /// exactly in the model's encoding. Refitted if the whole came out a few tokens over.
     fn prompt(
         &self,
         phase: Phase,
@@ -759,6 +810,7 @@ impl PhaseRun<'_> {
         let source = self.source()?;
         let session = self.session(&source)?;
         let mut budget = limit - fixed + extra_fixed;
+        let mut last = (String::new(), 0);
         for _ in 0..FIT_ATTEMPTS {
             let packed = match self.pack(context, model, budget, &source, &session) {
                 Ok(packed) => packed,
@@ -781,18 +833,30 @@ impl PhaseRun<'_> {
                 return Ok((prompt, tokens));
             }
             budget = budget.saturating_sub(tokens - limit + 8);
+            last = (prompt, tokens);
         }
         let _ = session.cache().save();
-        Err(too_large(limit + 1))
+        // Kept for the report: the prompt that did not fit.
+        let name = format!("prompts/{}.unfitted.md", phase.name());
+        self.task.write(&name, last.0.as_bytes())?;
+        Err(HandoffError::NoFit {
+            id: self.id(),
+            phase,
+            model: model.name.clone(),
+            limit,
+            last: last.1,
+            prompt: self.task.path(&name),
+        })
     }
 
+    /// The values every phase's template gets; the spec redacted as a pack redacts files.
     fn values(&self, model: &Model) -> Result<Values, HandoffError> {
         Ok(Values {
             task: TaskValues {
                 id: self.id(),
                 title: self.task.info.title.clone(),
             },
-            spec: self.spec()?,
+            spec: redact("spec.md", &self.spec()?),
             edits: model.edits.name().to_string(),
             model: model.name.clone(),
             ..Values::default()
@@ -802,7 +866,12 @@ impl PhaseRun<'_> {
     /// Runs the phase's prompt on `model`, then on its retries and fallbacks until one call
     /// succeeds; every call goes to the ledger, and partial output of a failed one is kept as
     /// `<artifact>.partial`. `build` makes the prompt for a model (each is fitted to its own
-    /// window); `echo_to` also receives the output as it streams.
+    /// window); `echo_to` also receives the output as it streams. The model's standard error
+    /// is kept in `logs/<phase>.stderr`.
+    ///
+    /// An agent executor that fails leaves its edits behind: in the task's own worktree, clean
+    /// before the call, they are undone before the next attempt; in the main checkout they stay,
+    /// and a warning names them.
     fn call(
         &self,
         phase: Phase,
@@ -814,17 +883,30 @@ impl PhaseRun<'_> {
         let mut tried = Vec::new();
         let mut partial = None;
         let mut attempt = 0u32;
-        let spent: f64 = ledger::read(&self.task.read(ledger::FILE_NAME).unwrap_or_default())
+        let mut spent: f64 = ledger::read(&self.task.read(ledger::FILE_NAME).unwrap_or_default())
             .iter()
-            .map(|e| e.cost_usd)
-            .sum();
-        let mut spent = spent;
+            .fold(0.0, |sum, e| sum + e.cost_usd);
+        let logs = self.task.path("logs");
+        std::fs::create_dir_all(&logs).map_err(|e| io_file(&logs, e))?;
+        let stderr_log = logs.join(format!("{}.stderr", phase.name()));
+        let workdir = self.workdir();
         for candidate in chain(self.config, model) {
+            let interrupted = || {
+                self.handoff
+                    .interrupted
+                    .load(std::sync::atomic::Ordering::SeqCst)
+            };
+            if interrupted() {
+                return Err(HandoffError::Interrupted);
+            }
             let (prompt, input_tokens) = build(candidate)?;
             self.task
                 .write(&format!("prompts/{}.md", phase.name()), prompt.as_bytes())?;
             let hash = blake3::hash(prompt.as_bytes()).to_hex().to_string();
             for _ in 0..=candidate.retries {
+                if interrupted() {
+                    return Err(HandoffError::Interrupted);
+                }
                 attempt += 1;
                 if let Some(max) = self.config.max_cost {
                     let would = candidate.cost(input_tokens, candidate.reserve);
@@ -851,13 +933,29 @@ impl PhaseRun<'_> {
                         String::new()
                     }
                 ));
+                if attempt > 1 {
+                    echo_to(
+                        format!("\n[ctxpack: attempt {attempt}, with {}]\n", candidate.name)
+                            .as_bytes(),
+                    );
+                }
+                let edits = phase == Phase::Execute && candidate.edits == Edits::Agent;
+                let undo =
+                    edits && self.task.info.worktree.is_some() && worktree::is_clean(&workdir)?;
+                let before = match edits && !undo {
+                    true => Some(worktree::snapshot(&workdir, &self.task.info.base)?),
+                    false => None,
+                };
                 let started = SystemTime::now();
                 let finished = runner::run(
-                    &candidate.command,
-                    &self.workdir(),
-                    &prompt,
-                    candidate.timeout,
-                    &self.handoff.interrupted,
+                    &runner::Call {
+                        command: candidate.command_for(phase),
+                        dir: &workdir,
+                        prompt: &prompt,
+                        timeout: candidate.timeout,
+                        interrupted: &self.handoff.interrupted,
+                        stderr_log: Some(&stderr_log),
+                    },
                     &mut |bytes| {
                         self.console.output(bytes);
                         echo_to(bytes);
@@ -898,6 +996,20 @@ impl PhaseRun<'_> {
                         .write(&format!("{artifact}.partial"), output.as_bytes())?;
                     partial = Some(self.task.path(&format!("{artifact}.partial")));
                 }
+                if undo {
+                    worktree::restore(&workdir)?;
+                } else if let Some(before) = &before {
+                    let after = worktree::snapshot(&workdir, &self.task.info.base)?;
+                    let left = worktree::differences(before, &after);
+                    if !left.is_empty() {
+                        self.console.warning(&format!(
+                            "{phase}: the failed call to {} left changes in {}: {}",
+                            candidate.name,
+                            relative_to(&self.handoff.top, &workdir),
+                            left.join(", ")
+                        ));
+                    }
+                }
                 if finished.ending == Ending::Interrupted {
                     return Err(HandoffError::Interrupted);
                 }
@@ -914,6 +1026,34 @@ impl PhaseRun<'_> {
             tried: tried.join("; "),
             partial,
         })
+    }
+
+    /// Runs `call` for a phase that only reads (plan, review) and fails it if the work tree
+    /// changed meanwhile: the model was given a command that can edit. `artifact` is written
+    /// with the answer either way.
+    fn read_only(
+        &self,
+        phase: Phase,
+        model: &Model,
+        artifact: &str,
+        build: &BuildPrompt<'_>,
+    ) -> Result<String, HandoffError> {
+        let workdir = self.workdir();
+        let before = worktree::snapshot(&workdir, &self.task.info.base)?;
+        let (output, used) = self.call(phase, model, artifact, build, &mut |_| {})?;
+        self.task.write(artifact, output.as_bytes())?;
+        let after = worktree::snapshot(&workdir, &self.task.info.base)?;
+        let changed = worktree::differences(&before, &after);
+        if !changed.is_empty() {
+            return Err(HandoffError::ChangedTree {
+                id: self.id(),
+                phase,
+                model: used,
+                files: changed,
+                artifact: self.task.path(artifact),
+            });
+        }
+        Ok(output)
     }
 
     /// Checks `plan` against the task's tree and records `plan-check.json`.
@@ -963,8 +1103,7 @@ impl PhaseRun<'_> {
         if self.options.print {
             return self.print(&build(model)?.0);
         }
-        let (output, _) = self.call(Phase::Plan, model, "plan.md", &build, &mut |_| {})?;
-        self.task.write("plan.md", output.as_bytes())?;
+        let output = self.read_only(Phase::Plan, model, "plan.md", &build)?;
         let checked = self.check_plan(&output)?;
         Ok(PhaseOutcome {
             artifact: Some(self.task.path("plan.md")),
@@ -986,12 +1125,13 @@ impl PhaseRun<'_> {
             });
         }
         let values = self.values(model)?;
+        let shown_plan = redact("plan.md", &plan);
         let context = Context::Plan { plan: plan.clone() };
         let build = |m: &Model| {
             let values = Values {
                 edits: m.edits.name().to_string(),
                 model: m.name.clone(),
-                plan: plan.clone(),
+                plan: shown_plan.clone(),
                 ..values.clone()
             };
             self.prompt(
@@ -1006,19 +1146,41 @@ impl PhaseRun<'_> {
         if self.options.print {
             return self.print(&build(model)?.0);
         }
-        let (output, used) =
-            self.call(Phase::Execute, model, "execute.log", &build, &mut |_| {})?;
-        self.task.write("execute.log", output.as_bytes())?;
+        // What had changed before any executor ran is not the executor's doing (the user's own
+        // work in the main checkout, the ctxpack.toml `init` wrote): the scope check leaves it
+        // out. Recorded once, before the first execute.
+        if self.task.read(BASELINE).is_none() {
+            let baseline = worktree::snapshot(&self.workdir(), &self.task.info.base)?;
+            let json = serde_json::to_string_pretty(&baseline).expect("a snapshot serializes");
+            self.task.write(BASELINE, format!("{json}\n").as_bytes())?;
+        }
+        // The log is written as the output comes, so `tail -f` follows a long run.
+        let mut log = self.task.stream("execute.log")?;
+        let mut log_error = None;
+        let (output, used) = self.call(Phase::Execute, model, "execute.log", &build, &mut |b| {
+            if log_error.is_none() {
+                log_error = std::io::Write::write_all(&mut log, b).err();
+            }
+        })?;
+        if let Some(error) = log_error {
+            self.console.warning(&format!(
+                "could not write {}: {error}",
+                self.task.path("execute.log").display()
+            ));
+        }
         let used = self.config.models.get(&used).unwrap_or(model);
         if used.edits == Edits::Diff {
             let patch = apply::diffs_in(&output).ok_or(HandoffError::Apply {
                 phase: Phase::Execute,
                 error: ApplyError::NoDiff,
             })?;
-            apply::apply(&self.workdir(), &patch).map_err(|error| HandoffError::Apply {
-                phase: Phase::Execute,
-                error,
-            })?;
+            let applied =
+                apply::apply(&self.workdir(), &patch).map_err(|error| HandoffError::Apply {
+                    phase: Phase::Execute,
+                    error,
+                })?;
+            self.console
+                .status(&format!("execute: applied {}", applied.describe()));
         }
         if self.task.info.worktree.is_some() {
             let message = format!(
@@ -1027,9 +1189,16 @@ impl PhaseRun<'_> {
                 used.name,
                 self.task.info.title
             );
-            worktree::commit_all(&self.workdir(), &message)?;
+            worktree::commit_all(&self.workdir(), &message).map_err(|error| {
+                HandoffError::Commit {
+                    id: self.id(),
+                    dir: self.workdir(),
+                    branch: self.task.info.branch.clone().unwrap_or_default(),
+                    message: error.to_string(),
+                }
+            })?;
         }
-        let scope = self.scope(&checked)?;
+        let scope = self.scope(&planned_files(&checked))?;
         Ok(PhaseOutcome {
             artifact: Some(self.task.path("execute.log")),
             check: Some(checked.summary_line()),
@@ -1039,11 +1208,22 @@ impl PhaseRun<'_> {
         })
     }
 
-    /// The scope check: the files the plan changes against the files that changed since the
-    /// task's base; recorded in `scope.json`.
-    fn scope(&self, checked: &Checked) -> Result<Scope, HandoffError> {
-        let changed = worktree::changed_files(&self.workdir(), &self.task.info.base)?;
-        let scope = Scope::check(&planned_files(checked), &changed);
+    /// The files changed since the task's base by its executor: every changed file, less those
+    /// that were already so before the first execute.
+    fn executor_changes(&self) -> Result<Vec<String>, HandoffError> {
+        let now = worktree::snapshot(&self.workdir(), &self.task.info.base)?;
+        let baseline: std::collections::BTreeMap<String, Option<String>> = self
+            .task
+            .read(BASELINE)
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        Ok(worktree::differences(&baseline, &now))
+    }
+
+    /// The scope check: `planned` (the files the plan changes) against the files the executor
+    /// changed; recorded in `scope.json`.
+    fn scope(&self, planned: &[String]) -> Result<Scope, HandoffError> {
+        let scope = Scope::check(planned, &self.executor_changes()?);
         let json = serde_json::to_string_pretty(&scope).expect("a scope serializes");
         self.task
             .write("scope.json", format!("{json}\n").as_bytes())?;
@@ -1052,8 +1232,13 @@ impl PhaseRun<'_> {
 
     fn review(&self, model: &Model) -> Result<PhaseOutcome, HandoffError> {
         let plan = self.plan_text()?;
-        // The scope check is written when an execute succeeds.
-        if !self.task.path("scope.json").exists() {
+        // The scope check is written when an execute succeeds; the plan's files are the ones
+        // that execute checked (the tree has changed since, so the plan is not checked again).
+        let Some(executed) = self
+            .task
+            .read("scope.json")
+            .and_then(|text| serde_json::from_str::<Scope>(&text).ok())
+        else {
             return Err(HandoffError::Order {
                 id: self.id(),
                 message: format!(
@@ -1061,30 +1246,28 @@ impl PhaseRun<'_> {
                     self.id()
                 ),
             });
-        }
-        let checked = plan::check(
-            &plan,
-            &self.task.path("plan.md"),
-            &self.source()?,
-            self.session(&self.source()?)?.pool(),
-        )?;
-        let scope = self.scope(&checked)?;
+        };
+        let scope = self.scope(&executed.planned())?;
+        let base = self.task.info.base.clone();
+        // What the executor changed (new files too) is the change; the user's own work beside
+        // it in the main checkout is not.
+        let files = self.executor_changes()?;
+        let request = DiffRequest {
+            base: Some(base.clone()),
+            log: None,
+            untracked: true,
+            only: Some(files.clone()),
+        };
+        // The diff is a fixed part: a review of half a change is no review.
+        let change = crate::diff::read(&self.workdir(), &request)?;
+        let diff: String = change.patches.iter().map(|p| p.text.as_str()).collect();
         let values = Values {
-            plan: plan.clone(),
+            plan: redact("plan.md", &plan),
             scope: scope.describe(),
+            diff: redact("the diff", &diff),
             ..self.values(model)?
         };
-        let base = self.task.info.base.clone();
-        let context = Context::Change { base: base.clone() };
-        // The diff is a fixed part: a review of half a change is no review.
-        let change = crate::diff::read(
-            &self.workdir(),
-            &DiffRequest {
-                base: Some(base),
-                log: None,
-                untracked: true,
-            },
-        )?;
+        let context = Context::Change { base, files };
         let build = |m: &Model| {
             let counter = Tiktoken::new(m.encoding);
             let diff_tokens: usize = change
@@ -1109,8 +1292,7 @@ impl PhaseRun<'_> {
         if self.options.print {
             return self.print(&build(model)?.0);
         }
-        let (output, _) = self.call(Phase::Review, model, "review.md", &build, &mut |_| {})?;
-        self.task.write("review.md", output.as_bytes())?;
+        let output = self.read_only(Phase::Review, model, "review.md", &build)?;
         let review = parse_review(&output);
         let json = serde_json::to_string_pretty(&review).expect("a review serializes");
         self.task
@@ -1129,6 +1311,26 @@ impl PhaseRun<'_> {
             printed: true,
             ..PhaseOutcome::default()
         })
+    }
+}
+
+/// What had changed in the task's tree before its first execute (`worktree::snapshot`).
+const BASELINE: &str = "baseline.json";
+
+/// `text` as a prompt may show it: secrets replaced, as a pack replaces them in files.
+fn redact(name: &str, text: &str) -> String {
+    secrets::Policy::new(secrets::Mode::Redact)
+        .redact_text(name, text)
+        .text
+        .into_owned()
+}
+
+/// `path` relative to `top` for messages, or as it is.
+fn relative_to(top: &Path, path: &Path) -> String {
+    match path.strip_prefix(top) {
+        Ok(rel) if rel.as_os_str().is_empty() => "the main checkout".to_string(),
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => path.display().to_string(),
     }
 }
 
@@ -1166,106 +1368,6 @@ pub fn planned_files(checked: &Checked) -> Vec<String> {
     files
 }
 
-/// Reads a reviewer's answer: findings (`- [severity] path:line — issue — fix`) and the last
-/// `VERDICT:` line; `unknown` when there is none.
-pub fn parse_review(text: &str) -> Review {
-    let mut verdict = Verdict::Unknown;
-    let mut findings = Vec::new();
-    for line in text.lines() {
-        let trimmed = line.trim();
-        // `**VERDICT: approve**`: bold is not part of the verdict.
-        let bare = trimmed.trim_matches('*').trim();
-        if let Some(rest) = strip_prefix_ignore_case(bare, "verdict:") {
-            let rest = rest
-                .trim()
-                .trim_matches(['*', '`', '.'])
-                .to_ascii_lowercase();
-            verdict = match rest.as_str() {
-                "approve" | "approved" => Verdict::Approve,
-                "changes-requested" | "changes requested" | "request changes" => {
-                    Verdict::ChangesRequested
-                }
-                _ => verdict,
-            };
-            continue;
-        }
-        let Some(item) = trimmed
-            .strip_prefix("- ")
-            .or_else(|| trimmed.strip_prefix("* "))
-            .map(str::trim_start)
-        else {
-            continue;
-        };
-        let Some(rest) = item.strip_prefix('[') else {
-            continue;
-        };
-        let Some((severity, rest)) = rest.split_once(']') else {
-            continue;
-        };
-        let parts: Vec<&str> = rest
-            .split(['—', '–'])
-            .flat_map(|p| p.split(" - "))
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .collect();
-        let Some((place, rest)) = parts.split_first() else {
-            continue;
-        };
-        let place = place.trim_matches('`');
-        let (path, line) = match place.rsplit_once(':') {
-            Some((path, line)) if line.parse::<usize>().is_ok() => {
-                (path.to_string(), line.parse().ok())
-            }
-            _ => (place.to_string(), None),
-        };
-        findings.push(Finding {
-            severity: severity.trim().to_ascii_lowercase(),
-            path: path.trim_matches('`').to_string(),
-            line,
-            issue: rest.first().map(|s| s.to_string()).unwrap_or_default(),
-            fix: (rest.len() > 1).then(|| rest[1..].join(" — ")),
-        });
-    }
-    Review { verdict, findings }
-}
-
-fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
-    let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &text[prefix.len()..])
-}
-
 fn human(n: usize) -> String {
     crate::render::human(n)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reviews_are_read_into_findings_and_a_verdict() {
-        let text = "Looks mostly fine.\n\n- [high] src/a.rs:12 — off by one in the loop — use `..=`\n- [Low] README.md — typo\n* [medium] `src/b.rs:3` - missing test - add one\nnot a finding\n\nVERDICT: changes-requested\n";
-        let review = parse_review(text);
-        assert_eq!(review.verdict, Verdict::ChangesRequested);
-        assert_eq!(review.findings.len(), 3);
-        assert_eq!(
-            review.findings[0],
-            Finding {
-                severity: "high".into(),
-                path: "src/a.rs".into(),
-                line: Some(12),
-                issue: "off by one in the loop".into(),
-                fix: Some("use `..=`".into()),
-            }
-        );
-        assert_eq!(review.findings[1].line, None);
-        assert_eq!(review.findings[1].severity, "low");
-        assert_eq!(review.findings[2].path, "src/b.rs");
-        assert_eq!(
-            parse_review("**VERDICT: approve**").verdict,
-            Verdict::Approve
-        );
-        assert_eq!(parse_review("I like it.").verdict, Verdict::Unknown);
-    }
 }

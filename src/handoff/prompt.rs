@@ -1,6 +1,6 @@
 //! The prompts: a template per phase (built in, or the user's `.ctxpack/templates/<phase>.md`),
-//! rendered by minijinja with the spec, the plan, the packed context, the scope check and the
-//! task.
+//! rendered by minijinja with the spec, the plan, the packed context, the diff, the scope check
+//! and the task.
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +40,9 @@ pub struct Values {
     /// The scope check, for review: planned and changed, planned but untouched, changed but
     /// not planned.
     pub scope: String,
+    /// The change as `git diff` prints it against the task's base, for review (the review's
+    /// `context` holds it too, with the files it touches); empty in the other phases.
+    pub diff: String,
     /// `agent` or `diff`: how the phase's model changes files.
     pub edits: String,
     /// The model's name in ctxpack.toml.
@@ -123,6 +126,7 @@ mod tests {
             plan: "## Files\n- modify `a.rs`\n".into(),
             context: "<context tokens=\"3\">\n</context>\n".into(),
             scope: "planned and changed: a.rs".into(),
+            diff: "--- a/a.rs\n+++ b/a.rs\n".into(),
             edits: "diff".into(),
             model: "small".into(),
         }
@@ -163,7 +167,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("templates")).unwrap();
         std::fs::write(
             dir.path().join("templates/plan.md"),
-            "PLAN {{ task.title }}\n{{ context }}",
+            "PLAN {{ task.title }}\n{{ context }}{{ diff }}",
         )
         .unwrap();
         let prompt = Template::for_phase(Phase::Plan, dir.path())
@@ -172,7 +176,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             prompt,
-            "PLAN Add retry\n<context tokens=\"3\">\n</context>\n"
+            "PLAN Add retry\n<context tokens=\"3\">\n</context>\n--- a/a.rs\n+++ b/a.rs\n"
         );
         std::fs::write(dir.path().join("templates/review.md"), "{{ contxt }}").unwrap();
         let error = Template::for_phase(Phase::Review, dir.path())

@@ -107,60 +107,88 @@ pub fn locate(program: &str) -> Result<PathBuf, RunError> {
         .ok_or_else(not_found)
 }
 
-/// Runs `command` in `dir` with `prompt` on its standard input, handing each piece of its
-/// standard output to `echo` as it arrives, for at most `timeout`. `interrupted` is set by a
-/// Ctrl-C handler; the call then ends as [`Ending::Interrupted`].
-pub fn run(
-    command: &[String],
-    dir: &Path,
-    prompt: &str,
-    timeout: Duration,
-    interrupted: &AtomicBool,
-    echo: &mut dyn FnMut(&[u8]),
-) -> Result<Finished, RunError> {
-    let program = &command[0];
+/// One call of a model command.
+pub struct Call<'a> {
+    /// The program and its arguments.
+    pub command: &'a [String],
+    /// Its working directory.
+    pub dir: &'a Path,
+    /// What goes to its standard input.
+    pub prompt: &'a str,
+    pub timeout: Duration,
+    /// Set by a Ctrl-C handler; the call then ends as [`Ending::Interrupted`] (or never starts).
+    pub interrupted: &'a AtomicBool,
+    /// Where its standard error is kept, besides going to ours as it comes.
+    pub stderr_log: Option<&'a Path>,
+}
+
+/// Runs `call`, handing each piece of the command's standard output to `echo` as it arrives.
+///
+/// When the command has ended (or was ended), what it printed is read for at most [`GRACE`]
+/// more: a process it started outside its process group (`setsid`) may hold the pipes open
+/// for as long as it likes, and is not waited for.
+pub fn run(call: &Call<'_>, echo: &mut dyn FnMut(&[u8])) -> Result<Finished, RunError> {
+    let program = &call.command[0];
     let located = locate(program)?;
+    let started = Instant::now();
+    if call.interrupted.load(Ordering::SeqCst) {
+        return Ok(Finished {
+            ending: Ending::Interrupted,
+            output: Vec::new(),
+            duration: started.elapsed(),
+        });
+    }
     let io_error = |source| RunError::Io {
         program: program.clone(),
         source,
     };
     let mut cmd = Command::new(&located);
-    cmd.args(&command[1..])
-        .current_dir(dir)
+    cmd.args(&call.command[1..])
+        .current_dir(call.dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::piped());
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
         // Its own process group: everything it starts can be ended with it.
         cmd.process_group(0);
     }
-    let started = Instant::now();
     let mut child = cmd.spawn().map_err(io_error)?;
 
     // The prompt is written from its own thread: a model that prints before it has read all of
     // its input must not block on a full pipe while we block on its input.
     let mut stdin = child.stdin.take().expect("stdin is piped");
-    let prompt = prompt.as_bytes().to_vec();
+    let prompt = call.prompt.as_bytes().to_vec();
     let writer = std::thread::spawn(move || {
         // A model that exits without reading its input closes the pipe: not our error.
         let _ = stdin.write_all(&prompt);
     });
-    let mut stdout = child.stdout.take().expect("stdout is piped");
     let (sender, receiver) = mpsc::channel::<Vec<u8>>();
+    let stdout = child.stdout.take().expect("stdout is piped");
     let reader = std::thread::spawn(move || {
-        let mut buffer = [0u8; 8192];
-        loop {
-            match stdout.read(&mut buffer) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if sender.send(buffer[..n].to_vec()).is_err() {
-                        break;
-                    }
-                }
+        pump(stdout, |chunk| sender.send(chunk.to_vec()).is_ok());
+    });
+    // Its standard error goes to ours as it comes (progress, questions, errors), and to the log.
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut log = match call.stderr_log {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(io_error)?,
+        ),
+        None => None,
+    };
+    let err_reader = std::thread::spawn(move || {
+        pump(stderr, |chunk| {
+            let _ = io::stderr().lock().write_all(chunk);
+            if let Some(log) = &mut log {
+                let _ = log.write_all(chunk);
             }
-        }
+            true
+        });
     });
 
     let mut output = Vec::new();
@@ -179,9 +207,9 @@ pub fn run(
             break status;
         }
         if ended_by_us.is_none() {
-            if interrupted.load(Ordering::SeqCst) {
+            if call.interrupted.load(Ordering::SeqCst) {
                 ended_by_us = Some(Ending::Interrupted);
-            } else if started.elapsed() > timeout {
+            } else if started.elapsed() > call.timeout {
                 ended_by_us = Some(Ending::Timeout);
             }
             if ended_by_us.is_some() {
@@ -189,15 +217,22 @@ pub fn run(
             }
         }
     };
-    // Children it left behind would hold its output open: they go with it.
+    // Children it left behind in its group would hold its output open: they go with it.
     end_group(&mut child);
-    // Everything it printed, now that nothing holds the pipe.
-    for chunk in receiver.iter() {
+    // What it printed before the pipe closed; a process outside its group that keeps the pipe
+    // open is not waited for.
+    let deadline = Instant::now() + GRACE;
+    while let Ok(chunk) = receiver.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    {
         echo(&chunk);
         output.extend_from_slice(&chunk);
     }
-    let _ = reader.join();
-    let _ = writer.join();
+    // Threads still blocked on a pipe held open elsewhere are left to end with the pipe.
+    for thread in [reader, err_reader, writer] {
+        if thread.is_finished() {
+            let _ = thread.join();
+        }
+    }
     let ending = match ended_by_us {
         Some(ending) => ending,
         None => ending_of(status, &output),
@@ -207,6 +242,21 @@ pub fn run(
         output,
         duration: started.elapsed(),
     })
+}
+
+/// Reads `from` until its end, handing each piece to `to` until it says stop.
+fn pump(mut from: impl Read, mut to: impl FnMut(&[u8]) -> bool) {
+    let mut buffer = [0u8; 8192];
+    loop {
+        match from.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if !to(&buffer[..n]) {
+                    break;
+                }
+            }
+        }
+    }
 }
 
 fn ending_of(status: std::process::ExitStatus, output: &[u8]) -> Ending {
@@ -236,8 +286,13 @@ fn end_group(child: &mut Child) {
         // whose id is the child's pid, which stays ours until the child is reaped.
         unsafe { libc::killpg(group, libc::SIGTERM) };
         let deadline = Instant::now() + GRACE;
-        while Instant::now() < deadline && group_alive(group) {
-            std::thread::sleep(TICK);
+        loop {
+            // The child is reaped as soon as it ends: unreaped, it would keep the group alive.
+            let _ = child.try_wait();
+            if Instant::now() >= deadline || !group_alive(group) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
         // SAFETY: as above.
         unsafe { libc::killpg(group, libc::SIGKILL) };
@@ -266,13 +321,24 @@ mod tests {
 
     fn call(command: &[String], timeout: Duration) -> (Finished, Vec<u8>) {
         let never = AtomicBool::new(false);
+        call_with(command, timeout, &never)
+    }
+
+    fn call_with(
+        command: &[String],
+        timeout: Duration,
+        interrupted: &AtomicBool,
+    ) -> (Finished, Vec<u8>) {
         let mut echoed = Vec::new();
         let finished = run(
-            command,
-            Path::new("."),
-            "the prompt\n",
-            timeout,
-            &never,
+            &Call {
+                command,
+                dir: Path::new("."),
+                prompt: "the prompt\n",
+                timeout,
+                interrupted,
+                stderr_log: None,
+            },
             &mut |b| echoed.extend_from_slice(b),
         )
         .unwrap();
@@ -331,6 +397,50 @@ mod tests {
         for pid in pids {
             assert!(!running(pid), "process {pid} outlived the timeout");
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_process_outside_the_group_that_holds_the_output_is_not_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid = dir.path().join("pid");
+        let ended = dir.path().join("ended");
+        // The descendant leaves the group (a new session) and keeps stdout open; when it ends
+        // it leaves a mark. The call must return before that mark exists.
+        let script = format!(
+            "cat >/dev/null; echo answer; setsid sh -c 'echo $$ > {p}; sleep 30; touch {e}' & \
+             while [ ! -s {p} ]; do sleep 0.01; done",
+            p = pid.display(),
+            e = ended.display()
+        );
+        let (finished, _) = call(&sh(&script), Duration::from_secs(600));
+        assert!(
+            !ended.exists(),
+            "the call waited for the process outside the group"
+        );
+        assert_eq!(finished.ending, Ending::Ok);
+        assert_eq!(finished.output, b"answer\n");
+        let pid: i32 = std::fs::read_to_string(&pid)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // SAFETY: kill sends a signal to the process the script started.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+
+    #[test]
+    fn an_interrupted_call_never_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mark = dir.path().join("ran");
+        let interrupted = AtomicBool::new(true);
+        let (finished, _) = call_with(
+            &sh(&format!("touch {}", mark.display())),
+            Duration::from_secs(60),
+            &interrupted,
+        );
+        assert_eq!(finished.ending, Ending::Interrupted);
+        assert!(!mark.exists());
     }
 
     #[test]

@@ -40,6 +40,18 @@ impl Scope {
         scope
     }
 
+    /// The planned files: changed or untouched.
+    pub fn planned(&self) -> Vec<String> {
+        let mut planned: Vec<String> = self
+            .planned_and_changed
+            .iter()
+            .chain(&self.planned_untouched)
+            .cloned()
+            .collect();
+        planned.sort();
+        planned
+    }
+
     /// For people and prompts, one line per kind.
     pub fn describe(&self) -> String {
         let list = |files: &[String]| {

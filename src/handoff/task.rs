@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// Where ctxpack keeps tasks and worktrees, under the repository's top.
-pub const STATE_DIR: &str = ".ctxpack";
+/// Where ctxpack keeps tasks and worktrees, under the repository's top (never walked by a pack).
+pub use crate::walk::STATE_DIR;
 
 /// Why a task cannot be found, made or used.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +59,9 @@ pub struct TaskInfo {
     /// The task's git worktree, relative to the repository's top, and its branch.
     pub worktree: Option<String>,
     pub branch: Option<String>,
+    /// When `task done` finished it (RFC 3339); its phases refuse to run after that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done: Option<String>,
 }
 
 /// The tasks of one repository.
@@ -112,8 +115,7 @@ impl Tasks {
             dir,
             info: info.clone(),
         };
-        let json = serde_json::to_string_pretty(info).expect("task info serializes");
-        task.write("task.json", format!("{json}\n").as_bytes())?;
+        task.save_info()?;
         task.write("spec.md", spec.as_bytes())?;
         Ok(task)
     }
@@ -199,6 +201,31 @@ impl Task {
             source: e.error,
         })?;
         Ok(kept)
+    }
+
+    /// Writes `task.json` from `info`, in place: it is the task's state, not an artifact.
+    pub fn save_info(&self) -> Result<(), TaskError> {
+        let json = serde_json::to_string_pretty(&self.info).expect("task info serializes");
+        let path = self.path("task.json");
+        let mut temp = tempfile::Builder::new()
+            .prefix(".ctxpack-")
+            .tempfile_in(&self.dir)
+            .map_err(io_error(&self.dir))?;
+        temp.write_all(format!("{json}\n").as_bytes())
+            .map_err(io_error(&path))?;
+        temp.persist(&path).map_err(|e| TaskError::Io {
+            path: path.clone(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+
+    /// Starts the artifact `name` afresh for writing as it comes (an earlier one is kept, as by
+    /// [`Task::write`]).
+    pub fn stream(&self, name: &str) -> Result<fs::File, TaskError> {
+        let path = self.path(name);
+        keep_earlier(&path)?;
+        fs::File::create(&path).map_err(io_error(&path))
     }
 
     /// Appends one line to the artifact `name` (the ledger), never rewriting it.
@@ -290,6 +317,7 @@ mod tests {
             base: "abc".to_string(),
             worktree: None,
             branch: None,
+            done: None,
         }
     }
 

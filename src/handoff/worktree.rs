@@ -1,6 +1,7 @@
 //! Git worktrees for tasks, and what changed in a task's work tree: all through the `git`
 //! command.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::git::{Git, GitError};
@@ -45,8 +46,60 @@ pub fn changed_files(dir: &Path, base: &str) -> Result<Vec<String>, GitError> {
     Ok(files)
 }
 
+/// The files that differ from `base` in `dir`'s work tree (as [`changed_files`]), each with a
+/// hash of its content now (`None`: it is gone). Two snapshots tell which files changed between
+/// them, whoever changed them before.
+pub fn snapshot(dir: &Path, base: &str) -> Result<BTreeMap<String, Option<String>>, GitError> {
+    Ok(changed_files(dir, base)?
+        .into_iter()
+        .map(|file| {
+            let hash = std::fs::read(dir.join(&file))
+                .ok()
+                .map(|bytes| blake3::hash(&bytes).to_hex().to_string());
+            (file, hash)
+        })
+        .collect())
+}
+
+/// The files whose state differs between two snapshots, sorted.
+pub fn differences(
+    before: &BTreeMap<String, Option<String>>,
+    after: &BTreeMap<String, Option<String>>,
+) -> Vec<String> {
+    let mut files: Vec<String> = after
+        .iter()
+        .filter(|(file, hash)| before.get(*file) != Some(hash))
+        .map(|(file, _)| file.clone())
+        .chain(
+            before
+                .keys()
+                .filter(|file| !after.contains_key(*file))
+                .cloned(),
+        )
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// Whether `dir`'s work tree has nothing to commit (ignored files aside).
+pub fn is_clean(dir: &Path) -> Result<bool, GitError> {
+    Ok(Git::open(dir)?
+        .run(["status", "--porcelain", "--untracked-files=all"])?
+        .is_empty())
+}
+
+/// Puts `dir`'s work tree back to its last commit: changes and new files go (ignored files
+/// stay). Only for a task's own worktree that was clean before.
+pub fn restore(dir: &Path) -> Result<(), GitError> {
+    let git = Git::open(dir)?;
+    git.run(["reset", "--hard", "--quiet", "HEAD"])?;
+    git.run(["clean", "-d", "--force", "--quiet"])?;
+    Ok(())
+}
+
 /// Commits everything in `dir`'s work tree (new files too) with `message`; false when there was
-/// nothing to commit.
+/// nothing to commit. The repository's commit hooks run, as for any commit.
 pub fn commit_all(dir: &Path, message: &str) -> Result<bool, GitError> {
     let git = Git::open(dir)?;
     git.run(["add", "--all"])?;
@@ -61,7 +114,6 @@ pub fn commit_all(dir: &Path, message: &str) -> Result<bool, GitError> {
         "user.email=ctxpack@localhost",
         "commit",
         "--quiet",
-        "--no-verify",
         "-m",
         message,
     ])?;

@@ -810,6 +810,15 @@ pub fn read(plan: &str) -> Extracted {
         }
     }
     let masked = String::from_utf8_lossy(&masked).into_owned();
+    contract_paths(
+        plan,
+        &code_spans,
+        &scopes,
+        &headings,
+        &masked,
+        &lines,
+        &mut found,
+    );
     let announced_lists: Vec<Range<usize>> = lead_ins
         .into_iter()
         .filter(|(lead_in, _)| lead_in_announces(&masked[lead_in.clone()]))
@@ -833,6 +842,67 @@ pub fn read(plan: &str) -> Extracted {
     Extracted { mentions, declared }
 }
 
+/// In a `## Files` section, the first code span of a list item with an action is the file the
+/// item is about, whatever it looks like (`- modify \`README\``, `- create \`Makefile\``): read
+/// as a path, strongly, so that a file the plan modifies but the tree lacks is `missing` rather
+/// than dropped as a word that only might have been code.
+fn contract_paths(
+    plan: &str,
+    code_spans: &[Range<usize>],
+    scopes: &[(Range<usize>, bool)],
+    headings: &[(usize, HeadingLevel, Range<usize>)],
+    masked: &str,
+    lines: &LineIndex,
+    found: &mut Vec<Found>,
+) {
+    for span in code_spans {
+        if files_section_action(span.start, scopes, headings, masked).is_none() {
+            continue;
+        }
+        let Some((item, _)) = files_item(span.start, scopes) else {
+            continue;
+        };
+        let first = code_spans
+            .iter()
+            .filter(|s| item.contains(&s.start))
+            .map(|s| s.start)
+            .min();
+        if first != Some(span.start) {
+            continue;
+        }
+        let text = plan[span.clone()].trim_matches('`').trim();
+        if text.is_empty() || text.contains(char::is_whitespace) {
+            continue;
+        }
+        let as_path = |mention: Option<&Mention>| Mention {
+            text: text.to_string(),
+            line: lines.line(span.start),
+            target: Target::Path {
+                path: text.to_string(),
+                span: None,
+            },
+            strong: true,
+            announced_new: mention.is_some_and(|m| m.announced_new),
+            action: None,
+        };
+        match found.iter_mut().find(|f| f.offset == span.start) {
+            Some(f) => {
+                // A bare name (`README`) read as a symbol; paths, globs and qualified names stay.
+                if let Target::Symbol { qualifier, .. } = &f.mention.target {
+                    if qualifier.is_empty() {
+                        f.mention = as_path(Some(&f.mention));
+                    }
+                }
+            }
+            None => found.push(Found {
+                mention: as_path(None),
+                offset: span.start,
+            }),
+        }
+    }
+    found.sort_by_key(|f| f.offset);
+}
+
 /// The action a `## Files` section gives the mention at `offset`: the first word of its list
 /// item (`- modify \`src/a.rs\``), when the nearest heading above it is `Files`.
 fn files_section_action(
@@ -846,16 +916,14 @@ fn files_section_action(
         .rev()
         .find(|(start, _, _)| *start < offset)?;
     let title = masked[heading.2.clone()].trim_start_matches('#').trim();
+    // Past a section number: `## 2. Files`, `## 3) Files`.
     let first = title
         .split(|c: char| !c.is_alphanumeric())
-        .find(|w| !w.is_empty())?;
+        .find(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))?;
     if !first.eq_ignore_ascii_case("files") {
         return None;
     }
-    let item = scopes
-        .iter()
-        .filter(|(r, item)| *item && r.contains(&offset))
-        .min_by_key(|(r, _)| r.len())?;
+    let item = files_item(offset, scopes)?;
     let text = &masked[item.0.clone()];
     // Past the list marker (`-`, `*`, `1.`, a task box) and emphasis.
     let word = text
@@ -868,6 +936,14 @@ fn files_section_action(
                     .all(|c| c.is_ascii_digit() || c == '-' || c == 'x')
         })?;
     Action::from_word(word)
+}
+
+/// The innermost list item holding `offset`.
+fn files_item(offset: usize, scopes: &[(Range<usize>, bool)]) -> Option<&(Range<usize>, bool)> {
+    scopes
+        .iter()
+        .filter(|(r, item)| *item && r.contains(&offset))
+        .min_by_key(|(r, _)| r.len())
 }
 
 /// Whether the heading of the section holding `offset` (the nearest heading above it) says

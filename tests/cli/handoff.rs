@@ -381,6 +381,7 @@ fn failures_are_recorded_and_lose_nothing() {
         "the first partial is kept too"
     );
     assert!(!dir.join("plan.md").exists(), "a failed plan is not a plan");
+    assert!(read(dir.join("logs/plan.stderr")).contains("rate limited"));
 
     // A phase out of order, and an unknown task.
     let out = ctxpack(&env, &["execute", &id]);
@@ -634,4 +635,215 @@ fn run_does_all_three_phases_and_check_gates_on_the_verdict() {
         status.contains("changed but not planned: README.md"),
         "{status}"
     );
+}
+
+/// A task in the main checkout: the user's own changes (an edited file, an untracked
+/// ctxpack.toml and a hidden `.envrc`) are neither scope creep nor part of the review.
+#[test]
+fn the_users_own_changes_are_not_the_executors() {
+    let env = repo("");
+    // Made before the task: the user's work in progress.
+    git(env.root(), &["rm", "-q", "--cached", "ctxpack.toml"]);
+    env.write("src/config.rs", "// the user's edit\n")
+        .write(".envrc", "export TOKEN=1\n");
+    let id = new_task(&env, "In place", false);
+    ok(&env, &["plan", &id]);
+    ok(&env, &["execute", &id, "--model", "differ"]);
+    let scope = json(task_dir(&env, &id).join("scope.json"));
+    assert_eq!(scope["unplanned"], serde_json::json!([]), "{scope}");
+    assert_eq!(
+        scope["planned_and_changed"],
+        serde_json::json!(["src/lib.rs", "src/retry.rs"])
+    );
+    ok(&env, &["review", &id]);
+    let prompt = read(task_dir(&env, &id).join("prompts/review.md"));
+    assert!(
+        prompt.contains("+++ b/src/retry.rs"),
+        "the executor's new file"
+    );
+    assert!(!prompt.contains(".envrc"), "the user's untracked file");
+    assert!(
+        !prompt.contains("+++ b/src/config.rs"),
+        "the user's edit is not part of the change"
+    );
+}
+
+/// Plan and review only read: a model that edits during them fails the phase, and its answer
+/// and its edits are both kept.
+#[test]
+fn a_phase_that_only_reads_fails_when_files_change() {
+    let env = repo(&table("editor", "editing-planner.sh", ""));
+    let id = new_task(&env, "Read only", false);
+    let out = ctxpack(&env, &["plan", &id, "--model", "editor"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(
+        message.contains("README.md") && message.contains("readonly_command"),
+        "{message}"
+    );
+    assert!(read(task_dir(&env, &id).join("plan.md")).contains("## Files"));
+    assert!(read(env.path("README.md")).contains("Edited by the planner."));
+}
+
+/// execute.log is written as the executor's output comes, not at the end.
+#[test]
+fn the_execute_log_streams() {
+    let env = repo(&table("streamer", "streamer.sh", "edits = \"agent\""));
+    let id = new_task(&env, "Streamed", false);
+    ok(&env, &["plan", &id]);
+    let log = task_dir(&env, &id).join("execute.log");
+    let mut cmd = hermetic(env.ctxpack());
+    cmd.env("CTXPACK_TEST_LOG", &log)
+        .args(["execute", &id, "--model", "streamer"]);
+    let out = run(cmd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(read(&log), "first line\nthe log had the first line\n");
+}
+
+/// A failed agent's half-done edits in a task's worktree are undone before the fallback runs,
+/// and its standard error is kept.
+#[test]
+fn a_failed_agents_edits_are_undone_in_the_worktree() {
+    let env = repo(&table(
+        "messy",
+        "messy-agent.sh",
+        "edits = \"agent\"\nfallback = \"agent\"",
+    ));
+    let id = new_task(&env, "Messy", true);
+    ok(&env, &["plan", &id]);
+    ok(&env, &["execute", &id, "--model", "messy"]);
+    let worktree = env.path(&format!(".ctxpack/worktrees/{id}"));
+    assert!(!worktree.join("junk.txt").exists());
+    let scope = json(task_dir(&env, &id).join("scope.json"));
+    assert_eq!(scope["unplanned"], serde_json::json!(["README.md"]));
+    let statuses: Vec<String> = ledger(&env, &id)
+        .iter()
+        .filter(|e| e["phase"] == "execute")
+        .map(|e| e["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(statuses, ["exit status 1", "ok"]);
+    assert!(read(task_dir(&env, &id).join("logs/execute.stderr")).contains("gave up"));
+}
+
+/// Prompts fill each model's own window, counted in its own encoding, less reserve and
+/// margin: a repository far larger than the windows, a model that fails, and a fallback with
+/// another window and encoding.
+#[test]
+fn each_prompt_fills_its_own_models_window() {
+    let more = format!(
+        "{}{}",
+        "[models.big]\ncommand = [\"FAILER\"]\nwindow = \"6k\"\nreserve = \"1k\"\nmargin = \"10%\"\nfallback = \"small\"\n"
+            .replace("FAILER", &model("failer.sh")),
+        "[models.small]\ncommand = [\"PLANNER\"]\nwindow = \"4k\"\nreserve = \"500\"\nencoding = \"cl100k_base\"\n"
+            .replace("PLANNER", &model("planner.sh")),
+    );
+    let env = repo(&more);
+    for i in 0..40 {
+        let body: String = (0..25)
+            .map(|j| format!("    let value_{j} = compute_{i}_{j}(input, {j});\n"))
+            .collect();
+        env.write(
+            format!("src/module_{i}.rs"),
+            format!("pub fn run_{i}(input: u32) -> u32 {{\n{body}    input\n}}\n"),
+        );
+    }
+    git(env.root(), &["add", "-A"]);
+    git(env.root(), &["commit", "-q", "-m", "more"]);
+    let id = new_task(&env, "Windows", false);
+    ok(&env, &["plan", &id, "--model", "big"]);
+    let dir = task_dir(&env, &id);
+    let entries = ledger(&env, &id);
+    assert_eq!(entries.len(), 2);
+    for (prompt, encoding, limit, entry) in [
+        ("prompts/plan.1.md", Encoding::O200kBase, 4_500, &entries[0]),
+        ("prompts/plan.md", Encoding::Cl100kBase, 3_500, &entries[1]),
+    ] {
+        let text = read(dir.join(prompt));
+        let tokens = Reference::new(encoding).count(&text);
+        assert!(tokens <= limit, "{prompt}: {tokens} > {limit}");
+        assert!(
+            tokens * 10 >= limit * 8,
+            "{prompt}: {tokens} tokens fill too little of {limit}"
+        );
+        assert_eq!(entry["input_tokens"], tokens, "{prompt}");
+        assert!(text.contains("<file "), "{prompt} packs files");
+    }
+}
+
+#[test]
+fn a_done_task_says_so_and_print_needs_no_model_cli() {
+    let env = repo("[models.absent]\ncommand = [\"ctxpack-test-no-such-cli\"]\nwindow = \"8k\"\n");
+    let id = new_task(&env, "Finished", true);
+    // --print runs nothing, so the CLI need not be installed.
+    let out = ok(&env, &["plan", &id, "--print", "--model", "absent"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("<context "));
+    ok(&env, &["task", "done", &id]);
+    let out = ctxpack(&env, &["plan", &id]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is done") && stderr(&out).contains(&format!("ctxpack/{id}")),
+        "{}",
+        stderr(&out)
+    );
+    let status = String::from_utf8(ok(&env, &["status", &id]).stdout).unwrap();
+    assert!(
+        status.contains("done: ") && !status.contains("next:"),
+        "{status}"
+    );
+    assert!(!status.contains("$-0"), "{status}");
+}
+
+/// `.ctxpack/` (prompts, packed documents, worktrees) is never packed, whatever the flags say;
+/// and `init` from inside a task's worktree writes to the main checkout.
+#[test]
+fn the_state_directory_is_never_packed_and_init_writes_at_the_main_top() {
+    let env = TestEnv::new();
+    git(env.root(), &["init", "-q", "-b", "main"]);
+    env.write("a.rs", "fn a() {}\n");
+    git(env.root(), &["add", "-A"]);
+    git(env.root(), &["commit", "-q", "-m", "base"]);
+    let id = new_task_in(&env, "State", true);
+    let stats: serde_json::Value =
+        serde_json::from_slice(&ok(&env, &["stats", "--hidden", "--no-ignore", "--json"]).stdout)
+            .unwrap();
+    let text = stats.to_string();
+    assert!(
+        text.contains("a.rs") && !text.contains(".ctxpack"),
+        "{text}"
+    );
+    let worktree = env.path(&format!(".ctxpack/worktrees/{id}"));
+    let mut cmd = hermetic(env.ctxpack());
+    cmd.current_dir(&worktree).arg("init");
+    let out = run(cmd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(env.path("ctxpack.toml").is_file());
+    assert!(!worktree.join("ctxpack.toml").exists());
+}
+
+fn new_task_in(env: &TestEnv, title: &str, worktree: bool) -> String {
+    let mut args = vec!["task", "new", title];
+    if worktree {
+        args.push("--worktree");
+    }
+    String::from_utf8(ok(env, &args).stdout)
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Every `ctxpack.toml` the README and docs/handoff.md show loads as written.
+#[test]
+fn the_documented_configurations_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut blocks = 0;
+    for doc in ["README.md", "docs/handoff.md"] {
+        let text = read(root.join(doc));
+        for block in text.split("```toml\n").skip(1) {
+            let block = &block[..block.find("```").expect("a closed block")];
+            ctxpack::handoff::config::Config::parse(block, Path::new(doc))
+                .unwrap_or_else(|e| panic!("{doc}: {e}\n{block}"));
+            blocks += 1;
+        }
+    }
+    assert!(blocks >= 2, "the README and the docs each show one");
 }

@@ -521,3 +521,30 @@ fn references_resolve_against_the_whole_tree_with_a_stdin_list() {
         "{stderr}"
     );
 }
+
+/// A numbered `## Files` heading is the contract too, and the path of a contract item is a
+/// path whatever it looks like: a `README` the plan modifies but the tree lacks is missing.
+#[test]
+fn a_numbered_files_section_and_bare_names_are_the_contract() {
+    let env = TestEnv::new();
+    env.write("Makefile", "all:\n")
+        .write("src/lib.rs", "pub fn f() {}\n")
+        .write(
+            "plan.md",
+            "# Plan\n\n## 2. Files\n\n- modify `README`\n- modify `Makefile`\n- create `src/lib.rs`\n- create `LICENSE`\n\n## 3. Steps\n\n1. Do it.\n",
+        );
+    let rows = json_rows(&env, "plan.md", &[]);
+    let status = |text: &str| {
+        rows.iter()
+            .find(|r| r.split('\t').nth(3) == Some(text))
+            .map(|r| r.split('\t').nth(1).unwrap().to_string())
+    };
+    assert_eq!(status("README").as_deref(), Some("missing"), "{rows:?}");
+    assert_eq!(status("Makefile").as_deref(), Some("exists"), "{rows:?}");
+    assert_eq!(
+        status("src/lib.rs").as_deref(),
+        Some("conflict"),
+        "{rows:?}"
+    );
+    assert_eq!(status("LICENSE").as_deref(), Some("new"), "{rows:?}");
+}
