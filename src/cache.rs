@@ -108,6 +108,16 @@ impl Cache {
         dirs::cache_dir().map(|d| d.join("ctxpack"))
     }
 
+    /// The directory unless a flag names one: `CTXPACK_CACHE_DIR` (an empty value, as CI
+    /// templates leave unset variables, means unset; a relative one is relative to `cwd`), else
+    /// [`Cache::default_dir`].
+    pub fn configured_dir(cwd: &Path) -> Option<PathBuf> {
+        std::env::var_os("CTXPACK_CACHE_DIR")
+            .filter(|v| !v.is_empty())
+            .map(|dir| cwd.join(dir))
+            .or_else(Cache::default_dir)
+    }
+
     /// Opens the store for `root` in `dir`. A missing store is an empty cache; an unreadable or
     /// damaged one is too, and [`Cache::warning`] says why.
     pub fn open(dir: &Path, root: &Path) -> Cache {

@@ -204,14 +204,10 @@ impl PackConfig {
                 focus.push(given.clone());
             }
         }
-        // An empty CTXPACK_CACHE_DIR (as CI templates leave unset variables) means unset.
-        let from_env = std::env::var_os("CTXPACK_CACHE_DIR")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
-        let cache_dir = match counting.cache_dir.clone().or(from_env) {
+        let cache_dir = match &counting.cache_dir {
             _ if counting.no_cache => None,
             Some(dir) => Some(cwd.join(dir)),
-            None => Cache::default_dir(),
+            None => Cache::configured_dir(&cwd),
         };
         Ok(PackConfig {
             request: Request {

@@ -18,7 +18,7 @@ impl From<HandoffError> for Failure {
             HandoffError::Pack(error) => Failure::from(error),
             HandoffError::Plan(error) => Failure::from(error),
             error if error.is_usage() => Failure::Usage(error.to_string()),
-            HandoffError::Interrupted => Failure::Interrupted(error.to_string()),
+            HandoffError::Interrupted { .. } => Failure::Interrupted(error.to_string()),
             error => Failure::Runtime(anyhow::Error::new(error)),
         }
     }
@@ -48,14 +48,28 @@ fn open(config: &Option<std::path::PathBuf>) -> Result<Handoff, Failure> {
     let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
     let handoff = Handoff::open(&cwd, config.as_deref())?;
     // The first Ctrl-C ends the model's process group (or stops the phase before its model
-    // starts), not ctxpack in the middle of writing a file; a second one ends ctxpack at once.
-    // The shutdown is registered first, so the first Ctrl-C only arms it.
+    // starts), not ctxpack in the middle of writing a file. A second one ends ctxpack at once,
+    // and the model's group with it: the model runs in a group of its own, which the
+    // terminal's Ctrl-C does not reach.
     let flag = std::sync::Arc::clone(&handoff.interrupted);
-    let _ = signal_hook::flag::register_conditional_shutdown(
-        signal_hook::consts::SIGINT,
-        130,
-        std::sync::Arc::clone(&flag),
-    );
+    #[cfg(unix)]
+    {
+        use std::sync::atomic::Ordering;
+        // SAFETY: the handler only does what is allowed in a signal handler: atomic loads and
+        // stores, killpg and _exit.
+        let _ = unsafe {
+            signal_hook::low_level::register(signal_hook::consts::SIGINT, move || {
+                if flag.swap(true, Ordering::SeqCst) {
+                    let group = crate::handoff::runner::RUNNING_GROUP.load(Ordering::SeqCst);
+                    if group > 0 {
+                        libc::killpg(group, libc::SIGKILL);
+                    }
+                    libc::_exit(130);
+                }
+            })
+        };
+    }
+    #[cfg(not(unix))]
     let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, flag);
     Ok(handoff)
 }
@@ -131,10 +145,13 @@ pub fn review(args: ReviewArgs) -> Result<(), Failure> {
 pub fn run(args: RunArgs) -> Result<(), Failure> {
     let handoff = open(&args.phase.config.config)?;
     let options = options(&args.phase, args.strict);
-    let done = handoff.run_all(&args.phase.id, &options, &Terminal)?;
-    for (phase, outcome) in &done {
-        report(&handoff, *phase, outcome);
-    }
+    // Each phase's outcome (the plan check, the scope check) is shown as soon as it is done.
+    let done = handoff.run_all(
+        &args.phase.id,
+        &options,
+        &Terminal,
+        &mut |phase, outcome| report(&handoff, phase, outcome),
+    )?;
     match done.last() {
         Some((Phase::Review, outcome)) => verdict_gate(args.check, outcome),
         _ => Ok(()),

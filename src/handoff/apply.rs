@@ -120,7 +120,19 @@ fn looks_like_diff(text: &str) -> bool {
 fn strip_level(patch: &str) -> Option<&'static str> {
     let mut prefixed = 0;
     let mut bare = 0;
+    // Lines inside a hunk are not headers, though a removed `-- comment` starts with `--- `.
+    let mut hunk = Block {
+        fence: String::new(),
+        text: String::new(),
+        old_left: 0,
+        new_left: 0,
+    };
     for line in patch.lines() {
+        let in_hunk = hunk.old_left > 0 || hunk.new_left > 0;
+        hunk.count(line);
+        if in_hunk {
+            continue;
+        }
         let (path, prefix) = if let Some(path) = line.strip_prefix("--- ") {
             (path, "a/")
         } else if let Some(path) = line.strip_prefix("+++ ") {
@@ -260,5 +272,12 @@ mod tests {
         );
         assert_eq!(strip_level("--- x\n+++ x\n"), Some("-p0"));
         assert_eq!(strip_level("--- a/x\n+++ x\n"), None);
+        // A removed SQL comment inside a hunk is not a header.
+        assert_eq!(
+            strip_level(
+                "--- a/s.sql\n+++ b/s.sql\n@@ -1,2 +1,2 @@\n--- users table\n+-- people\n keep\n"
+            ),
+            Some("-p1")
+        );
     }
 }

@@ -95,10 +95,12 @@ edits = "diff""#,
     (
         "ollama",
         "ollama",
-        r#"# A local model (`ollama serve` must run): text only, diffs applied by ctxpack.
+        r#"# A local model (`ollama serve` must run): text only, diffs applied by ctxpack. Its
+# tokenizer is not o200k_base: margin keeps prompts under the window.
 command = ["ollama", "run", "qwen2.5-coder"]
 window = "32k"
 reserve = "4k"
+margin = "15%"
 edits = "diff""#,
     ),
 ];

@@ -75,11 +75,20 @@ pub enum HandoffError {
     #[error("{0}")]
     Refused(String),
     #[error(
-        "task {id} is done: its worktree was removed{}; make a new task to go on \
-         (ctxpack task new)",
-        branch.as_deref().map_or(String::new(), |b| format!(" and its work is on branch {b}"))
+        "task {id} is done{}; make a new task to go on (ctxpack task new)",
+        branch.as_deref().map_or(String::new(), |b| format!(": its work is on branch {b}"))
     )]
     Done { id: String, branch: Option<String> },
+    #[error(
+        "task {id}: its worktree {worktree} is gone (removed by hand?); `ctxpack task done {id}` \
+         finishes the task (its work is on branch {branch}), or `git worktree prune` then \
+         `git worktree add {worktree} {branch}` brings it back"
+    )]
+    WorktreeGone {
+        id: String,
+        worktree: String,
+        branch: String,
+    },
     #[error(
         "task {id}: the {phase} prompt for {model} still took {last} tokens after {FIT_ATTEMPTS} \
          attempts to fit it within {limit}; please report this, with the prompt in {}",
@@ -109,8 +118,8 @@ pub enum HandoffError {
     },
     #[error(
         "task {id}: the executor's changes are in {} but could not be committed: {message}\n\
-         commit them on branch {branch} yourself (a commit hook may have refused them), then run \
-         ctxpack review {id}",
+         ctxpack review {id} reviews them as they are; commit them on branch {branch} yourself \
+         when a commit hook is satisfied",
         dir.display()
     )]
     Commit {
@@ -151,8 +160,8 @@ pub enum HandoffError {
         max: f64,
     },
     #[error(
-        "task {id}: {phase} failed: {tried}; partial output kept in {}",
-        partial.as_deref().map_or("nothing (there was none)".to_string(), |p| p.display().to_string())
+        "task {id}: {phase} failed: {tried}; {}",
+        partial.as_deref().map_or("no model printed anything".to_string(), |p| format!("the partial output is in {}", p.display()))
     )]
     ModelFailed {
         id: String,
@@ -160,8 +169,11 @@ pub enum HandoffError {
         tried: String,
         partial: Option<PathBuf>,
     },
-    #[error("interrupted: the model's processes were ended; nothing else was changed")]
-    Interrupted,
+    #[error(
+        "interrupted: {}; nothing else was changed",
+        if *.started { "the model's processes were ended" } else { "no model was started" }
+    )]
+    Interrupted { started: bool },
     #[error("{}: {message}", path.display())]
     File { path: PathBuf, message: String },
 }
@@ -176,6 +188,7 @@ impl HandoffError {
             | HandoffError::Order { .. }
             | HandoffError::Refused(_)
             | HandoffError::Done { .. }
+            | HandoffError::WorktreeGone { .. }
             | HandoffError::TooLarge { .. }
             | HandoffError::File { .. } => true,
             HandoffError::Task(TaskError::Unknown { .. }) => true,
@@ -329,7 +342,14 @@ impl Handoff {
             branch,
             done: None,
         };
-        Ok(self.tasks.create(&info, &spec_text)?)
+        let task = self.tasks.create(&info, &spec_text)?;
+        // What has changed already (your work in progress, the ctxpack.toml `init` wrote) is
+        // not the executor's doing: the scope check and the review leave it out. A worktree
+        // starts clean.
+        let baseline = worktree::snapshot(&task.workdir(&self.top), &task.info.base)?;
+        let json = serde_json::to_string_pretty(&baseline).expect("a snapshot serializes");
+        task.write(BASELINE, format!("{json}\n").as_bytes())?;
+        Ok(task)
     }
 
     /// Finishes a task: removes its worktree (its branch stays) and marks it done. Refused, by
@@ -385,16 +405,20 @@ impl Handoff {
     /// Task `id`, unless it is done.
     fn open_live(&self, id: &str) -> Result<Task, HandoffError> {
         let task = self.tasks.open(id)?;
-        let gone = task
-            .info
-            .worktree
-            .as_ref()
-            .is_some_and(|w| !self.top.join(w).exists());
-        if task.info.done.is_some() || gone {
+        if task.info.done.is_some() {
             return Err(HandoffError::Done {
                 id: task.info.id.clone(),
                 branch: task.info.branch.clone(),
             });
+        }
+        if let Some(worktree) = &task.info.worktree {
+            if !self.top.join(worktree).exists() {
+                return Err(HandoffError::WorktreeGone {
+                    id: task.info.id.clone(),
+                    worktree: worktree.clone(),
+                    branch: task.info.branch.clone().unwrap_or_default(),
+                });
+            }
         }
         Ok(task)
     }
@@ -437,6 +461,7 @@ impl Handoff {
         id: &str,
         options: &PhaseOptions,
         console: &dyn Console,
+        done_with: &mut dyn FnMut(Phase, &PhaseOutcome),
     ) -> Result<Vec<(Phase, PhaseOutcome)>, HandoffError> {
         let config = self.config()?;
         let task = self.open_live(id)?;
@@ -446,6 +471,7 @@ impl Handoff {
         for phase in Phase::ALL {
             console.status(&format!("== {phase}"));
             let outcome = self.phase_locked(&task, &config, phase, options, console)?;
+            done_with(phase, &outcome);
             let printed = outcome.printed;
             done.push((phase, outcome));
             if printed {
@@ -725,7 +751,7 @@ impl PhaseRun<'_> {
     }
 
     fn session(&self, source: &Source) -> Result<Session, HandoffError> {
-        let cache = match Cache::default_dir() {
+        let cache = match Cache::configured_dir(&self.handoff.top) {
             Some(dir) => Cache::open(&dir, &source.inputs.root),
             None => Cache::disabled(),
         };
@@ -854,7 +880,7 @@ impl PhaseRun<'_> {
         Ok(Values {
             task: TaskValues {
                 id: self.id(),
-                title: self.task.info.title.clone(),
+                title: redact("the title", &self.task.info.title),
             },
             spec: redact("spec.md", &self.spec()?),
             edits: model.edits.name().to_string(),
@@ -897,7 +923,9 @@ impl PhaseRun<'_> {
                     .load(std::sync::atomic::Ordering::SeqCst)
             };
             if interrupted() {
-                return Err(HandoffError::Interrupted);
+                return Err(HandoffError::Interrupted {
+                    started: attempt > 0,
+                });
             }
             let (prompt, input_tokens) = build(candidate)?;
             self.task
@@ -905,7 +933,9 @@ impl PhaseRun<'_> {
             let hash = blake3::hash(prompt.as_bytes()).to_hex().to_string();
             for _ in 0..=candidate.retries {
                 if interrupted() {
-                    return Err(HandoffError::Interrupted);
+                    return Err(HandoffError::Interrupted {
+                        started: attempt > 0,
+                    });
                 }
                 attempt += 1;
                 if let Some(max) = self.config.max_cost {
@@ -961,6 +991,13 @@ impl PhaseRun<'_> {
                         echo_to(bytes);
                     },
                 )?;
+                if finished.stray {
+                    self.console.warning(&format!(
+                        "{phase}: {} started a process outside its process group that still \
+                         held its output when the call ended; it was left running",
+                        candidate.name
+                    ));
+                }
                 let output = String::from_utf8_lossy(&finished.output).into_owned();
                 let counter = Tiktoken::new(candidate.encoding);
                 let output_tokens = counter.count(&output);
@@ -1011,7 +1048,7 @@ impl PhaseRun<'_> {
                     }
                 }
                 if finished.ending == Ending::Interrupted {
-                    return Err(HandoffError::Interrupted);
+                    return Err(HandoffError::Interrupted { started: true });
                 }
                 self.console.warning(&format!(
                     "{phase}: {} failed: {}",
@@ -1028,9 +1065,10 @@ impl PhaseRun<'_> {
         })
     }
 
-    /// Runs `call` for a phase that only reads (plan, review) and fails it if the work tree
-    /// changed meanwhile: the model was given a command that can edit. `artifact` is written
-    /// with the answer either way.
+    /// Runs `call` for a phase that only reads (plan, review) and fails it if the task's
+    /// worktree changed meanwhile: the model was given a command that can edit. `artifact` is
+    /// written with the answer either way. In the main checkout, where you may be editing too,
+    /// a change is a warning, not a failure.
     fn read_only(
         &self,
         phase: Phase,
@@ -1044,7 +1082,13 @@ impl PhaseRun<'_> {
         self.task.write(artifact, output.as_bytes())?;
         let after = worktree::snapshot(&workdir, &self.task.info.base)?;
         let changed = worktree::differences(&before, &after);
-        if !changed.is_empty() {
+        if !changed.is_empty() && self.task.info.worktree.is_none() {
+            self.console.warning(&format!(
+                "{phase}: files changed in the main checkout while {used} ran: {}. If it made \
+                 them, give it a command that cannot edit (readonly_command in ctxpack.toml)",
+                changed.join(", ")
+            ));
+        } else if !changed.is_empty() {
             return Err(HandoffError::ChangedTree {
                 id: self.id(),
                 phase,
@@ -1146,9 +1190,8 @@ impl PhaseRun<'_> {
         if self.options.print {
             return self.print(&build(model)?.0);
         }
-        // What had changed before any executor ran is not the executor's doing (the user's own
-        // work in the main checkout, the ctxpack.toml `init` wrote): the scope check leaves it
-        // out. Recorded once, before the first execute.
+        // A task made before baselines were recorded at `task new` gets one now, before its
+        // first execute.
         if self.task.read(BASELINE).is_none() {
             let baseline = worktree::snapshot(&self.workdir(), &self.task.info.base)?;
             let json = serde_json::to_string_pretty(&baseline).expect("a snapshot serializes");
@@ -1182,12 +1225,15 @@ impl PhaseRun<'_> {
             self.console
                 .status(&format!("execute: applied {}", applied.describe()));
         }
+        // The scope check is recorded before the commit: if a commit hook refuses it, the
+        // review can still run on the uncommitted changes.
+        let scope = self.scope(&planned_files(&checked))?;
         if self.task.info.worktree.is_some() {
             let message = format!(
                 "ctxpack {}: execute with {}\n\n{}",
                 self.id(),
                 used.name,
-                self.task.info.title
+                redact("the title", &self.task.info.title)
             );
             worktree::commit_all(&self.workdir(), &message).map_err(|error| {
                 HandoffError::Commit {
@@ -1198,7 +1244,6 @@ impl PhaseRun<'_> {
                 }
             })?;
         }
-        let scope = self.scope(&planned_files(&checked))?;
         Ok(PhaseOutcome {
             artifact: Some(self.task.path("execute.log")),
             check: Some(checked.summary_line()),
@@ -1209,7 +1254,7 @@ impl PhaseRun<'_> {
     }
 
     /// The files changed since the task's base by its executor: every changed file, less those
-    /// that were already so before the first execute.
+    /// that were already so when the task was made (and have not changed since).
     fn executor_changes(&self) -> Result<Vec<String>, HandoffError> {
         let now = worktree::snapshot(&self.workdir(), &self.task.info.base)?;
         let baseline: std::collections::BTreeMap<String, Option<String>> = self
@@ -1314,7 +1359,7 @@ impl PhaseRun<'_> {
     }
 }
 
-/// What had changed in the task's tree before its first execute (`worktree::snapshot`).
+/// What had changed in the task's tree when it was made (`worktree::snapshot`).
 const BASELINE: &str = "baseline.json";
 
 /// `text` as a prompt may show it: secrets replaced, as a pack replaces them in files.

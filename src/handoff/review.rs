@@ -95,25 +95,31 @@ pub fn parse_review(text: &str) -> Review {
 /// (`**Verdict:** approve`, `## Verdict: approve`, `> Final verdict: `changes-requested``).
 /// `None` when the line gives none, or a value that is neither verdict.
 fn verdict_of(line: &str) -> Option<Verdict> {
-    // Emphasis, code and heading or quote marks are not part of the verdict.
-    let bare: String = line
-        .chars()
-        .filter(|c| !matches!(c, '*' | '_' | '`'))
-        .collect();
-    let bare = bare.trim_start_matches(['#', '>', ' ']).trim();
+    // Emphasis and code marks, and heading, quote and list marks, are not part of the verdict.
+    let bare: String = line.chars().filter(|c| !matches!(c, '*' | '`')).collect();
+    let bare = bare
+        .trim_start_matches(['#', '>', ' ', '-', '+'])
+        .trim_start_matches("__")
+        .trim();
     let rest = strip_prefix_ignore_case(bare, "verdict:")
         .or_else(|| strip_prefix_ignore_case(bare, "final verdict:"))?;
     let value = rest
         .trim()
-        .trim_end_matches(['.', '!'])
-        .trim()
-        .to_ascii_lowercase();
-    match value.as_str() {
-        "approve" | "approved" => Some(Verdict::Approve),
-        "changes-requested" | "changes requested" | "request changes" | "request-changes" => {
-            Some(Verdict::ChangesRequested)
-        }
-        _ => None,
+        .trim_matches('_')
+        .to_ascii_lowercase()
+        .replace(['_', '-'], " ");
+    // The verdict is the value's first words: `approve (minor nits only)` approves.
+    let starts = |words: &str| {
+        value
+            .strip_prefix(words)
+            .is_some_and(|after| after.chars().next().is_none_or(|c| !c.is_alphanumeric()))
+    };
+    if starts("approve") || starts("approved") {
+        Some(Verdict::Approve)
+    } else if starts("changes requested") || starts("request changes") {
+        Some(Verdict::ChangesRequested)
+    } else {
+        None
     }
 }
 
@@ -156,12 +162,25 @@ mod tests {
             "## Verdict: approve",
             "> Final verdict: `approve`.",
             "VERDICT: __approved__",
+            "- VERDICT: approve",
+            "Verdict: approve (minor nits only)",
         ] {
             assert_eq!(parse_review(line).verdict, Verdict::Approve, "{line}");
         }
+        for line in [
+            "**Verdict:** changes requested",
+            "VERDICT: changes_requested",
+            "verdict: request-changes.",
+        ] {
+            assert_eq!(
+                parse_review(line).verdict,
+                Verdict::ChangesRequested,
+                "{line}"
+            );
+        }
         assert_eq!(
-            parse_review("**Verdict:** changes requested").verdict,
-            Verdict::ChangesRequested
+            parse_review("VERDICT: not approved").verdict,
+            Verdict::Unknown
         );
         // A verdict line with another value does not count.
         assert_eq!(

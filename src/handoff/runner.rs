@@ -5,7 +5,7 @@
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,11 @@ use std::time::{Duration, Instant};
 const GRACE: Duration = Duration::from_secs(2);
 /// How often the wait loop looks at the clock and at Ctrl-C.
 const TICK: Duration = Duration::from_millis(50);
+
+/// The process group of the model call under way (0: none). A second Ctrl-C, which ends
+/// ctxpack at once, kills this group first: the model runs in a group of its own, so the
+/// terminal's Ctrl-C never reaches it.
+pub static RUNNING_GROUP: AtomicI32 = AtomicI32::new(0);
 
 /// How a call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +61,9 @@ pub struct Finished {
     /// Everything it printed on standard output.
     pub output: Vec<u8>,
     pub duration: Duration,
+    /// A process it started outside its process group still held its output when the call
+    /// ended, and was left running.
+    pub stray: bool,
 }
 
 /// Why a command could not run at all.
@@ -136,6 +144,7 @@ pub fn run(call: &Call<'_>, echo: &mut dyn FnMut(&[u8])) -> Result<Finished, Run
             ending: Ending::Interrupted,
             output: Vec::new(),
             duration: started.elapsed(),
+            stray: false,
         });
     }
     let io_error = |source| RunError::Io {
@@ -155,6 +164,7 @@ pub fn run(call: &Call<'_>, echo: &mut dyn FnMut(&[u8])) -> Result<Finished, Run
         cmd.process_group(0);
     }
     let mut child = cmd.spawn().map_err(io_error)?;
+    RUNNING_GROUP.store(child.id() as i32, Ordering::SeqCst);
 
     // The prompt is written from its own thread: a model that prints before it has read all of
     // its input must not block on a full pipe while we block on its input.
@@ -218,7 +228,10 @@ pub fn run(call: &Call<'_>, echo: &mut dyn FnMut(&[u8])) -> Result<Finished, Run
         }
     };
     // Children it left behind in its group would hold its output open: they go with it.
-    end_group(&mut child);
+    if ended_by_us.is_none() {
+        end_group(&mut child);
+    }
+    RUNNING_GROUP.store(0, Ordering::SeqCst);
     // What it printed before the pipe closed; a process outside its group that keeps the pipe
     // open is not waited for.
     let deadline = Instant::now() + GRACE;
@@ -228,6 +241,7 @@ pub fn run(call: &Call<'_>, echo: &mut dyn FnMut(&[u8])) -> Result<Finished, Run
         output.extend_from_slice(&chunk);
     }
     // Threads still blocked on a pipe held open elsewhere are left to end with the pipe.
+    let stray = !reader.is_finished() || !err_reader.is_finished();
     for thread in [reader, err_reader, writer] {
         if thread.is_finished() {
             let _ = thread.join();
@@ -241,6 +255,7 @@ pub fn run(call: &Call<'_>, echo: &mut dyn FnMut(&[u8])) -> Result<Finished, Run
         ending,
         output,
         duration: started.elapsed(),
+        stray,
     })
 }
 
@@ -304,9 +319,35 @@ fn end_group(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// Whether any process of `group` is still alive (signal 0 sends nothing, only checks).
-#[cfg(unix)]
+/// Whether any process of `group` still runs. On Linux, read from /proc: a zombie waiting for
+/// init to reap it does not count (signal 0 would count it).
+#[cfg(target_os = "linux")]
 fn group_alive(group: libc::pid_t) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return signalable(group);
+    };
+    entries.flatten().any(|entry| {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
+        let mut fields = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .unwrap_or("")
+            .split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|g| g.parse::<libc::pid_t>().ok());
+        pgrp == Some(group) && state.is_some_and(|s| s != "Z" && s != "X")
+    })
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn group_alive(group: libc::pid_t) -> bool {
+    signalable(group)
+}
+
+/// Whether `group` has a member a signal reaches (signal 0 sends nothing, only checks).
+#[cfg(unix)]
+fn signalable(group: libc::pid_t) -> bool {
     // SAFETY: signal 0 performs the permission and existence check only.
     unsafe { libc::killpg(group, 0) == 0 }
 }

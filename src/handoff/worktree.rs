@@ -107,15 +107,17 @@ pub fn commit_all(dir: &Path, message: &str) -> Result<bool, GitError> {
     if staged.is_empty() {
         return Ok(false);
     }
-    git.run([
-        "-c",
-        "user.name=ctxpack",
-        "-c",
-        "user.email=ctxpack@localhost",
-        "commit",
-        "--quiet",
-        "-m",
-        message,
-    ])?;
+    // Your identity where git has one (hooks may check it); ctxpack's where it has none.
+    let mut args: Vec<&str> = Vec::new();
+    if git.run(["var", "GIT_AUTHOR_IDENT"]).is_err() {
+        args.extend([
+            "-c",
+            "user.name=ctxpack",
+            "-c",
+            "user.email=ctxpack@localhost",
+        ]);
+    }
+    args.extend(["commit", "--quiet", "-m", message]);
+    git.run(args)?;
     Ok(true)
 }

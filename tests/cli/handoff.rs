@@ -613,6 +613,49 @@ fn ctrl_c_ends_the_model_and_its_children() {
     assert_eq!(ledger(&env, &id)[0]["status"], "interrupted");
 }
 
+/// A second Ctrl-C ends ctxpack at once, and the model's group with it, even a model that
+/// ignores SIGTERM.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_second_ctrl_c_kills_a_model_that_ignores_the_first() {
+    use std::io::BufRead;
+    let env = repo(&table("stubborn", "stubborn.sh", "timeout = \"10m\""));
+    let id = new_task(&env, "Stubborn", false);
+    let scratch = tempfile::tempdir().unwrap();
+    let pids = scratch.path().join("pids");
+    let fifo = std::ffi::CString::new(pids.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo reads a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let mut cmd = hermetic(env.ctxpack());
+    cmd.env("CTXPACK_TEST_PIDS", &pids)
+        .args(["plan", &id, "--model", "stubborn"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut seen: Vec<i32> = Vec::new();
+    while seen.len() < 2 {
+        let reader = std::io::BufReader::new(std::fs::File::open(&pids).unwrap());
+        seen.extend(reader.lines().map(|l| l.unwrap().parse::<i32>().unwrap()));
+    }
+    for _ in 0..2 {
+        // SAFETY: kill sends SIGINT to the ctxpack process this test started.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    for pid in seen {
+        // SIGKILL was sent before ctxpack exited; the kernel ends the processes soon after.
+        let gone = (0..500).any(|_| {
+            let gone = !running(pid);
+            if !gone {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            gone
+        });
+        assert!(gone, "process {pid} outlived two Ctrl-Cs");
+    }
+}
+
 #[test]
 fn run_does_all_three_phases_and_check_gates_on_the_verdict() {
     let env = repo("");
@@ -668,12 +711,13 @@ fn the_users_own_changes_are_not_the_executors() {
     );
 }
 
-/// Plan and review only read: a model that edits during them fails the phase, and its answer
-/// and its edits are both kept.
+/// Plan and review only read: a model that edits the task's worktree during them fails the
+/// phase, and its answer and its edits are both kept; and what it changed is shown to the
+/// reviewer as part of the change, not taken for the user's own work.
 #[test]
-fn a_phase_that_only_reads_fails_when_files_change() {
+fn a_phase_that_only_reads_fails_when_its_worktree_changes() {
     let env = repo(&table("editor", "editing-planner.sh", ""));
-    let id = new_task(&env, "Read only", false);
+    let id = new_task(&env, "Read only", true);
     let out = ctxpack(&env, &["plan", &id, "--model", "editor"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let message = stderr(&out);
@@ -681,11 +725,69 @@ fn a_phase_that_only_reads_fails_when_files_change() {
         message.contains("README.md") && message.contains("readonly_command"),
         "{message}"
     );
+    let worktree = env.path(&format!(".ctxpack/worktrees/{id}"));
     assert!(read(task_dir(&env, &id).join("plan.md")).contains("## Files"));
-    assert!(read(env.path("README.md")).contains("Edited by the planner."));
+    assert!(read(worktree.join("README.md")).contains("Edited by the planner."));
+    // Going on anyway: the planner's edit is scope creep (beside the new file its one-line
+    // plan did not name), and the reviewer sees it.
+    ok(&env, &["execute", &id, "--model", "differ"]);
+    let scope = json(task_dir(&env, &id).join("scope.json"));
+    assert_eq!(
+        scope["unplanned"],
+        serde_json::json!(["README.md", "src/retry.rs"]),
+        "{scope}"
+    );
+    ok(&env, &["review", &id]);
+    let prompt = read(task_dir(&env, &id).join("prompts/review.md"));
+    assert!(
+        prompt.contains("+Edited by the planner."),
+        "the review shows it"
+    );
 }
 
-/// execute.log is written as the executor's output comes, not at the end.
+/// In the main checkout, where the user may be editing too, a change during a phase that only
+/// reads is a warning.
+#[test]
+fn in_the_main_checkout_a_change_during_plan_is_a_warning() {
+    let env = repo(&table("editor", "editing-planner.sh", ""));
+    let id = new_task(&env, "Read only", false);
+    let out = ok(&env, &["plan", &id, "--model", "editor"]);
+    assert!(
+        stderr(&out).contains("warning: plan: files changed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(task_dir(&env, &id).join("plan-check.json").is_file());
+}
+
+/// A commit hook that refuses the executor's commit fails execute, and the review still runs on
+/// the uncommitted changes, as the message says.
+#[cfg(unix)]
+#[test]
+fn a_refused_commit_leaves_the_changes_for_review() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = repo("");
+    let hook = env.path(".git/hooks/pre-commit");
+    std::fs::write(&hook, "#!/bin/sh\necho 'no, thanks' >&2\nexit 1\n").unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let id = new_task(&env, "Hooked", true);
+    ok(&env, &["plan", &id]);
+    let out = ctxpack(&env, &["execute", &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("could not be committed") && stderr(&out).contains("no, thanks"),
+        "{}",
+        stderr(&out)
+    );
+    ok(&env, &["review", &id]);
+    let prompt = read(task_dir(&env, &id).join("prompts/review.md"));
+    assert!(
+        prompt.contains("+mod retry;"),
+        "the uncommitted change is reviewed"
+    );
+}
+
+/// execute.log is written as the output comes, not at the end.
 #[test]
 fn the_execute_log_streams() {
     let env = repo(&table("streamer", "streamer.sh", "edits = \"agent\""));
