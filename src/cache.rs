@@ -22,6 +22,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -67,6 +68,10 @@ pub struct Cache {
     reused: Mutex<HashSet<Key>>,
     /// Entries this run made.
     made: Mutex<HashMap<Key, Value>>,
+    /// Lookups so far, and those answered (from the store or from what this run made): for a
+    /// caller that packs many times with one cache, the difference across one pack.
+    asked: AtomicUsize,
+    answered: AtomicUsize,
     /// Why the store could not be read, for a note.
     damaged: Option<String>,
     /// Older entries are kept while the store stays under this size.
@@ -98,6 +103,8 @@ impl Cache {
             writes: 0,
             reused: Mutex::new(HashSet::new()),
             made: Mutex::new(HashMap::new()),
+            asked: AtomicUsize::new(0),
+            answered: AtomicUsize::new(0),
             damaged: None,
             limit: STORE_MAX,
         }
@@ -207,8 +214,27 @@ impl Cache {
         view
     }
 
+    /// `(answered, asked)`: lookups so far, and how many the cache answered (each time, not
+    /// distinct). The difference across one pack says what that pack reused, also when the
+    /// cache lives across many packs.
+    pub fn lookups(&self) -> (usize, usize) {
+        (
+            self.answered.load(Ordering::Relaxed),
+            self.asked.load(Ordering::Relaxed),
+        )
+    }
+
     fn lookup(&self, key: &Key) -> Option<Value> {
         self.store.as_ref()?;
+        self.asked.fetch_add(1, Ordering::Relaxed);
+        let value = self.find(key);
+        if value.is_some() {
+            self.answered.fetch_add(1, Ordering::Relaxed);
+        }
+        value
+    }
+
+    fn find(&self, key: &Key) -> Option<Value> {
         if let Some(value) = self.made.lock().expect("cache lock").get(key) {
             return Some(value.clone());
         }

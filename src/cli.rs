@@ -106,6 +106,48 @@ pub enum Command {
     /// Tokens and cost of the model calls, by phase and model, and what the same calls would
     /// have cost on the priciest configured model.
     Cost(StatusArgs),
+
+    /// Serve ctxpack's tools to coding agents over the Model Context Protocol, on stdio.
+    ///
+    /// Tools: pack (a budget, a focus, a plan, a diff base, fidelity, globs, encoding),
+    /// read_pack (page through a document too large for one response), stats, refs (a plan's
+    /// references and whether refs --check passes), outline and symbol. Every path a tool is
+    /// given must lie inside the root (or one of the roots); secrets are always redacted. The
+    /// cache between runs is used, so a second call on the same tree is fast. The server runs
+    /// until the client closes its standard input.
+    #[command(after_help = MCP_EXAMPLES)]
+    Mcp(McpArgs),
+}
+
+const MCP_EXAMPLES: &str = "\
+Examples:
+  claude mcp add ctxpack -- ctxpack mcp            # Claude Code, in the repository
+  ctxpack mcp --root path/to/repo                  # confined to one tree
+  ctxpack mcp --root api --root web                # two trees; tools take root: \"web\"
+
+Clients configured with JSON (Cursor, VS Code, Zed, Gemini CLI):
+  {\"mcpServers\": {\"ctxpack\": {\"command\": \"ctxpack\", \"args\": [\"mcp\", \"--root\", \".\"]}}}";
+
+/// `ctxpack mcp`.
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// A directory the tools may read; repeat for several (a tool call picks one by name, the
+    /// first by default). Default: the current directory.
+    #[arg(long = "root", value_name = "DIR")]
+    pub roots: Vec<PathBuf>,
+
+    /// The most tokens one response carries. A larger document is kept by the server and
+    /// returned as a summary and an id to page through with read_pack.
+    #[arg(long, value_name = "N", default_value = "25k", value_parser = parse_budget)]
+    pub max_response_tokens: usize,
+
+    /// Where the cache between runs lives (default: as for pack).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Neither read nor write the cache.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 const HANDOFF_EXAMPLES: &str = "\

@@ -143,7 +143,60 @@ impl Report {
     }
 }
 
-/// This call's use of the cache between runs.
+impl Report {
+    /// Writes what the command line prints on stderr after a pack (and the MCP server returns
+    /// beside the document): what the summary says, the exact count, the five largest files,
+    /// and with a plan how its references resolved. `destination`: the file's name, if any.
+    pub fn write_summary(
+        &self,
+        out: &mut dyn std::io::Write,
+        destination: Option<String>,
+    ) -> std::io::Result<()> {
+        let mut top: Vec<(String, usize)> = self
+            .files
+            .iter()
+            .filter_map(|f| f.packed.map(|view| (f.path(), view.tokens)))
+            .collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        top.truncate(5);
+        let summary = &self.summary;
+        let printed = render::report::PackReport {
+            files: summary.files,
+            fidelity: summary.fidelity,
+            degraded: summary.degraded,
+            document_tokens: self.document_tokens.unwrap_or(0),
+            encoding: summary.encoding,
+            destination,
+            top_files: top,
+            omitted: summary.omitted.clone(),
+            // Every secret found, with how many lie in files a budget leaves out.
+            secrets: self.scan.clone(),
+            budget: summary.budget.clone(),
+            plan: summary.plan.clone(),
+            diff: summary.diff.clone(),
+        };
+        render::report::print_summary(out, &printed)?;
+        if let Some(plan) = &self.plan {
+            writeln!(out, "  plan {}: {}", plan.name, plan.summary_line)?;
+            if !plan.unresolved.is_empty() {
+                let more = if plan.more_unresolved > 0 {
+                    format!(", and {} more", render::human(plan.more_unresolved))
+                } else {
+                    String::new()
+                };
+                writeln!(
+                    out,
+                    "  plan names what the tree does not have: {}{more} (see ctxpack refs)",
+                    plan.unresolved.join(", ")
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// This call's use of the cache: its lookups of token counts and views, and how many the cache
+/// answered (from the store, or from what an earlier pack of the same session made).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CacheUse {
     pub reused: usize,
@@ -217,11 +270,11 @@ pub fn pack(
     session: &Session,
     reporter: &dyn Reporter,
 ) -> Result<Packed, PackError> {
-    let before = session.cache.hits();
+    let before = session.cache.lookups();
     let counter = Tiktoken::new(request.encoding);
     let policy = Policy::new(request.secrets);
     let cache_use = |session: &Session| {
-        let after = session.cache.hits();
+        let after = session.cache.lookups();
         CacheUse {
             reused: after.0.saturating_sub(before.0),
             lookups: after.1.saturating_sub(before.1),

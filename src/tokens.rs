@@ -191,6 +191,28 @@ impl TokenCounter for Tiktoken {
     }
 }
 
+/// Where each of `text`'s tokens starts, as byte offsets, and `text.len()` last: the tokens
+/// tiktoken-rs encodes `text` into, laid end to end. A token may end inside a character (a
+/// multi-byte character split across tokens); callers that cut text at these offsets move to a
+/// character boundary.
+pub fn token_offsets(encoding: Encoding, text: &str) -> Vec<usize> {
+    let bpe = match encoding {
+        Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
+        Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+    };
+    let tokens = bpe.encode_ordinary(text);
+    let mut offsets = Vec::with_capacity(tokens.len() + 1);
+    let mut at = 0;
+    for token in tokens {
+        offsets.push(at);
+        at += bpe
+            .decode_bytes(&[token])
+            .map_or(0, |bytes: Vec<u8>| bytes.len());
+    }
+    offsets.push(at);
+    offsets
+}
+
 /// A text's exact token count, split at its first and last *cut* so that the count of the text
 /// wrapped in markup can be had without re-tokenizing the middle.
 ///
@@ -343,6 +365,19 @@ pub fn parse_budget(raw: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_offsets_tile_the_text_one_token_each() {
+        for text in ["", "fn main() {}\n", "héllo wörld 日本語 🎉 done\n"] {
+            for encoding in [Encoding::O200kBase, Encoding::Cl100kBase] {
+                let offsets = token_offsets(encoding, text);
+                assert_eq!(offsets.len(), Tiktoken::new(encoding).count(text) + 1);
+                assert_eq!(offsets.first(), Some(&0));
+                assert_eq!(offsets.last(), Some(&text.len()));
+                assert!(offsets.windows(2).all(|w| w[0] <= w[1]));
+            }
+        }
+    }
 
     #[test]
     fn cuts_skip_whitespace_and_slash_line_starts() {

@@ -75,3 +75,58 @@ fn write_new(path: &Path, text: &str) -> Result<(), Failure> {
         .map_err(anyhow::Error::from)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// The words of a shell command line: spaces split, double quotes group.
+    fn words(line: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut word = String::new();
+        let mut quoted = false;
+        let mut started = false;
+        for c in line.chars() {
+            match c {
+                '"' => {
+                    quoted = !quoted;
+                    started = true;
+                }
+                ' ' if !quoted => {
+                    if started {
+                        words.push(std::mem::take(&mut word));
+                        started = false;
+                    }
+                }
+                c => {
+                    word.push(c);
+                    started = true;
+                }
+            }
+        }
+        if started {
+            words.push(word);
+        }
+        words
+    }
+
+    /// Every command the skill tells an agent to run is one this build accepts.
+    #[test]
+    fn the_skill_is_in_step_with_the_command_line() {
+        let commands: Vec<&str> = SKILL
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("ctxpack "))
+            .collect();
+        assert!(commands.len() >= 6, "{commands:?}");
+        for line in commands {
+            let line = line.split(" # ").next().unwrap_or(line).trim();
+            let parsed = crate::cli::Cli::try_parse_from(words(line));
+            assert!(parsed.is_ok(), "{line}: {}", parsed.err().unwrap());
+        }
+        for wanted in ["--budget", "refs", "--check", "--plan", "--diff"] {
+            assert!(SKILL.contains(wanted), "the skill says nothing of {wanted}");
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 mod handoff;
 pub mod init;
+mod mcp;
 mod outline;
 mod pack;
 mod refs;
@@ -124,6 +125,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Run(args) => handoff::run(args),
         Command::Status(args) => handoff::status(args),
         Command::Cost(args) => handoff::cost(args),
+        Command::Mcp(args) => mcp::run(args),
     }
 }
 

@@ -8,8 +8,6 @@ use crate::config::PackConfig;
 use crate::output::Sink;
 use crate::pack::{self, Packed, PlanInput, Report, Request, Session};
 use crate::plan::{self, PlanError};
-use crate::render::human;
-use crate::render::report::{self as stderr_report, PackReport};
 use crate::types::shown_name;
 
 pub fn run(args: PackArgs) -> Result<(), Failure> {
@@ -59,48 +57,10 @@ fn pack(config: &PackConfig, request: &Request, session: &Session) -> Result<(),
 /// The stderr report of a written document: what its summary says, its exact count, the five
 /// largest files, and with a plan how its references resolved.
 fn print_report(config: &PackConfig, report: &Report, err: &mut dyn Write) -> io::Result<()> {
-    let mut top: Vec<(String, usize)> = report
-        .files
-        .iter()
-        .filter_map(|f| f.packed.map(|view| (f.path(), view.tokens)))
-        .collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    top.truncate(5);
-    let summary = &report.summary;
-    let printed = PackReport {
-        files: summary.files,
-        fidelity: summary.fidelity,
-        degraded: summary.degraded,
-        document_tokens: report.document_tokens.unwrap_or(0),
-        encoding: summary.encoding,
-        destination: config
-            .output
-            .as_ref()
-            .and_then(|p| p.file_name())
-            .map(shown_name),
-        top_files: top,
-        omitted: summary.omitted.clone(),
-        // Every secret found, with how many lie in files a budget leaves out.
-        secrets: report.scan.clone(),
-        budget: summary.budget.clone(),
-        plan: summary.plan.clone(),
-        diff: summary.diff.clone(),
-    };
-    stderr_report::print_summary(err, &printed)?;
-    if let Some(plan) = &report.plan {
-        writeln!(err, "  plan {}: {}", plan.name, plan.summary_line)?;
-        if !plan.unresolved.is_empty() {
-            let more = if plan.more_unresolved > 0 {
-                format!(", and {} more", human(plan.more_unresolved))
-            } else {
-                String::new()
-            };
-            writeln!(
-                err,
-                "  plan names what the tree does not have: {}{more} (see ctxpack refs)",
-                plan.unresolved.join(", ")
-            )?;
-        }
-    }
-    Ok(())
+    let destination = config
+        .output
+        .as_ref()
+        .and_then(|p| p.file_name())
+        .map(shown_name);
+    report.write_summary(err, destination)
 }

@@ -8,6 +8,7 @@ mod diff;
 mod handoff;
 mod house;
 mod lang;
+mod mcp;
 mod pack;
 mod plan;
 mod secrets;
