@@ -126,7 +126,7 @@ Examples:
   ctxpack mcp --root api --root web                # two trees; tools take root: \"web\"
 
 Clients configured with JSON (Cursor, VS Code, Zed, Gemini CLI):
-  {\"mcpServers\": {\"ctxpack\": {\"command\": \"ctxpack\", \"args\": [\"mcp\", \"--root\", \".\"]}}}";
+  {\"mcpServers\": {\"ctxpack\": {\"command\": \"ctxpack\", \"args\": [\"mcp\", \"--root\", \"/path/to/repo\"]}}}";
 
 /// `ctxpack mcp`.
 #[derive(Debug, Args)]
@@ -138,7 +138,12 @@ pub struct McpArgs {
 
     /// The most tokens one response carries. A larger document is kept by the server and
     /// returned as a summary and an id to page through with read_pack.
-    #[arg(long, value_name = "N", default_value = "25k", value_parser = parse_budget)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::mcp::DEFAULT_MAX_RESPONSE_TOKENS,
+        value_parser = parse_budget
+    )]
     pub max_response_tokens: usize,
 
     /// Where the cache between runs lives (default: as for pack).

@@ -156,11 +156,10 @@ pub fn symbol(
     counter: &dyn TokenCounter,
     pool: &rayon::ThreadPool,
 ) -> Result<Lookup, InspectError> {
-    let checked = plan::check(&format!("`{name}`\n"), Path::new("-"), source, pool)?;
-    let reference = checked
-        .references
-        .iter()
-        .find(|r| matches!(r.kind, Kind::Symbol))
+    let found = plan::lookup_symbol(name, source, pool)?;
+    let reference = found
+        .as_ref()
+        .filter(|r| matches!(r.kind, Kind::Symbol))
         .filter(|r| matches!(r.status, Status::Exists | Status::Ambiguous));
     let Some(reference) = reference else {
         return Ok(Lookup {

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 
+use crate::render::human;
 use crate::tokens::{self, Encoding};
 
 /// The most documents kept at once; the oldest goes first.
@@ -67,8 +68,9 @@ impl KeptDoc {
         let total = self.tokens();
         if start >= total && total > 0 {
             return Err(format!(
-                "start_token {start} is past the end: the document has {total} tokens (0 to {})",
-                total - 1
+                "start_token {start} is past the end: the document has {} tokens (0 to {})",
+                human(total),
+                human(total - 1)
             ));
         }
         let end = end.unwrap_or(start + max).min(start + max).min(total);
@@ -101,7 +103,8 @@ impl KeptDoc {
         let total = starts.len();
         if start == 0 || start > total {
             return Err(format!(
-                "start_line {start} is not a line of the document: its lines are 1 to {total}"
+                "start_line {start} is not a line of the document: its lines are 1 to {}",
+                human(total)
             ));
         }
         let end = end.unwrap_or(total).min(total);
@@ -169,8 +172,9 @@ impl Kept {
             lines: OnceLock::new(),
         });
         self.docs.push_back(Arc::clone(&doc));
+        // A document's token offsets (made for paging) take about twice its text again.
         let bytes =
-            |docs: &VecDeque<Arc<KeptDoc>>| docs.iter().map(|d| d.text.len()).sum::<usize>();
+            |docs: &VecDeque<Arc<KeptDoc>>| docs.iter().map(|d| 3 * d.text.len()).sum::<usize>();
         while self.docs.len() > MAX_KEPT
             || (self.docs.len() > 1 && bytes(&self.docs) > MAX_KEPT_BYTES)
         {

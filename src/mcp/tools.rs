@@ -65,11 +65,8 @@ impl JsonSchema for TokenCount {
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
-            "description": "A token count: a number (64000) or text with k or m (\"64k\", \"1.5m\").",
-            "anyOf": [
-                {"type": "integer", "minimum": 1},
-                {"type": "string", "pattern": "^\\s*[0-9][0-9_.]*\\s*[kKmM]?\\s*$"}
-            ]
+            "description": "A token count of at least 1: a number (64000) or text with k or m (\"64k\", \"1.5m\").",
+            "type": ["integer", "string"]
         })
     }
 }
@@ -262,11 +259,62 @@ pub struct SymbolArgs {
 /// The default budget of `symbol`.
 const SYMBOL_BUDGET: usize = 8_000;
 
+/// The JSON Schema of `T`'s arguments, as clients of every make read it: sub-schemas inlined
+/// (no `$ref`), and an argument that may be left out not also typed `null`.
+pub fn schema<T: JsonSchema>() -> Arc<JsonObject> {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator();
+    let mut value = generator.into_root_schema_for::<T>().to_value();
+    fn plain(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::Array(types)) = map.get_mut("type") {
+                    types.retain(|t| t != "null");
+                    if types.len() == 1 {
+                        let only = types.remove(0);
+                        map.insert("type".into(), only);
+                    }
+                }
+                let any_of = map.get("anyOf").and_then(Value::as_array).cloned();
+                if let Some(options) = any_of {
+                    let kept: Vec<Value> = options
+                        .into_iter()
+                        .filter(|o| o.get("type").and_then(Value::as_str) != Some("null"))
+                        .collect();
+                    map.remove("anyOf");
+                    if kept.len() == 1 {
+                        if let Value::Object(inner) = &kept[0] {
+                            for (k, v) in inner {
+                                map.entry(k.clone()).or_insert_with(|| v.clone());
+                            }
+                        }
+                    } else {
+                        map.insert("anyOf".into(), Value::Array(kept));
+                    }
+                }
+                if map.get("default").is_some_and(Value::is_null) {
+                    map.remove("default");
+                }
+                map.remove("$schema");
+                map.values_mut().for_each(plain);
+            }
+            Value::Array(items) => items.iter_mut().for_each(plain),
+            _ => {}
+        }
+    }
+    plain(&mut value);
+    match value {
+        Value::Object(map) => Arc::new(map),
+        _ => Arc::new(JsonObject::new()),
+    }
+}
+
 /// The tools, as `tools/list` shows them.
 pub fn list() -> Vec<Tool> {
     let read_only = || ToolAnnotations::new().read_only(true);
-    let tool = |name: &'static str, title: &str, description: &'static str| {
-        Tool::new(name, description, Arc::new(JsonObject::new()))
+    let tool = |name: &'static str, title: &str, description: &'static str, input| {
+        Tool::new(name, description, input)
             .with_title(title)
             .annotate(read_only().idempotent(true))
     };
@@ -280,24 +328,24 @@ pub fn list() -> Vec<Tool> {
              others as compressed views or outlines, and the document fits the budget. A \
              document larger than the server's response limit is kept and returned as a summary \
              and an id for read_pack.",
-        )
-        .with_input_schema::<PackArgs>(),
+            schema::<PackArgs>(),
+        ),
         tool(
             "read_pack",
             "Read a kept document",
             "Read a piece of a document the server kept (an id from pack): by tokens \
              (start_token, end_token: pages laid end to end are the document) or by lines \
              (start_line, end_line).",
-        )
-        .with_input_schema::<ReadPackArgs>(),
+            schema::<ReadPackArgs>(),
+        ),
         tool(
             "stats",
             "What a pack would hold",
             "Where the tokens are, as `ctxpack stats --json`: tokens per directory, the largest \
              files, and with a budget what a pack with the same arguments would keep, at which \
              fidelity and rank. Nothing is packed.",
-        )
-        .with_input_schema::<StatsArgs>(),
+            schema::<StatsArgs>(),
+        ),
         tool(
             "refs",
             "Check a plan's references",
@@ -305,22 +353,22 @@ pub fn list() -> Vec<Tool> {
              exists in the tree (exists, new, missing, ambiguous, conflict, outside-root), as \
              `ctxpack refs --json`; and whether `refs --check` would pass. Check a plan before \
              acting on it.",
-        )
-        .with_input_schema::<RefsArgs>(),
+            schema::<RefsArgs>(),
+        ),
         tool(
             "outline",
             "Outline files",
             "Each file's outline, as `ctxpack outline`: one line per definition (function, \
              type, method, heading) with its line range.",
-        )
-        .with_input_schema::<OutlineArgs>(),
+            schema::<OutlineArgs>(),
+        ),
         tool(
             "symbol",
             "Find a symbol's definitions",
             "Where a name (`retry`, `Client::send`, `module.func`) is defined, with the full text \
              of each definition, within a token budget.",
-        )
-        .with_input_schema::<SymbolArgs>(),
+            schema::<SymbolArgs>(),
+        ),
     ]
 }
 
@@ -340,8 +388,15 @@ pub fn call(state: &State, name: &str, arguments: JsonObject) -> CallToolResult 
 }
 
 fn parse<T: DeserializeOwned>(arguments: JsonObject) -> Result<T, String> {
-    serde_json::from_value(Value::Object(arguments))
-        .map_err(|e| format!("bad arguments: {e}; tools/list gives each tool's arguments"))
+    serde_path_to_error::deserialize(Value::Object(arguments)).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            format!("bad arguments: {inner}; tools/list gives each tool's arguments")
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
 }
 
 /// The root `given` names (a directory name or a path), or the first.
@@ -350,17 +405,30 @@ fn root<'s>(state: &'s State, given: Option<&str>) -> Result<&'s Root, String> {
         return Ok(&state.roots[0]);
     };
     let canonical = std::fs::canonicalize(given).ok();
-    state
+    let by_path: Vec<&Root> = state
         .roots
         .iter()
-        .find(|r| r.name == given || Some(&r.path) == canonical.as_ref())
-        .ok_or_else(|| {
-            let names: Vec<String> = state.roots.iter().map(|r| r.name.clone()).collect();
-            format!(
-                "root {given:?} is not one of this server's roots: {}",
-                names.join(", ")
-            )
-        })
+        .filter(|r| Some(&r.path) == canonical.as_ref())
+        .collect();
+    let by_name: Vec<&Root> = state.roots.iter().filter(|r| r.name == given).collect();
+    let roots = |list: &[Root]| {
+        list.iter()
+            .map(|r| format!("{} ({})", r.name, r.path.display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (by_path.first(), by_name.as_slice()) {
+        (Some(root), _) => Ok(root),
+        (None, [root]) => Ok(root),
+        (None, []) => Err(format!(
+            "root {given:?} is not one of this server's roots: {}",
+            roots(&state.roots)
+        )),
+        (None, _) => Err(format!(
+            "root {given:?} names several of this server's roots; give its path: {}",
+            roots(&state.roots)
+        )),
+    }
 }
 
 /// `given` inside `root` (confined: never a read outside it).
@@ -400,8 +468,25 @@ fn source(
     if !paths.is_empty() {
         source.inputs.paths = paths
             .iter()
-            .map(|p| inside(root, p, "paths"))
-            .collect::<Result<_, _>>()?;
+            .map(|p| {
+                let resolved = inside(root, p, "paths")?;
+                // A link stays a link, as on the command line: the walk decides what to do with
+                // it (it does not follow links), once its target is known to be inside.
+                let given = root.path.join(p);
+                match (std::fs::symlink_metadata(&given), given.file_name()) {
+                    (Ok(meta), Some(name)) if meta.file_type().is_symlink() => {
+                        let parent = given.parent().unwrap_or(&root.path);
+                        let parent = std::fs::canonicalize(parent)
+                            .map_err(|e| format!("paths: {p}: {e}"))?;
+                        if !parent.starts_with(&root.path) {
+                            return Err(format!("paths: {p}: outside the root"));
+                        }
+                        Ok(parent.join(name))
+                    }
+                    _ => Ok(resolved),
+                }
+            })
+            .collect::<Result<_, String>>()?;
     }
     Ok(source)
 }
@@ -430,6 +515,9 @@ fn focus(root: &Root, given: &[String]) -> Result<Vec<String>, String> {
 /// The plan `given`: a file inside the root, or the plan's text (with a line break, or naming
 /// no file). A one-line name that looks like a file but is not there is an error, not a plan.
 fn plan_input(root: &Root, given: &str) -> Result<PlanInput, String> {
+    if given.trim().is_empty() {
+        return Err("plan: it is empty; give a plan's text or the path of its file".into());
+    }
     let one_line = !given.trim().contains('\n');
     let looks_like_a_file = one_line
         && !given.trim().contains(char::is_whitespace)
@@ -455,9 +543,6 @@ fn plan_input(root: &Root, given: &str) -> Result<PlanInput, String> {
         }
         let text = plan::read_plan(&path, &mut std::io::empty()).map_err(|e| e.to_string())?;
         return Ok(PlanInput { text, path });
-    }
-    if given.trim().is_empty() {
-        return Err("plan: it is empty; give a plan's text or the path of its file".into());
     }
     Ok(PlanInput {
         text: given.replace("\r\n", "\n"),
@@ -541,6 +626,22 @@ fn request(root: &Root, common: &Common<'_>, output: Output) -> Result<Request, 
     })
 }
 
+/// Refuses what the command line refuses: an argument that would be ignored.
+fn check_combination(common: &Common<'_>) -> Result<(), String> {
+    if !common.focus.is_empty() && common.budget.is_none() {
+        return Err("focus: only with a budget, whose files it chooses; add \"budget\"".into());
+    }
+    if !common.focus.is_empty() && common.plan.is_some() {
+        return Err(
+            "focus: not with a plan, which is the focus itself; leave one of them out".into(),
+        );
+    }
+    if common.diff.is_none() && (common.untracked || common.git_log.is_some()) {
+        return Err("untracked and git_log: only with diff".into());
+    }
+    Ok(())
+}
+
 /// Runs `request` in `root`'s session and keeps what the cache learnt.
 fn run(root: &Root, request: &Request) -> Result<(pack::Packed, Vec<String>), String> {
     let session = root.session()?;
@@ -567,6 +668,18 @@ fn pack(state: &State, args: PackArgs) -> Result<CallToolResult, String> {
         hidden: args.hidden,
         encoding: args.encoding,
     };
+    check_combination(&common)?;
+    if args
+        .fidelity
+        .is_some_and(|f| !matches!(f, FidelityArg::Full))
+        && (args.budget.is_some() || args.plan.is_some() || args.diff.is_some())
+    {
+        return Err(
+            "fidelity: only without budget, plan or diff, which choose each file's fidelity \
+             themselves"
+                .into(),
+        );
+    }
     let mut request = request(root, &common, Output::Document)?;
     request.fidelity = match args.fidelity {
         None | Some(FidelityArg::Full) => Fidelity::Full,
@@ -628,12 +741,20 @@ fn respond(
             .unwrap_or_else(|p| p.into_inner())
             .keep(text, encoding, what);
         let lines = doc.lines();
+        let hint = if what == "pack" {
+            format!(
+                " For a document that fits one response, pack again with a budget (\"budget\": \
+                 {limit})."
+            )
+        } else {
+            String::new()
+        };
         let mut message = format!(
             "The {what} result is {} tokens ({}), more than one response carries ({}), so the \
              server keeps it as \"{id}\". Read it with read_pack: {{\"id\": \"{id}\", \
              \"start_token\": 0, \"end_token\": {limit}}}, then start_token {limit}, and so on: \
              the pages laid end to end are the whole text. Or by lines (it has {}): {{\"id\": \
-             \"{id}\", \"start_line\": 1, \"end_line\": 500}}.",
+             \"{id}\", \"start_line\": 1, \"end_line\": 500}}.{hint}",
             human(tokens),
             encoding.name(),
             human(limit),
@@ -753,6 +874,7 @@ fn stats(state: &State, args: StatsArgs) -> Result<CallToolResult, String> {
         hidden: args.hidden,
         encoding: args.encoding,
     };
+    check_combination(&common)?;
     let request = request(root, &common, Output::Report)?;
     let (packed, _) = run(root, &request)?;
     let (stats, _) = packed.report.stats(0);
@@ -819,8 +941,17 @@ fn outline(state: &State, args: OutlineArgs) -> Result<CallToolResult, String> {
         InspectError::Read { path, source } => format!("could not read {path}: {source}"),
         error => error.to_string(),
     })?;
-    let tokens = Tiktoken::new(Encoding::O200kBase).count(&outlines.text);
     let notes = outlines.notes.join("\n");
+    if outlines.text.is_empty() {
+        // Nothing to outline: the notes say why.
+        let why = if notes.is_empty() {
+            "no definitions or headings to outline".to_string()
+        } else {
+            notes
+        };
+        return Ok(CallToolResult::success(vec![ContentBlock::text(why)]));
+    }
+    let tokens = Tiktoken::new(Encoding::O200kBase).count(&outlines.text);
     Ok(respond(
         state,
         outlines.text,
@@ -861,9 +992,9 @@ fn symbol(state: &State, args: SymbolArgs) -> Result<CallToolResult, String> {
         session.pool(),
     )
     .map_err(|e| e.to_string())?;
-    let mut result = CallToolResult::success(vec![ContentBlock::text(describe(&lookup))]);
-    result.structured_content = serde_json::to_value(&lookup).ok();
-    Ok(result)
+    Ok(CallToolResult::success(vec![ContentBlock::text(describe(
+        &lookup,
+    ))]))
 }
 
 /// A lookup for a model to read: each definition's text in an element, as a pack shows files.
@@ -892,6 +1023,12 @@ fn describe(lookup: &Lookup) -> String {
     }
     for left in &lookup.left_out {
         out.push_str(&format!("left out: {left}\n"));
+    }
+    if !lookup.left_out.is_empty() {
+        out.push_str(
+            "(a definition too large for the budget: outline its file, or pack the file with a \
+             budget)\n",
+        );
     }
     out
 }

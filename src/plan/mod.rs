@@ -158,6 +158,58 @@ pub fn analyze(
     Ok(Analysis { references, index })
 }
 
+/// Resolves one name as code writes it (`retry`, `Client::send`, `module.func`, `Class#method`)
+/// against the tree of `source`, as a plan's backticked symbol is resolved, but read as a symbol
+/// whatever it is (`main`, `new` and `URL`, which a plan's prose uses as words, are names here).
+/// `None` when it is not a name.
+pub fn lookup_symbol(
+    name: &str,
+    source: &Source,
+    pool: &rayon::ThreadPool,
+) -> Result<Option<Reference>, PlanError> {
+    let (parts, dotted) = if name.contains("::") {
+        (name.split("::").collect::<Vec<_>>(), false)
+    } else if name.contains(['.', '#']) {
+        (name.split(['.', '#']).collect(), true)
+    } else {
+        (vec![name], false)
+    };
+    let ident = |p: &&str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+            && !p.starts_with(|c: char| c.is_ascii_digit())
+    };
+    let parts: Vec<&str> = parts
+        .into_iter()
+        .map(|p| p.trim_end_matches("()"))
+        .collect();
+    if !parts.iter().all(ident) {
+        return Ok(None);
+    }
+    let (last, qualifier) = parts.split_last().expect("split gives one part at least");
+    let mention = extract::Mention {
+        text: name.to_string(),
+        line: 1,
+        target: extract::Target::Symbol {
+            qualifier: qualifier.iter().map(|q| q.to_string()).collect(),
+            name: last.to_string(),
+            dotted,
+        },
+        strong: true,
+        announced_new: false,
+        action: None,
+    };
+    let mentions = [mention];
+    let names = resolve::names_of(&mentions);
+    let mut whole = source.clone();
+    whole.inputs.paths = vec![whole.inputs.root.clone()];
+    whole.walk.globs = Default::default();
+    let index = RepoIndex::build(&whole, &names, None, pool)?;
+    let references = resolve::resolve(&mentions, &Default::default(), &index, &source.inputs.root);
+    Ok(references.into_iter().next())
+}
+
 /// Counts per status, in the order of [`Status::ALL`].
 pub fn tally(references: &[Reference]) -> Vec<(Status, usize)> {
     Status::ALL

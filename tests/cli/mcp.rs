@@ -112,6 +112,15 @@ fn the_tools_are_listed_with_schemas_from_their_types() {
         pack["additionalProperties"], false,
         "unknown arguments are refused"
     );
+    // Plain schemas every client reads: no references to definitions, no `null` types.
+    for tool in tools {
+        let schema = tool["schema"].to_string();
+        assert!(
+            !schema.contains("$ref") && !schema.contains("$defs") && !schema.contains("null"),
+            "{}: {schema}",
+            tool["name"]
+        );
+    }
     let refs = &tools[3]["schema"];
     assert_eq!(refs["required"], json!(["plan"]));
 }
@@ -133,6 +142,8 @@ fn each_tool_gives_what_the_cli_gives() {
         {"op": "call", "tool": "outline", "args": {"files": ["src/http/retry.rs", "README.md"]}},
         {"op": "call", "tool": "symbol", "args": {"name": "RetryPolicy::backoff"}},
         {"op": "call", "tool": "symbol", "args": {"name": "NoSuchThing"}},
+        {"op": "call", "tool": "symbol", "args": {"name": "main"}},
+        {"op": "call", "tool": "symbol", "args": {"name": "new"}},
     ]);
     let results = drive(&env, &[], steps);
     let same = |i: usize, args: &[&str]| {
@@ -194,22 +205,51 @@ fn each_tool_gives_what_the_cli_gives() {
     assert!(text(&results[9], 1).starts_with("refs --check would fail"));
 
     // symbol: each definition's text is its lines on disk.
-    let found = ok(&results[11]);
-    let lookup = &found["structured"];
-    assert_eq!(lookup["status"], "exists", "{found}");
-    let definition = &lookup["definitions"][0];
-    let on_disk = std::fs::read_to_string(env.path(definition["path"].as_str().unwrap())).unwrap();
-    let start = definition["start_line"].as_u64().unwrap() as usize;
-    let end = definition["end_line"].as_u64().unwrap() as usize;
-    let lines: String = on_disk
-        .split_inclusive('\n')
-        .skip(start - 1)
-        .take(end + 1 - start)
-        .collect();
-    assert_eq!(definition["text"].as_str().unwrap(), lines);
-    assert!(lines.contains("fn backoff"), "{lines}");
-    assert!(text(found, 0).contains("<definition path=\"src/http/retry.rs\""));
-    assert_eq!(ok(&results[12])["structured"]["status"], "missing");
+    let found = text(ok(&results[11]), 0).to_string();
+    assert!(
+        found.starts_with("RetryPolicy::backoff: exists, 1 definition"),
+        "{found}"
+    );
+    for (path, start, end, body) in definitions(&found) {
+        let on_disk = std::fs::read_to_string(env.path(&path)).unwrap();
+        let lines: String = on_disk
+            .split_inclusive('\n')
+            .skip(start - 1)
+            .take(end + 1 - start)
+            .collect();
+        assert_eq!(body, lines, "{path}:{start}-{end}");
+        assert!(lines.contains("fn backoff"), "{lines}");
+    }
+    assert!(text(ok(&results[12]), 0).contains("not defined in the tree"));
+    // Names a plan's prose reads as words are names here.
+    assert!(
+        text(ok(&results[13]), 0).contains("<definition path=\"src/main.rs\""),
+        "{}",
+        results[13]
+    );
+    let news = text(ok(&results[14]), 0);
+    assert!(definitions(news).len() >= 2, "{news}");
+}
+
+/// The `<definition path lines tokens>` elements of a symbol answer: path, lines, text.
+fn definitions(answer: &str) -> Vec<(String, usize, usize, String)> {
+    answer
+        .split("<definition path=\"")
+        .skip(1)
+        .map(|rest| {
+            let (path, rest) = rest.split_once("\" lines=\"").unwrap();
+            let (lines, rest) = rest.split_once('"').unwrap();
+            let (start, end) = lines.split_once('-').unwrap();
+            let body = rest.split_once(">\n").unwrap().1;
+            let body = body.split_once("</definition>").unwrap().0;
+            (
+                path.to_string(),
+                start.parse().unwrap(),
+                end.parse().unwrap(),
+                body.to_string(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -242,6 +282,13 @@ fn bad_arguments_are_tool_errors_and_the_server_stays_up() {
         {"op": "call", "tool": "pack", "args": {"root": "elsewhere"}},
         {"op": "list"},
         {"op": "call", "tool": "outline", "args": {"files": ["src/config.rs"]}},
+        {"op": "call", "tool": "pack", "args": {"fidelity": "compressed", "budget": "2k"}},
+        {"op": "call", "tool": "pack", "args": {"focus": ["retry"]}},
+        {"op": "call", "tool": "pack", "args": {"plan": "AI-PLAN.md", "budget": "4k", "focus": ["retry"]}},
+        {"op": "call", "tool": "pack", "args": {"git_log": 3}},
+        {"op": "call", "tool": "stats", "args": {"budget": "abc"}},
+        {"op": "call", "tool": "refs", "args": {"plan": "  "}},
+        {"op": "call", "tool": "read_pack", "args": {"id": "x", "start_token": -1}},
     ]);
     let results = drive(&env, &[], steps);
     let expect = [
@@ -263,6 +310,13 @@ fn bad_arguments_are_tool_errors_and_the_server_stays_up() {
         (16, "budget"),
         (17, "is not a symbol"),
         (18, "not one of this server's roots"),
+        (21, "fidelity: only without budget"),
+        (22, "focus: only with a budget"),
+        (23, "focus: not with a plan"),
+        (24, "only with diff"),
+        (25, "budget: \"abc\" is not a token count"),
+        (26, "plan: it is empty"),
+        (27, "start_token"),
     ];
     for (i, wanted) in expect {
         let message = error(&results[i]);
