@@ -1,4 +1,5 @@
-//! A cache of per-file work between runs: token counts and parsed views, keyed by their text.
+//! A cache of per-file work between runs: token counts, parsed views, secret findings and the
+//! terms ranking reads, keyed by their text.
 //!
 //! Counting and parsing are the costly stages of a pack, and between two packs of the same
 //! repository most files have not changed. Each result is stored under a hash of everything it
@@ -28,13 +29,15 @@ use std::time::{Duration, SystemTime};
 
 use crate::lang::syntax::NoTree;
 use crate::lang::{Language, View};
+use crate::rank::Terms;
+use crate::secrets::{self, Finding};
 use crate::tokens::{Encoding, SplitCount};
 use crate::types::Fidelity;
 
 /// What the start of a store says it is.
 const MAGIC: &[u8; 8] = b"ctxpack\x01";
 /// Bumped whenever the layout below changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 /// Older entries are kept while the store stays under this size (this run's entries always are).
 const STORE_MAX: usize = 128 << 20;
 /// A store larger than this is not read (it was not written by ctxpack).
@@ -53,6 +56,9 @@ type Key = [u8; 16];
 enum Value {
     Count([usize; 3]),
     View(View),
+    /// A secrets scan's findings: rule id, secret (or example), line, byte range.
+    Scan(Vec<(String, bool, usize, usize, usize)>),
+    Terms(Terms),
 }
 
 /// Reuses token counts and views across runs. A disabled cache computes everything.
@@ -60,8 +66,12 @@ pub struct Cache {
     store: Option<PathBuf>,
     /// Identifies the build that wrote a store: only its own stores are read.
     build: [u8; 32],
-    /// The store's entries, with the number of the last write that kept each.
-    old: HashMap<Key, (u64, Value)>,
+    /// The store as read: its entries' values are decoded when they are looked up, so a run
+    /// pays only for what it uses (a full pack does not decode the terms a budgeted pack keeps).
+    body: Vec<u8>,
+    /// The store's entries: the number of the last write that kept each, and where its value
+    /// lies in `body`.
+    old: HashMap<Key, (u64, std::ops::Range<usize>)>,
     /// The number of the store's last write.
     writes: u64,
     /// Old entries this run used.
@@ -99,6 +109,7 @@ impl Cache {
         Cache {
             store: None,
             build: [0; 32],
+            body: Vec::new(),
             old: HashMap::new(),
             writes: 0,
             reused: Mutex::new(HashSet::new()),
@@ -145,7 +156,10 @@ impl Cache {
         });
         match read {
             Ok(bytes) => match decode(&bytes, &cache.build) {
-                Ok((writes, old)) => (cache.writes, cache.old) = (writes, old),
+                Ok((writes, old)) => {
+                    (cache.writes, cache.old) = (writes, old);
+                    cache.body = bytes;
+                }
                 Err(Stale) => {}
                 Err(Damaged(why)) => {
                     cache.damaged = Some(format!("ignored {} ({why})", store.display()))
@@ -188,6 +202,79 @@ impl Cache {
         let split = count();
         self.insert(key, Value::Count(split.parts()));
         split
+    }
+
+    /// The token count of `text` in `encoding` as one piece (not split: a file's element with
+    /// its wrapper, a document's tree), made by `count` unless cached.
+    pub fn total(&self, encoding: Encoding, text: &str, count: impl FnOnce() -> usize) -> usize {
+        let key = key(&[b"total", encoding.name().as_bytes()], text);
+        if let Some(Value::Count([total, 0, 0])) = self.lookup(&key) {
+            // A token covers at least one byte.
+            if total <= text.len() {
+                return total;
+            }
+        }
+        let total = count();
+        self.insert(key, Value::Count([total, 0, 0]));
+        total
+    }
+
+    /// The secret findings of `text`, scanned under `scope` ([`secrets::scope_of`]), made by
+    /// `scan` unless cached. What a cached finding names is checked against the text when it is
+    /// applied ([`secrets::apply`]).
+    pub fn findings(
+        &self,
+        scope: &str,
+        text: &str,
+        scan: impl FnOnce() -> Vec<Finding>,
+    ) -> Vec<Finding> {
+        let key = key(&[b"scan", scope.as_bytes()], text);
+        if let Some(Value::Scan(kept)) = self.lookup(&key) {
+            let findings: Option<Vec<Finding>> = kept
+                .iter()
+                .map(|(rule, secret, line, start, end)| {
+                    Some(Finding {
+                        rule: secrets::rule_named(rule)?,
+                        line: *line,
+                        kind: if *secret {
+                            secrets::Kind::Secret
+                        } else {
+                            secrets::Kind::Example
+                        },
+                        range: *start..*end,
+                    })
+                })
+                .collect();
+            if let Some(findings) = findings {
+                return findings;
+            }
+        }
+        let findings = scan();
+        let kept = findings
+            .iter()
+            .map(|f| {
+                (
+                    f.rule.to_string(),
+                    f.is_secret(),
+                    f.line,
+                    f.range.start,
+                    f.range.end,
+                )
+            })
+            .collect();
+        self.insert(key, Value::Scan(kept));
+        findings
+    }
+
+    /// The ranking terms of `text`, made by `terms` unless cached.
+    pub fn terms(&self, text: &str, terms: impl FnOnce() -> Terms) -> Terms {
+        let key = key(&[b"terms"], text);
+        if let Some(Value::Terms(kept)) = self.lookup(&key) {
+            return kept;
+        }
+        let made = terms();
+        self.insert(key, Value::Terms(made.clone()));
+        made
     }
 
     /// The view of `text` (in `language`) at `fidelity`, made by `view` unless cached.
@@ -238,9 +325,15 @@ impl Cache {
         if let Some(value) = self.made.lock().expect("cache lock").get(key) {
             return Some(value.clone());
         }
-        let (_, value) = self.old.get(key)?;
+        let (_, range) = self.old.get(key)?;
+        // Checked as it is decoded: an entry that does not read is a miss.
+        let value = decode_value(&mut Reader {
+            bytes: &self.body[..range.end],
+            at: range.start,
+        })
+        .ok()?;
         self.reused.lock().expect("cache lock").insert(*key);
-        Some(value.clone())
+        Some(value)
     }
 
     fn insert(&self, key: Key, value: Value) {
@@ -272,31 +365,36 @@ impl Cache {
         }
         let reused = self.reused.lock().expect("cache lock");
         let writes = self.writes.saturating_add(1);
-        let mut current: Vec<(&Key, &Value)> = made.iter().collect();
-        current.extend(reused.iter().map(|k| (k, &self.old[k].1)));
+        // What this run made is encoded; what it kept of the old store is copied as it was.
+        let old_value = |k: &Key| Stored::Old(&self.body[self.old[k].1.clone()]);
+        let mut current: Vec<(&Key, Stored<'_>)> =
+            made.iter().map(|(k, v)| (k, Stored::Made(v))).collect();
+        current.extend(reused.iter().map(|k| (k, old_value(k))));
         current.sort_unstable_by_key(|(k, _)| **k);
-        let mut older: Vec<(&Key, &(u64, Value))> = self
+        let mut older: Vec<(&Key, u64)> = self
             .old
             .iter()
             .filter(|(k, _)| !reused.contains(*k) && !made.contains_key(*k))
+            .map(|(k, (stamp, _))| (k, *stamp))
             .collect();
-        older.sort_unstable_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
+        older.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         // Entries are encoded one at a time, so the store is never held twice in memory.
         let mut size = 16;
         let mut kept = Vec::with_capacity(current.len() + older.len());
         for (key, value) in current {
-            size += entry_len(value);
+            size += value.entry_len();
             kept.push((key, writes, value));
         }
         if size as u64 > READ_MAX {
             return Ok(()); // so large a store would not be read back
         }
-        for (key, (stamp, value)) in older {
-            if size + entry_len(value) > self.limit {
+        for (key, stamp) in older {
+            let value = old_value(key);
+            if size + value.entry_len() > self.limit {
                 break;
             }
-            size += entry_len(value);
-            kept.push((key, *stamp, value));
+            size += value.entry_len();
+            kept.push((key, stamp, value));
         }
 
         let dir = store.parent().expect("a store lies in a directory");
@@ -325,7 +423,14 @@ impl Cache {
             file.write_all(&entry)?;
             entry.clear();
             for (key, stamp, value) in kept {
-                encode_entry(&mut entry, key, stamp, value);
+                match value {
+                    Stored::Made(value) => encode_entry(&mut entry, key, stamp, value),
+                    Stored::Old(bytes) => {
+                        entry.extend_from_slice(key);
+                        entry.extend_from_slice(&stamp.to_le_bytes());
+                        entry.extend_from_slice(bytes);
+                    }
+                }
                 hasher.update(&entry);
                 file.write_all(&entry)?;
                 entry.clear();
@@ -343,6 +448,21 @@ impl Cache {
     }
 }
 
+/// A value to write: made by this run, or an old entry's bytes as the store had them.
+enum Stored<'a> {
+    Made(&'a Value),
+    Old(&'a [u8]),
+}
+
+impl Stored<'_> {
+    fn entry_len(&self) -> usize {
+        match self {
+            Stored::Made(value) => entry_len(value),
+            Stored::Old(bytes) => 16 + 8 + bytes.len(),
+        }
+    }
+}
+
 /// The bytes [`encode_entry`] writes for `value`.
 fn entry_len(value: &Value) -> usize {
     16 + 8
@@ -350,6 +470,22 @@ fn entry_len(value: &Value) -> usize {
         + match value {
             Value::Count(_) => 3 * 8,
             Value::View(view) => 1 + 8 + view.text.len(),
+            Value::Scan(found) => {
+                8 + found
+                    .iter()
+                    .map(|f| 8 + f.0.len() + 1 + 3 * 8)
+                    .sum::<usize>()
+            }
+            Value::Terms(terms) => {
+                let names = |list: &[String]| 8 + list.iter().map(|n| 8 + n.len()).sum::<usize>();
+                let counted = |list: &[(String, u32)]| {
+                    8 + list.iter().map(|(n, _)| 8 + n.len() + 4).sum::<usize>()
+                };
+                names(&terms.definitions)
+                    + counted(&terms.references)
+                    + counted(&terms.sub_words)
+                    + 4
+            }
         }
 }
 
@@ -452,6 +588,21 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 const TAG_COUNT: u8 = 0;
 const TAG_VIEW: u8 = 1;
+const TAG_SCAN: u8 = 2;
+const TAG_TERMS: u8 = 3;
+
+fn put_str(out: &mut Vec<u8>, text: &str) {
+    put(out, text.len());
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn put_counted(out: &mut Vec<u8>, list: &[(String, u32)]) {
+    put(out, list.len());
+    for (name, count) in list {
+        put_str(out, name);
+        out.extend_from_slice(&count.to_le_bytes());
+    }
+}
 
 fn put(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&(n as u64).to_le_bytes());
@@ -478,6 +629,27 @@ fn encode_entry(out: &mut Vec<u8>, key: &Key, kept: u64, value: &Value) {
             put(out, view.text.len());
             out.extend_from_slice(view.text.as_bytes());
         }
+        Value::Scan(found) => {
+            out.push(TAG_SCAN);
+            put(out, found.len());
+            for (rule, secret, line, start, end) in found {
+                put_str(out, rule);
+                out.push(u8::from(*secret));
+                put(out, *line);
+                put(out, *start);
+                put(out, *end);
+            }
+        }
+        Value::Terms(terms) => {
+            out.push(TAG_TERMS);
+            put(out, terms.definitions.len());
+            for name in &terms.definitions {
+                put_str(out, name);
+            }
+            put_counted(out, &terms.references);
+            put_counted(out, &terms.sub_words);
+            out.extend_from_slice(&terms.length.to_le_bytes());
+        }
     }
 }
 
@@ -490,8 +662,10 @@ enum Unread {
 }
 use Unread::{Damaged, Stale};
 
-/// Reads a store: the number of its last write and its entries. Every length and tag is checked.
-type Entries = HashMap<Key, (u64, Value)>;
+/// Reads a store: the number of its last write and its entries, each with where its value lies
+/// (decoded when looked up). The checksum covers every byte, and each entry's layout is checked
+/// as it is skipped.
+type Entries = HashMap<Key, (u64, std::ops::Range<usize>)>;
 fn decode(bytes: &[u8], build: &[u8; 32]) -> Result<(u64, Entries), Unread> {
     let mut r = Reader { bytes, at: 0 };
     if r.take(MAGIC.len())? != MAGIC {
@@ -507,36 +681,108 @@ fn decode(bytes: &[u8], build: &[u8; 32]) -> Result<(u64, Entries), Unread> {
     }
     let writes = r.u64()?;
     let count = r.usize()?;
-    let mut entries = HashMap::new();
+    let mut entries = HashMap::with_capacity(count.min(1 << 20));
     for _ in 0..count {
         let key: Key = r.take(16)?.try_into().expect("16 bytes");
         let kept = r.u64()?;
-        let value = match r.take(1)?[0] {
-            TAG_COUNT => Value::Count([r.usize()?, r.usize()?, r.usize()?]),
-            TAG_VIEW => {
-                let degraded = match r.take(1)?[0] {
-                    0 => None,
-                    1 => Some(NoTree::Unsupported),
-                    2 => Some(NoTree::TimedOut),
-                    3 => Some(NoTree::SyntaxErrors),
-                    _ => return Err(Damaged("unknown fallback")),
-                };
-                let len = r.usize()?;
-                let text = std::str::from_utf8(r.take(len)?)
-                    .map_err(|_| Damaged("a view is not UTF-8"))?;
-                Value::View(View {
-                    text: text.to_string(),
-                    degraded,
-                })
-            }
-            _ => return Err(Damaged("unknown entry")),
-        };
-        entries.insert(key, (kept, value));
+        let start = r.at;
+        skip_value(&mut r)?;
+        entries.insert(key, (kept, start..r.at));
     }
     if r.at != bytes.len() {
         return Err(Damaged("trailing bytes"));
     }
     Ok((writes, entries))
+}
+
+/// Moves past one value, checking its layout but making nothing.
+fn skip_value(r: &mut Reader<'_>) -> Result<(), Unread> {
+    let skip_str = |r: &mut Reader<'_>| -> Result<(), Unread> {
+        let len = r.usize()?;
+        r.take(len).map(|_| ())
+    };
+    match r.take(1)?[0] {
+        TAG_COUNT => {
+            r.take(3 * 8)?;
+        }
+        TAG_VIEW => {
+            r.take(1)?;
+            skip_str(r)?;
+        }
+        TAG_SCAN => {
+            for _ in 0..r.usize()? {
+                skip_str(r)?;
+                r.take(1 + 3 * 8)?;
+            }
+        }
+        TAG_TERMS => {
+            for _ in 0..r.usize()? {
+                skip_str(r)?;
+            }
+            for _ in 0..2 {
+                for _ in 0..r.usize()? {
+                    skip_str(r)?;
+                    r.take(4)?;
+                }
+            }
+            r.take(4)?;
+        }
+        _ => return Err(Damaged("unknown entry")),
+    }
+    Ok(())
+}
+
+/// Decodes the value at the reader, every field checked.
+fn decode_value(r: &mut Reader<'_>) -> Result<Value, Unread> {
+    Ok(match r.take(1)?[0] {
+        TAG_COUNT => Value::Count([r.usize()?, r.usize()?, r.usize()?]),
+        TAG_VIEW => {
+            let degraded = match r.take(1)?[0] {
+                0 => None,
+                1 => Some(NoTree::Unsupported),
+                2 => Some(NoTree::TimedOut),
+                3 => Some(NoTree::SyntaxErrors),
+                _ => return Err(Damaged("unknown fallback")),
+            };
+            let len = r.usize()?;
+            let text =
+                std::str::from_utf8(r.take(len)?).map_err(|_| Damaged("a view is not UTF-8"))?;
+            Value::View(View {
+                text: text.to_string(),
+                degraded,
+            })
+        }
+        TAG_SCAN => {
+            let count = r.usize()?;
+            let mut found = Vec::with_capacity(count.min(1 << 16));
+            for _ in 0..count {
+                let rule = r.string()?;
+                let secret = match r.take(1)?[0] {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(Damaged("unknown finding kind")),
+                };
+                found.push((rule, secret, r.usize()?, r.usize()?, r.usize()?));
+            }
+            Value::Scan(found)
+        }
+        TAG_TERMS => {
+            let count = r.usize()?;
+            let mut definitions = Vec::with_capacity(count.min(1 << 16));
+            for _ in 0..count {
+                definitions.push(r.string()?);
+            }
+            let references = r.counted()?;
+            let sub_words = r.counted()?;
+            Value::Terms(Terms {
+                definitions,
+                references,
+                sub_words,
+                length: r.u32()?,
+            })
+        }
+        _ => return Err(Damaged("unknown entry")),
+    })
 }
 
 struct Reader<'a> {
@@ -570,6 +816,22 @@ impl<'a> Reader<'a> {
 
     fn usize(&mut self) -> Result<usize, Unread> {
         usize::try_from(self.u64()?).map_err(|_| Damaged("a number out of range"))
+    }
+
+    fn string(&mut self) -> Result<String, Unread> {
+        let len = self.usize()?;
+        std::str::from_utf8(self.take(len)?)
+            .map(str::to_string)
+            .map_err(|_| Damaged("a name is not UTF-8"))
+    }
+
+    fn counted(&mut self) -> Result<Vec<(String, u32)>, Unread> {
+        let count = self.usize()?;
+        let mut list = Vec::with_capacity(count.min(1 << 16));
+        for _ in 0..count {
+            list.push((self.string()?, self.u32()?));
+        }
+        Ok(list)
     }
 }
 

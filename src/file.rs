@@ -44,6 +44,21 @@ pub struct Element {
     pub degraded: bool,
 }
 
+/// Counts through the cache: an element's ends (its wrapper with the text's first and last
+/// lines, or all of a text that has no line to cut at), a document's frame, are counted once,
+/// then found by their hash. A run whose counts all come from the cache never loads the
+/// tokenizer's vocabulary.
+pub struct CachedCount<'a>(pub &'a Tools<'a>);
+
+impl TokenCounter for CachedCount<'_> {
+    fn count(&self, text: &str) -> usize {
+        let tools = self.0;
+        tools
+            .cache
+            .total(tools.encoding, text, || tools.counter.count(text))
+    }
+}
+
 /// What every file's work needs: the secrets policy, the format, the counter and the cache.
 #[derive(Clone, Copy)]
 pub struct Tools<'a> {
@@ -107,7 +122,7 @@ impl Tools<'_> {
             Cow::Borrowed(_) => (file.text, false),
             Cow::Owned(admitted) => (admitted, true),
         };
-        let redacted = self.policy.redact_text(&entry.rel.display(), &text);
+        let redacted = self.redact(&entry.rel.display(), &text);
         let findings = redacted.findings;
         if let Cow::Owned(redacted) = redacted.text {
             text = redacted;
@@ -127,6 +142,23 @@ impl Tools<'_> {
             line_ends: file.line_ends,
         };
         (Ok(source), findings)
+    }
+
+    /// `text` (of the file at `path`) with its secrets replaced, and what was found: the
+    /// findings of an unchanged text come from the cache, and are applied without scanning.
+    fn redact<'t>(&self, path: &str, text: &'t str) -> secrets::Redacted<'t> {
+        if !self.policy.scans() {
+            return self.policy.redact_text(path, text);
+        }
+        let findings = self.cache.findings(&secrets::scope_of(path), text, || {
+            self.policy.redact_text(path, text).findings
+        });
+        secrets::apply(text, findings).unwrap_or_else(|| self.policy.redact_text(path, text))
+    }
+
+    /// The ranking terms of `text`, from the cache when it has them.
+    pub fn terms(&self, text: &str) -> crate::rank::Terms {
+        self.cache.terms(text, || crate::rank::terms(text))
     }
 
     /// The exact count of the full text, as its element counts it (so that rendering it later
@@ -182,7 +214,7 @@ impl Tools<'_> {
             eol: (source.line_ends != LineEnds::Lf).then(|| source.line_ends.name()),
             redactions,
         };
-        let rendered = self.renderer.file(&element, self.counter);
+        let rendered = self.renderer.file(&element, &CachedCount(self));
         Element {
             bytes: rendered.bytes,
             tokens: split.total(),

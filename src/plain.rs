@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::document::{Document, Spool};
-use crate::file::{Element, Left, Tools};
+use crate::file::{CachedCount, Element, Left, Tools};
 use crate::render::{omitted_counts, Summary, TreeItem};
 use crate::secrets::{Finding, ScanSummary, SecretsFound};
+use crate::tokens::TokenCounter;
 use crate::types::{Fidelity, FileDecision, OmitReason, PackedView, Reporter};
 use crate::walk::{self, Entry, Source, WalkError};
 
@@ -259,10 +260,10 @@ fn document(
     let footer = renderer.footer(&omitted_refs, None);
 
     // The document's count is the sum of its parts' counts (see `render`).
-    let count = |bytes: &[u8]| tools.counter.count(&String::from_utf8_lossy(bytes));
+    let count = |bytes: &[u8]| CachedCount(tools).count(&String::from_utf8_lossy(bytes));
     let rest = count(&header) + body_tokens + count(&footer);
     let encoding = tools.encoding.name();
-    let total = renderer.document_tokens(tools.counter, encoding, rest);
+    let total = renderer.document_tokens(&CachedCount(tools), encoding, rest);
     let mut head = renderer.root_line(encoding, total).into_bytes();
     head.extend_from_slice(&header);
 

@@ -273,39 +273,74 @@ pub fn definitions_in(text: &str) -> Vec<String> {
     names
 }
 
-/// Indexes one file's text for ranking.
-pub fn index(text: &str, focus: &Focus) -> FileIndex {
+/// What ranking learns from one file's text whatever the focus: the cache keeps it, keyed by
+/// the text, so an unchanged file is not read for ranking again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Terms {
+    /// Names the file defines (see [`definitions_in`]).
+    pub definitions: Vec<String>,
+    /// Identifiers it uses, with counts, as [`FileIndex::references`] holds them.
+    pub references: Vec<(String, u32)>,
+    /// Each sub-word of its identifiers with its count, sorted: what a focus is matched against.
+    pub sub_words: Vec<(String, u32)>,
+    /// Number of sub-word terms in the file (BM25's document length).
+    pub length: u32,
+}
+
+/// The focus-independent part of a file's index.
+pub fn terms(text: &str) -> Terms {
     let mut counts: HashMap<&str, u32> = HashMap::new();
-    let mut length = 0u32;
-    let mut focus_counts = vec![0u32; focus.terms.len()];
     for found in identifier_pattern().find_iter(text) {
-        let word = found.as_str();
-        *counts.entry(word).or_default() += 1;
+        *counts.entry(found.as_str()).or_default() += 1;
     }
+    let mut length = 0u32;
+    let mut parts: HashMap<String, u32> = HashMap::new();
     for (word, count) in &counts {
-        let parts = sub_words(word);
-        length += parts.len() as u32 * count;
-        if !focus.term_slot.is_empty() {
-            for part in parts {
-                if let Some(&slot) = focus.term_slot.get(part.as_str()) {
-                    focus_counts[slot] += count;
-                }
-            }
+        let words = sub_words(word);
+        length += words.len() as u32 * count;
+        for part in words {
+            *parts.entry(part).or_default() += count;
         }
     }
-    let definitions = definitions_in(text);
     let mut references: Vec<(String, u32)> = counts
         .into_iter()
         .filter(|(w, _)| w.len() >= 3 && !STOP_IDENTIFIERS.contains(w))
         .map(|(w, c)| (w.to_string(), c))
         .collect();
     references.sort_unstable();
-    FileIndex {
-        definitions,
+    let mut sub_words: Vec<(String, u32)> = parts.into_iter().collect();
+    sub_words.sort_unstable();
+    Terms {
+        definitions: definitions_in(text),
         references,
-        focus_counts,
+        sub_words,
         length,
     }
+}
+
+impl FileIndex {
+    /// The index of a file whose [`Terms`] are `terms`, for `focus`.
+    pub fn new(terms: Terms, focus: &Focus) -> FileIndex {
+        let mut focus_counts = vec![0u32; focus.terms.len()];
+        if !focus.term_slot.is_empty() {
+            for (part, count) in &terms.sub_words {
+                if let Some(&slot) = focus.term_slot.get(part.as_str()) {
+                    focus_counts[slot] += count;
+                }
+            }
+        }
+        FileIndex {
+            definitions: terms.definitions,
+            references: terms.references,
+            focus_counts,
+            length: terms.length,
+        }
+    }
+}
+
+/// Indexes one file's text for ranking.
+pub fn index(text: &str, focus: &Focus) -> FileIndex {
+    FileIndex::new(terms(text), focus)
 }
 
 /// A multiplier from the path alone: READMEs, manifests and entry points up; tests, examples,
@@ -747,6 +782,14 @@ fn graph_rank(
         vec![1.0 / n as f64; n]
     };
     let out_weight: Vec<f64> = edges.iter().map(|e| e.values().sum()).collect();
+    // The same links, in the same order, laid out flat for the iterations below.
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(edges.iter().scan(0, |at, e| {
+            *at += e.len();
+            Some(*at)
+        }))
+        .collect();
+    let links: Vec<(usize, f64)> = edges.into_iter().flat_map(|e| e.into_iter()).collect();
     let mut rank = restart.clone();
     const DAMPING: f64 = 0.85;
     for _ in 0..40 {
@@ -757,7 +800,7 @@ fn graph_rank(
                 dangling += rank[i];
                 continue;
             }
-            for (&j, &w) in &edges[i] {
+            for &(j, w) in &links[starts[i]..starts[i + 1]] {
                 next[j] += DAMPING * rank[i] * w / out_weight[i];
             }
         }

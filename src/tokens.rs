@@ -106,7 +106,6 @@ impl FromStr for Encoding {
 /// cl100k_base is counted by tiktoken-rs alone.
 #[derive(Clone, Copy)]
 pub struct Tiktoken {
-    bpe: &'static CoreBPE,
     encoding: Encoding,
 }
 
@@ -140,7 +139,7 @@ impl Splitter {
     /// Counts `text` piece by piece; None if a new piece would split otherwise on its own (which
     /// the pattern, without look-behind and with look-ahead only for white space, should never
     /// allow), or if the regex gave up (then so would tiktoken-rs's, which panics: as before).
-    fn count(&mut self, bpe: &CoreBPE, text: &str) -> Option<usize> {
+    fn count(&mut self, bpe: impl Fn() -> &'static CoreBPE, text: &str) -> Option<usize> {
         let mut total = 0;
         for piece in self.regex.find_iter(text) {
             let piece = piece.ok()?.as_str();
@@ -151,7 +150,7 @@ impl Splitter {
             if !self.is_one_piece(piece)? {
                 return None;
             }
-            let count = bpe.count_ordinary(piece);
+            let count = bpe().count_ordinary(piece);
             if piece.len() <= REMEMBERED_LEN {
                 if self.counts.len() >= REMEMBERED {
                     self.counts.clear();
@@ -172,22 +171,27 @@ impl Splitter {
 }
 
 impl Tiktoken {
+    /// A counter in `encoding`. Its vocabulary is loaded on the first count (a tenth of a
+    /// second): a run whose counts all come from the cache never loads it.
     pub fn new(encoding: Encoding) -> Self {
-        let bpe = match encoding {
+        Tiktoken { encoding }
+    }
+
+    fn bpe(&self) -> &'static CoreBPE {
+        match self.encoding {
             Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
             Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
-        };
-        Tiktoken { bpe, encoding }
+        }
     }
 }
 
 impl TokenCounter for Tiktoken {
     fn count(&self, text: &str) -> usize {
         let fast = match self.encoding {
-            Encoding::O200kBase => O200K.with(|s| s.borrow_mut().count(self.bpe, text)),
+            Encoding::O200kBase => O200K.with(|s| s.borrow_mut().count(|| self.bpe(), text)),
             Encoding::Cl100kBase => None,
         };
-        fast.unwrap_or_else(|| self.bpe.count_ordinary(text))
+        fast.unwrap_or_else(|| self.bpe().count_ordinary(text))
     }
 }
 
@@ -471,7 +475,7 @@ mod tests {
                 let text =
                     std::fs::read_to_string(root.join("fixtures/tokens").join(path)).unwrap();
                 let expected = counts["o200k_base"].as_u64().unwrap() as usize;
-                if let Some(count) = splitter.count(bpe, &text) {
+                if let Some(count) = splitter.count(|| bpe, &text) {
                     assert_eq!(count, expected, "round {round}, {path}: OpenAI's count");
                     split += 1;
                 }
@@ -537,7 +541,7 @@ mod tests {
             let mut split = 0;
             for text in &texts {
                 let expected = bpe.count_ordinary(text);
-                if let Some(count) = splitter.count(bpe, text) {
+                if let Some(count) = splitter.count(|| bpe, text) {
                     assert_eq!(count, expected, "round {round}: {text:?}");
                     split += 1;
                 }

@@ -21,13 +21,14 @@ use std::ops::ControlFlow;
 
 use super::{solve, Choice, Item, Solution};
 use crate::document::Document;
-use crate::file::{Element, Left, SourceFile, Tools};
+use crate::file::{CachedCount, Element, Left, SourceFile, Tools};
 use crate::lang::{self, grammar, Language};
 use crate::rank::{self, Definers, FileIndex, Focus, RankInput};
 use crate::render::{
     omitted_counts, BudgetSummary, DiffSummary, PatchElement, PlanSummary, Summary, TreeItem,
 };
 use crate::secrets::{redact_name, Finding, Located, Policy, ScanSummary, SecretsFound};
+use crate::tokens::TokenCounter as _;
 use crate::types::{Fidelity, FileDecision, OmitReason, PackedView, RelPath, Reporter};
 use crate::walk::{self, Entry, Source, Status, WalkError};
 
@@ -288,8 +289,8 @@ fn measure(mut entry: Entry, tools: &Tools<'_>, focus: &Focus) -> Measured {
     match read {
         Ok(source) => Measured {
             tokens: Ok(tools.count(&source.text).total()),
-            index: rank::index(&source.text, focus),
-            parseable: grammar::grammar(source.language).is_some(),
+            index: FileIndex::new(tools.terms(&source.text), focus),
+            parseable: grammar::parses(source.language),
             lines: memchr::memchr_iter(b'\n', source.text.as_bytes()).count() + 1,
             code: !matches!(source.language, Language::Markdown | Language::Text),
             entry,
@@ -542,7 +543,7 @@ impl FrameParts<'_> {
     }
 
     fn tokens(&self, bytes: &[u8]) -> usize {
-        self.tools.counter.count(&String::from_utf8_lossy(bytes))
+        CachedCount(self.tools).count(&String::from_utf8_lossy(bytes))
     }
 
     fn fixed_at(&self, summary: &Summary, depth: Option<usize>) -> usize {
@@ -887,7 +888,7 @@ impl<'a> Prelude<'a> {
             let log: String = self.commits[..commits].concat();
             bytes.extend(tools.renderer.log(&log, tools.counter));
         }
-        let count = |b: &[u8]| tools.counter.count(&String::from_utf8_lossy(b));
+        let count = |b: &[u8]| CachedCount(tools).count(&String::from_utf8_lossy(b));
         let exempt = count(&bytes) - count(&self.plan);
         (bytes, exempt)
     }
@@ -1319,7 +1320,7 @@ impl Rounds for Render<'_, '_> {
         let tools = &self.job.tools;
         tools
             .renderer
-            .document_tokens(tools.counter, tools.encoding.name(), rest)
+            .document_tokens(&CachedCount(tools), tools.encoding.name(), rest)
     }
 }
 

@@ -20,24 +20,68 @@ pub enum BodyStyle {
     Bash,
 }
 
-/// One grammar with its compiled queries.
+/// One grammar with its queries, each compiled the first time it is used: compiling a query is
+/// tree-sitter's costliest setup (its pattern analysis), and a run whose views all come from the
+/// cache parses nothing.
 pub struct Grammar {
     pub language: tree_sitter::Language,
-    /// Definitions (`@definition.<kind>`) and references (`@reference.<kind>`), each with `@name`.
-    pub tags: Query,
-    /// The same query with only its definition patterns enabled: what an outline needs, at a
-    /// fraction of the cost (reference patterns match nearly every identifier).
-    pub definitions: Query,
-    /// Function bodies to elide (`@body`). None for grammars without functions (Markdown).
-    pub compress: Option<Query>,
+    tags_source: String,
+    compress_source: Option<&'static str>,
+    headings_source: Option<&'static str>,
+    tags: OnceLock<Query>,
+    definitions: OnceLock<Query>,
+    compress: OnceLock<Option<Query>>,
+    headings: OnceLock<Option<Query>>,
     /// The same bodies as a table (every pattern of a compress query has the shape
     /// `(parent field: (child) @body)`): a walk of the tree that never enters a body finds them
     /// at a fraction of the query's cost, since most of a file's nodes are inside function
     /// bodies. A test checks that both find the same bodies. Empty for Markdown.
     pub body_rules: Vec<BodyRule>,
-    /// Headings (`@heading`), for Markdown's outline.
-    pub headings: Option<Query>,
     pub body_style: BodyStyle,
+}
+
+impl Grammar {
+    /// Definitions (`@definition.<kind>`) and references (`@reference.<kind>`), each with `@name`.
+    pub fn tags(&self) -> &Query {
+        self.tags
+            .get_or_init(|| compile(&self.language, &self.tags_source))
+    }
+
+    /// The tags query with only its definition patterns enabled: what an outline needs, at a
+    /// fraction of the cost (reference patterns match nearly every identifier).
+    pub fn definitions(&self) -> &Query {
+        self.definitions
+            .get_or_init(|| definitions_only(self.tags()))
+    }
+
+    /// Function bodies to elide (`@body`). None for grammars without functions (Markdown).
+    pub fn compress(&self) -> Option<&Query> {
+        self.compress
+            .get_or_init(|| self.compress_source.map(|s| compile(&self.language, s)))
+            .as_ref()
+    }
+
+    /// Whether the grammar has a compress query (without compiling it).
+    pub fn compresses(&self) -> bool {
+        self.compress_source.is_some()
+    }
+
+    /// Headings (`@heading`), for Markdown's outline.
+    pub fn headings(&self) -> Option<&Query> {
+        self.headings
+            .get_or_init(|| self.headings_source.map(|s| compile(&self.language, s)))
+            .as_ref()
+    }
+
+    /// Whether the grammar outlines by headings (without compiling the query).
+    pub fn has_headings(&self) -> bool {
+        self.headings_source.is_some()
+    }
+}
+
+/// Whether ctxpack parses `language`, without building its grammar.
+pub fn parses(language: Language) -> bool {
+    PARSED.contains(&language)
 }
 
 /// `(parent field: (child) @body)`, as node kind and field ids. A kind name can have several ids
@@ -161,22 +205,17 @@ pub fn grammar(language: Language) -> Option<&'static Grammar> {
             Some(include_str!("../../grammars/bash/compress.scm")),
             BodyStyle::Bash,
         )),
-        L::Markdown => cached!({
-            let language: tree_sitter::Language = tree_sitter_md::LANGUAGE.into();
-            let headings = compile(
-                &language,
-                include_str!("../../grammars/markdown/outline.scm"),
-            );
-            let tags = compile(&language, "");
-            Grammar {
-                definitions: definitions_only(&tags),
-                tags,
-                compress: None,
-                body_rules: Vec::new(),
-                headings: Some(headings),
-                language,
-                body_style: BodyStyle::Braces,
-            }
+        L::Markdown => cached!(Grammar {
+            language: tree_sitter_md::LANGUAGE.into(),
+            tags_source: String::new(),
+            compress_source: None,
+            headings_source: Some(include_str!("../../grammars/markdown/outline.scm")),
+            tags: OnceLock::new(),
+            definitions: OnceLock::new(),
+            compress: OnceLock::new(),
+            headings: OnceLock::new(),
+            body_rules: Vec::new(),
+            body_style: BodyStyle::Braces,
         }),
         _ => None,
     }
@@ -221,20 +260,22 @@ const RUBY_DEFINITIONS: &str = r#"
 fn build(
     language: tree_sitter::Language,
     tags: &[&str],
-    compress: Option<&str>,
+    compress: Option<&'static str>,
     body_style: BodyStyle,
 ) -> Grammar {
-    let tags = compile(&language, &tags.join("\n"));
     Grammar {
-        definitions: definitions_only(&tags),
-        tags,
-        compress: compress.map(|source| compile(&language, source)),
+        tags_source: tags.join("\n"),
+        compress_source: compress,
+        headings_source: None,
+        tags: OnceLock::new(),
+        definitions: OnceLock::new(),
+        compress: OnceLock::new(),
+        headings: OnceLock::new(),
         body_rules: compress.map_or_else(Vec::new, |source| {
             // Ours and fixed at build time, like the queries themselves (see `compile`).
             body_rules(&language, source)
                 .expect("every compress pattern in grammars/ is (parent field: (child) @body)")
         }),
-        headings: None,
         language,
         body_style,
     }
@@ -315,18 +356,21 @@ mod tests {
                 .set_language(&grammar.language)
                 .unwrap_or_else(|e| panic!("{language:?}: {e}"));
             if language != Language::Markdown {
-                assert!(grammar.tags.pattern_count() > 0, "{language:?} has tags");
+                assert!(grammar.tags().pattern_count() > 0, "{language:?} has tags");
+                assert!(grammar.definitions().pattern_count() > 0);
                 assert!(
-                    grammar.compress.is_some(),
+                    grammar.compress().is_some() && grammar.compresses(),
                     "{language:?} has a compress query"
                 );
                 assert_eq!(
                     grammar.body_rules.len(),
-                    grammar.compress.as_ref().unwrap().pattern_count(),
+                    grammar.compress().unwrap().pattern_count(),
                     "{language:?}: every compress pattern is a body rule"
                 );
             }
         }
+        assert!(grammar(Language::Markdown).unwrap().headings().is_some());
         assert!(grammar(Language::Json).is_none());
+        assert!(parses(Language::Rust) && !parses(Language::Json));
     }
 }

@@ -245,9 +245,7 @@ pub fn view(language: Language, fidelity: Fidelity, text: &str) -> View {
     let shown = syntax::parse(language, text).and_then(|parsed| {
         let errors = syntax::error_count(&parsed.tree);
         match fidelity {
-            Fidelity::Compressed if parsed.grammar.compress.is_none() => {
-                Ok(views::head(language, text))
-            }
+            Fidelity::Compressed if !parsed.grammar.compresses() => Ok(views::head(language, text)),
             Fidelity::Compressed => {
                 let view = views::compressed(&parsed, text);
                 if errors > 0 {

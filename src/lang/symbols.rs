@@ -59,12 +59,12 @@ fn specificity(kind: &str) -> u8 {
 /// Extracts definitions and references with the grammar's tags query. Err when the query needed
 /// more work than its bound (pathological input).
 pub fn extract(parsed: &Parsed, text: &str) -> Result<FileSymbols, NoTree> {
-    run(parsed, text, &parsed.grammar.tags)
+    run(parsed, text, parsed.grammar.tags())
 }
 
 /// Extracts definitions only (`references` stays empty): what an outline needs.
 pub fn definitions(parsed: &Parsed, text: &str) -> Result<FileSymbols, NoTree> {
-    run(parsed, text, &parsed.grammar.definitions)
+    run(parsed, text, parsed.grammar.definitions())
 }
 
 fn run(parsed: &Parsed, text: &str, query: &tree_sitter::Query) -> Result<FileSymbols, NoTree> {

@@ -90,7 +90,7 @@ pub fn query_bodies<'t>(
     parsed: &'t Parsed,
     text: &str,
 ) -> Result<Vec<tree_sitter::Node<'t>>, NoTree> {
-    let Some(query) = &parsed.grammar.compress else {
+    let Some(query) = parsed.grammar.compress() else {
         return Ok(Vec::new());
     };
     let mut cursor = QueryCursor::new();
@@ -180,7 +180,7 @@ const MAX_DEFINITIONS: usize = 2_000;
 /// The outline view: one line per definition (its signature, or kind and name) led by its line
 /// range, indented by nesting. Markdown gets its headings.
 pub fn outline(parsed: &Parsed, text: &str, symbols: &FileSymbols) -> String {
-    if parsed.grammar.headings.is_some() {
+    if parsed.grammar.has_headings() {
         return headings(parsed, text);
     }
     let bodies = bodies(parsed, text, true);
@@ -256,7 +256,7 @@ pub fn outline(parsed: &Parsed, text: &str, symbols: &FileSymbols) -> String {
 
 /// Markdown headings as `12 ## Title`.
 fn headings(parsed: &Parsed, text: &str) -> String {
-    let Some(query) = &parsed.grammar.headings else {
+    let Some(query) = parsed.grammar.headings() else {
         return String::new();
     };
     let bytes = text.as_bytes();

@@ -87,6 +87,65 @@ pub struct Redacted<'a> {
     pub findings: Vec<Finding>,
 }
 
+/// What of a path a scan depends on: whether it names an environment file, and its file name
+/// (some rules apply to files of one name). Two texts scanned under the same scope give the same
+/// findings.
+pub fn scope_of(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    format!("{}{name}", if is_env_file(path) { "env:" } else { "" })
+}
+
+/// The rule whose id is `id`, as the scanner names it.
+pub fn rule_named(id: &str) -> Option<&'static str> {
+    rules::RULES.iter().find(|r| r.id == id).map(|r| r.id)
+}
+
+/// What [`Scanner::redact`] gives for `text`, rebuilt from its findings (kept from an earlier
+/// scan of the same text): each secret's range replaced by its marker. `None` when the findings
+/// do not fit the text (out of order, out of bounds, off a character boundary, on another line):
+/// then the text is scanned again.
+pub fn apply(text: &str, findings: Vec<Finding>) -> Option<Redacted<'_>> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut line = 1;
+    let mut counted = 0;
+    let mut last_end = 0;
+    for finding in &findings {
+        let range = &finding.range;
+        if range.start < last_end
+            || range.start >= range.end
+            || range.end > text.len()
+            || !text.is_char_boundary(range.start)
+            || !text.is_char_boundary(range.end)
+        {
+            return None;
+        }
+        line += memchr::memchr_iter(b'\n', &text.as_bytes()[counted..range.start]).count();
+        counted = range.start;
+        if finding.line != line {
+            return None;
+        }
+        last_end = range.end;
+        if finding.kind == Kind::Secret {
+            if out.is_empty() {
+                out.reserve(text.len());
+            }
+            out.push_str(&text[copied..range.start]);
+            out.push_str("[REDACTED:");
+            out.push_str(finding.rule);
+            out.push(']');
+            copied = range.end;
+        }
+    }
+    let text = if copied == 0 {
+        Cow::Borrowed(text)
+    } else {
+        out.push_str(&text[copied..]);
+        Cow::Owned(out)
+    };
+    Some(Redacted { text, findings })
+}
+
 /// A finding with its file, for the summary and the reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
