@@ -120,34 +120,24 @@ fn looks_like_diff(text: &str) -> bool {
 fn strip_level(patch: &str) -> Option<&'static str> {
     let mut prefixed = 0;
     let mut bare = 0;
-    // Lines inside a hunk are not headers, though a removed `-- comment` starts with `--- `.
-    let mut hunk = Block {
-        fence: String::new(),
-        text: String::new(),
-        old_left: 0,
-        new_left: 0,
-    };
-    for line in patch.lines() {
-        let in_hunk = hunk.old_left > 0 || hunk.new_left > 0;
-        hunk.count(line);
-        if in_hunk {
-            continue;
-        }
-        let (path, prefix) = if let Some(path) = line.strip_prefix("--- ") {
-            (path, "a/")
-        } else if let Some(path) = line.strip_prefix("+++ ") {
-            (path, "b/")
-        } else {
+    // A file header is a `--- ` line followed by a `+++ ` line; a removed `-- comment` inside
+    // a hunk is followed by anything else (hunk counts are not trusted: models miscount them).
+    let lines: Vec<&str> = patch.lines().collect();
+    for pair in lines.windows(2) {
+        let (Some(old), Some(new)) = (pair[0].strip_prefix("--- "), pair[1].strip_prefix("+++ "))
+        else {
             continue;
         };
-        let path = path.split('\t').next().unwrap_or(path).trim_end();
-        if path == "/dev/null" {
-            continue;
-        }
-        if path.starts_with(prefix) {
-            prefixed += 1;
-        } else {
-            bare += 1;
+        for (path, prefix) in [(old, "a/"), (new, "b/")] {
+            let path = path.split('\t').next().unwrap_or(path).trim_end();
+            if path == "/dev/null" {
+                continue;
+            }
+            if path.starts_with(prefix) {
+                prefixed += 1;
+            } else {
+                bare += 1;
+            }
         }
     }
     match (prefixed, bare) {
@@ -277,6 +267,11 @@ mod tests {
             strip_level(
                 "--- a/s.sql\n+++ b/s.sql\n@@ -1,2 +1,2 @@\n--- users table\n+-- people\n keep\n"
             ),
+            Some("-p1")
+        );
+        // Even when the hunk's counts are wrong.
+        assert_eq!(
+            strip_level("--- a/s.sql\n+++ b/s.sql\n@@ -2 +2 @@\n x\n--- end\n+-- the end\n"),
             Some("-p1")
         );
     }

@@ -324,7 +324,9 @@ impl Handoff {
             )
         })?;
         exclude_state_dir(&git)?;
-        let id = self.tasks.new_id(title);
+        // The id (and the branch and worktree named after it) is made from the title as a
+        // prompt shows it: a token in the title reaches none of them.
+        let id = self.tasks.new_id(&redact("the title", title));
         let (worktree, branch) = if with_worktree {
             let relative = format!("{STATE_DIR}/worktrees/{id}");
             let branch = format!("ctxpack/{id}");
@@ -342,14 +344,7 @@ impl Handoff {
             branch,
             done: None,
         };
-        let task = self.tasks.create(&info, &spec_text)?;
-        // What has changed already (your work in progress, the ctxpack.toml `init` wrote) is
-        // not the executor's doing: the scope check and the review leave it out. A worktree
-        // starts clean.
-        let baseline = worktree::snapshot(&task.workdir(&self.top), &task.info.base)?;
-        let json = serde_json::to_string_pretty(&baseline).expect("a snapshot serializes");
-        task.write(BASELINE, format!("{json}\n").as_bytes())?;
-        Ok(task)
+        Ok(self.tasks.create(&info, &spec_text)?)
     }
 
     /// Finishes a task: removes its worktree (its branch stays) and marks it done. Refused, by
@@ -751,7 +746,9 @@ impl PhaseRun<'_> {
     }
 
     fn session(&self, source: &Source) -> Result<Session, HandoffError> {
-        let cache = match Cache::configured_dir(&self.handoff.top) {
+        // As `pack` finds it: a relative CTXPACK_CACHE_DIR is relative to where ctxpack runs.
+        let cwd = std::env::current_dir().unwrap_or_else(|_| self.handoff.top.clone());
+        let cache = match Cache::configured_dir(&cwd) {
             Some(dir) => Cache::open(&dir, &source.inputs.root),
             None => Cache::disabled(),
         };
@@ -905,8 +902,9 @@ impl PhaseRun<'_> {
         artifact: &str,
         build: &BuildPrompt<'_>,
         echo_to: &mut dyn FnMut(&[u8]),
-    ) -> Result<(String, String), HandoffError> {
+    ) -> Result<Called, HandoffError> {
         let mut tried = Vec::new();
+        let mut changed: Vec<String> = Vec::new();
         let mut partial = None;
         let mut attempt = 0u32;
         let mut spent: f64 = ledger::read(&self.task.read(ledger::FILE_NAME).unwrap_or_default())
@@ -972,10 +970,9 @@ impl PhaseRun<'_> {
                 let edits = phase == Phase::Execute && candidate.edits == Edits::Agent;
                 let undo =
                     edits && self.task.info.worktree.is_some() && worktree::is_clean(&workdir)?;
-                let before = match edits && !undo {
-                    true => Some(worktree::snapshot(&workdir, &self.task.info.base)?),
-                    false => None,
-                };
+                // What the model changes is what changed while it ran: your own work beside it
+                // is yours.
+                let before = worktree::snapshot(&workdir, &self.task.info.base)?;
                 let started = SystemTime::now();
                 let finished = runner::run(
                     &runner::Call {
@@ -998,6 +995,8 @@ impl PhaseRun<'_> {
                         candidate.name
                     ));
                 }
+                let after = worktree::snapshot(&workdir, &self.task.info.base)?;
+                let made = worktree::differences(&before, &after);
                 let output = String::from_utf8_lossy(&finished.output).into_owned();
                 let counter = Tiktoken::new(candidate.encoding);
                 let output_tokens = counter.count(&output);
@@ -1021,7 +1020,15 @@ impl PhaseRun<'_> {
                     &serde_json::to_string(&entry).expect("entries serialize"),
                 )?;
                 if finished.ending.is_ok() {
-                    return Ok((output, candidate.name.clone()));
+                    changed.extend(made);
+                    self.record_changes(&changed)?;
+                    changed.sort();
+                    changed.dedup();
+                    return Ok(Called {
+                        output,
+                        model: candidate.name.clone(),
+                        changed,
+                    });
                 }
                 tried.push(format!(
                     "{} (attempt {attempt}): {}",
@@ -1035,17 +1042,15 @@ impl PhaseRun<'_> {
                 }
                 if undo {
                     worktree::restore(&workdir)?;
-                } else if let Some(before) = &before {
-                    let after = worktree::snapshot(&workdir, &self.task.info.base)?;
-                    let left = worktree::differences(before, &after);
-                    if !left.is_empty() {
-                        self.console.warning(&format!(
-                            "{phase}: the failed call to {} left changes in {}: {}",
-                            candidate.name,
-                            relative_to(&self.handoff.top, &workdir),
-                            left.join(", ")
-                        ));
-                    }
+                } else if !made.is_empty() {
+                    self.console.warning(&format!(
+                        "{phase}: the failed call to {} left changes in {}: {}",
+                        candidate.name,
+                        relative_to(&self.handoff.top, &workdir),
+                        made.join(", ")
+                    ));
+                    self.record_changes(&made)?;
+                    changed.extend(made);
                 }
                 if finished.ending == Ending::Interrupted {
                     return Err(HandoffError::Interrupted { started: true });
@@ -1076,12 +1081,12 @@ impl PhaseRun<'_> {
         artifact: &str,
         build: &BuildPrompt<'_>,
     ) -> Result<String, HandoffError> {
-        let workdir = self.workdir();
-        let before = worktree::snapshot(&workdir, &self.task.info.base)?;
-        let (output, used) = self.call(phase, model, artifact, build, &mut |_| {})?;
+        let Called {
+            output,
+            model: used,
+            changed,
+        } = self.call(phase, model, artifact, build, &mut |_| {})?;
         self.task.write(artifact, output.as_bytes())?;
-        let after = worktree::snapshot(&workdir, &self.task.info.base)?;
-        let changed = worktree::differences(&before, &after);
         if !changed.is_empty() && self.task.info.worktree.is_none() {
             self.console.warning(&format!(
                 "{phase}: files changed in the main checkout while {used} ran: {}. If it made \
@@ -1190,17 +1195,14 @@ impl PhaseRun<'_> {
         if self.options.print {
             return self.print(&build(model)?.0);
         }
-        // A task made before baselines were recorded at `task new` gets one now, before its
-        // first execute.
-        if self.task.read(BASELINE).is_none() {
-            let baseline = worktree::snapshot(&self.workdir(), &self.task.info.base)?;
-            let json = serde_json::to_string_pretty(&baseline).expect("a snapshot serializes");
-            self.task.write(BASELINE, format!("{json}\n").as_bytes())?;
-        }
         // The log is written as the output comes, so `tail -f` follows a long run.
         let mut log = self.task.stream("execute.log")?;
         let mut log_error = None;
-        let (output, used) = self.call(Phase::Execute, model, "execute.log", &build, &mut |b| {
+        let Called {
+            output,
+            model: used,
+            ..
+        } = self.call(Phase::Execute, model, "execute.log", &build, &mut |b| {
             if log_error.is_none() {
                 log_error = std::io::Write::write_all(&mut log, b).err();
             }
@@ -1224,6 +1226,8 @@ impl PhaseRun<'_> {
                 })?;
             self.console
                 .status(&format!("execute: applied {}", applied.describe()));
+            let files: Vec<String> = applied.files.iter().map(|f| f.0.clone()).collect();
+            self.record_changes(&files)?;
         }
         // The scope check is recorded before the commit: if a commit hook refuses it, the
         // review can still run on the uncommitted changes.
@@ -1253,16 +1257,35 @@ impl PhaseRun<'_> {
         })
     }
 
-    /// The files changed since the task's base by its executor: every changed file, less those
-    /// that were already so when the task was made (and have not changed since).
+    /// The files the task's models changed (while they ran, or by their applied diffs) that
+    /// still differ from the task's base: what the scope check and the review look at. Your own
+    /// work beside them is not theirs.
     fn executor_changes(&self) -> Result<Vec<String>, HandoffError> {
-        let now = worktree::snapshot(&self.workdir(), &self.task.info.base)?;
-        let baseline: std::collections::BTreeMap<String, Option<String>> = self
-            .task
-            .read(BASELINE)
+        let recorded = self.recorded_changes();
+        let now = worktree::changed_files(&self.workdir(), &self.task.info.base)?;
+        Ok(now.into_iter().filter(|f| recorded.contains(f)).collect())
+    }
+
+    fn recorded_changes(&self) -> Vec<String> {
+        self.task
+            .read(MODEL_CHANGES)
             .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default();
-        Ok(worktree::differences(&baseline, &now))
+            .unwrap_or_default()
+    }
+
+    /// Adds `files` to what the task's models changed.
+    fn record_changes(&self, files: &[String]) -> Result<(), HandoffError> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let mut all = self.recorded_changes();
+        all.extend(files.iter().cloned());
+        all.sort();
+        all.dedup();
+        let json = serde_json::to_string_pretty(&all).expect("a list serializes");
+        self.task
+            .write_state(MODEL_CHANGES, format!("{json}\n").as_bytes())?;
+        Ok(())
     }
 
     /// The scope check: `planned` (the files the plan changes) against the files the executor
@@ -1359,8 +1382,16 @@ impl PhaseRun<'_> {
     }
 }
 
-/// What had changed in the task's tree when it was made (`worktree::snapshot`).
-const BASELINE: &str = "baseline.json";
+/// The files the task's models changed, recorded as they change them.
+const MODEL_CHANGES: &str = "changed.json";
+
+/// A model call that succeeded: its answer, the model that gave it, and the files that changed
+/// while the calls of this phase ran.
+struct Called {
+    output: String,
+    model: String,
+    changed: Vec<String>,
+}
 
 /// `text` as a prompt may show it: secrets replaced, as a pack replaces them in files.
 fn redact(name: &str, text: &str) -> String {

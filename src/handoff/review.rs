@@ -95,31 +95,41 @@ pub fn parse_review(text: &str) -> Review {
 /// (`**Verdict:** approve`, `## Verdict: approve`, `> Final verdict: `changes-requested``).
 /// `None` when the line gives none, or a value that is neither verdict.
 fn verdict_of(line: &str) -> Option<Verdict> {
-    // Emphasis and code marks, and heading, quote and list marks, are not part of the verdict.
+    // Emphasis and code marks, and heading, quote and list marks, are not part of the verdict;
+    // `_` only where it emphasises (`_Verdict:_`, `__Verdict__:`), not inside a word.
     let bare: String = line.chars().filter(|c| !matches!(c, '*' | '`')).collect();
-    let bare = bare
-        .trim_start_matches(['#', '>', ' ', '-', '+'])
-        .trim_start_matches("__")
-        .trim();
+    let words: Vec<String> = bare
+        .split_whitespace()
+        .map(|word| {
+            let word = word.trim_matches('_');
+            match word.strip_suffix(':') {
+                Some(head) => format!("{}:", head.trim_end_matches('_')),
+                None => word.to_string(),
+            }
+        })
+        .collect();
+    let bare = words.join(" ");
+    let bare = bare.trim_start_matches(['#', '>', ' ', '-', '+']).trim();
     let rest = strip_prefix_ignore_case(bare, "verdict:")
         .or_else(|| strip_prefix_ignore_case(bare, "final verdict:"))?;
-    let value = rest
+    // The value alone, or with a note in parentheses: `approve (minor nits only)`. Anything more
+    // (`approve | changes-requested`, `approve once the findings are fixed`) is no verdict.
+    let mut value = rest.trim().to_string();
+    if value.ends_with(')') {
+        if let Some(open) = value.rfind('(') {
+            value.truncate(open);
+        }
+    }
+    let value = value
         .trim()
-        .trim_matches('_')
+        .trim_end_matches(['.', '!'])
+        .trim()
         .to_ascii_lowercase()
         .replace(['_', '-'], " ");
-    // The verdict is the value's first words: `approve (minor nits only)` approves.
-    let starts = |words: &str| {
-        value
-            .strip_prefix(words)
-            .is_some_and(|after| after.chars().next().is_none_or(|c| !c.is_alphanumeric()))
-    };
-    if starts("approve") || starts("approved") {
-        Some(Verdict::Approve)
-    } else if starts("changes requested") || starts("request changes") {
-        Some(Verdict::ChangesRequested)
-    } else {
-        None
+    match value.as_str() {
+        "approve" | "approved" => Some(Verdict::Approve),
+        "changes requested" | "request changes" => Some(Verdict::ChangesRequested),
+        _ => None,
     }
 }
 

@@ -235,13 +235,18 @@ pub fn run(call: &Call<'_>, echo: &mut dyn FnMut(&[u8])) -> Result<Finished, Run
     // What it printed before the pipe closed; a process outside its group that keeps the pipe
     // open is not waited for.
     let deadline = Instant::now() + GRACE;
-    while let Ok(chunk) = receiver.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-    {
-        echo(&chunk);
-        output.extend_from_slice(&chunk);
-    }
+    // Still open at the deadline: a process outside the group holds the output.
+    let stray = loop {
+        match receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(chunk) => {
+                echo(&chunk);
+                output.extend_from_slice(&chunk);
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break false,
+            Err(mpsc::RecvTimeoutError::Timeout) => break true,
+        }
+    };
     // Threads still blocked on a pipe held open elsewhere are left to end with the pipe.
-    let stray = !reader.is_finished() || !err_reader.is_finished();
     for thread in [reader, err_reader, writer] {
         if thread.is_finished() {
             let _ = thread.join();

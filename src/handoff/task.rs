@@ -206,13 +206,17 @@ impl Task {
     /// Writes `task.json` from `info`, in place: it is the task's state, not an artifact.
     pub fn save_info(&self) -> Result<(), TaskError> {
         let json = serde_json::to_string_pretty(&self.info).expect("task info serializes");
-        let path = self.path("task.json");
+        self.write_state("task.json", format!("{json}\n").as_bytes())
+    }
+
+    /// Writes the state file `name` in place (not an artifact: no earlier copy is kept).
+    pub fn write_state(&self, name: &str, bytes: &[u8]) -> Result<(), TaskError> {
+        let path = self.path(name);
         let mut temp = tempfile::Builder::new()
             .prefix(".ctxpack-")
             .tempfile_in(&self.dir)
             .map_err(io_error(&self.dir))?;
-        temp.write_all(format!("{json}\n").as_bytes())
-            .map_err(io_error(&path))?;
+        temp.write_all(bytes).map_err(io_error(&path))?;
         temp.persist(&path).map_err(|e| TaskError::Io {
             path: path.clone(),
             source: e.error,

@@ -52,6 +52,12 @@ pub fn changed_files(dir: &Path, base: &str) -> Result<Vec<String>, GitError> {
 pub fn snapshot(dir: &Path, base: &str) -> Result<BTreeMap<String, Option<String>>, GitError> {
     Ok(changed_files(dir, base)?
         .into_iter()
+        // The cache between runs may live in the tree (CTXPACK_CACHE_DIR): its stores change
+        // on every run, and are nobody's work.
+        .filter(|file| {
+            let name = file.rsplit('/').next().unwrap_or(file);
+            !crate::cache::is_store_name(name)
+        })
         .map(|file| {
             let hash = std::fs::read(dir.join(&file))
                 .ok()
@@ -107,15 +113,18 @@ pub fn commit_all(dir: &Path, message: &str) -> Result<bool, GitError> {
     if staged.is_empty() {
         return Ok(false);
     }
-    // Your identity where git has one (hooks may check it); ctxpack's where it has none.
+    // Your identity where git has one (hooks may check it); ctxpack's name or address only
+    // where git has none to fill the author's and committer's in.
     let mut args: Vec<&str> = Vec::new();
-    if git.run(["var", "GIT_AUTHOR_IDENT"]).is_err() {
-        args.extend([
-            "-c",
-            "user.name=ctxpack",
-            "-c",
-            "user.email=ctxpack@localhost",
-        ]);
+    let complete = git.run(["var", "GIT_AUTHOR_IDENT"]).is_ok()
+        && git.run(["var", "GIT_COMMITTER_IDENT"]).is_ok();
+    if !complete {
+        if git.run(["config", "user.name"]).is_err() {
+            args.extend(["-c", "user.name=ctxpack"]);
+        }
+        if git.run(["config", "user.email"]).is_err() {
+            args.extend(["-c", "user.email=ctxpack@localhost"]);
+        }
     }
     args.extend(["commit", "--quiet", "-m", message]);
     git.run(args)?;

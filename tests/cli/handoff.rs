@@ -949,3 +949,22 @@ fn the_documented_configurations_load() {
     }
     assert!(blocks >= 2, "the README and the docs each show one");
 }
+
+/// In the main checkout, what you change between the phases is yours: only what changed while
+/// a model ran (or by the diffs ctxpack applied) counts as the executor's.
+#[test]
+fn your_edits_between_the_phases_are_not_the_executors() {
+    let env = repo("");
+    let id = new_task(&env, "Mine", false);
+    ok(&env, &["plan", &id]);
+    // After the task was made and planned: your own work.
+    env.write("notes.txt", "my notes\n");
+    env.write("README.md", "# demo, edited by you\n");
+    ok(&env, &["execute", &id, "--model", "differ"]);
+    let scope = json(task_dir(&env, &id).join("scope.json"));
+    assert_eq!(scope["unplanned"], serde_json::json!([]), "{scope}");
+    ok(&env, &["review", &id]);
+    let prompt = read(task_dir(&env, &id).join("prompts/review.md"));
+    assert!(!prompt.contains("+++ b/notes.txt") && !prompt.contains("+++ b/README.md"));
+    assert!(prompt.contains("+++ b/src/retry.rs"));
+}
