@@ -125,7 +125,7 @@ Examples:
   ctxpack mcp --root path/to/repo                  # confined to one tree
   ctxpack mcp --root api --root web                # two trees; tools take root: \"web\"
 
-Clients configured with JSON (Cursor, VS Code, Zed, Gemini CLI):
+Cursor and Gemini CLI take this in their JSON settings (VS Code and Zed under their own keys):
   {\"mcpServers\": {\"ctxpack\": {\"command\": \"ctxpack\", \"args\": [\"mcp\", \"--root\", \"/path/to/repo\"]}}}";
 
 /// `ctxpack mcp`.
@@ -537,6 +537,12 @@ pub struct PackArgs {
     /// Do not print the summary (and progress) on stderr. Errors and warnings are still printed.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Print the whole summary on stderr: every file a plan or change names that the budget
+    /// shows only as a view or leaves out, and every secret and example location. By default
+    /// each list stops at five, with a count of the rest.
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub verbose: bool,
 }
 
 /// Reviewing a change: shared by `pack` and `stats`.
@@ -623,12 +629,13 @@ pub struct CountingArgs {
     #[arg(long, value_name = "MODE", value_enum, default_value_t = SecretsChoice::Redact)]
     pub secrets: SecretsChoice,
 
-    /// Keep token counts and views for the next run here.
+    /// Keep token counts, views, secret findings and ranking terms for the next run here.
     ///
-    /// Counting and parsing are the costly stages, and between two runs most files have not
-    /// changed. Results are stored under a hash of the text they were made from (and of the
-    /// encoding, language and fidelity), so a changed file is always counted and parsed again
-    /// and the output is identical with or without the cache. One store file per root, readable
+    /// Counting, parsing, scanning for secrets and indexing for the ranking are the costly
+    /// stages, and between two runs most files have not changed. Results are stored under a hash
+    /// of the text they were made from (and of the encoding, language, fidelity or file name
+    /// they depend on), so a changed file is always counted, parsed and scanned again and the
+    /// output is identical with or without the cache. One store file per root, readable
     /// by you only, about the size of the views it holds; a store written by another ctxpack
     /// build is replaced. Default: ctxpack in your user cache directory ($XDG_CACHE_HOME or
     /// ~/.cache on Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows), or

@@ -117,6 +117,8 @@ pub struct PackConfig {
     /// The document's destination: stdout when `None`.
     pub output: Option<PathBuf>,
     pub quiet: bool,
+    /// `--verbose`: the whole stderr summary.
+    pub verbose: bool,
     /// Things the user should know (printed on stderr unless --quiet).
     pub notes: Vec<String>,
     /// Where the cache between runs lives; `None` with --no-cache.
@@ -146,6 +148,7 @@ impl PackConfig {
         config.output = output;
         config.request.fidelity = args.fidelity;
         config.quiet = args.quiet;
+        config.verbose = args.verbose;
         if let Some(plan) = &args.plan {
             // `pack --plan` without --budget gets a window a coder model commonly has.
             config.request.budget = config
@@ -230,6 +233,7 @@ impl PackConfig {
             },
             output: None,
             quiet: false,
+            verbose: false,
             notes,
             cache_dir,
             plan: None,
@@ -376,6 +380,10 @@ fn check_output(abs: &Path, shown: &Path) -> Result<PathBuf, ConfigError> {
             path: display,
             message: "is a directory; -o takes a file name".into(),
         });
+    }
+    // A device or a FIFO (`-o /dev/null`) is written in place; nothing is made beside it.
+    if crate::output::is_special(abs) {
+        return Ok(abs.to_path_buf());
     }
     let name = abs.file_name().ok_or_else(|| ConfigError::Unusable {
         path: display.clone(),

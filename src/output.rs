@@ -8,6 +8,9 @@ use tempfile::NamedTempFile;
 /// The destination of the finished document.
 pub enum Sink {
     Stdout(BufWriter<io::Stdout>),
+    /// A device or a FIFO (`-o /dev/null`, `-o >(…)`), written in place: renaming a file over
+    /// it would replace the device.
+    Special(BufWriter<std::fs::File>),
     /// A temporary file beside the target, renamed over it on `finish`.
     File {
         temp: BufWriter<NamedTempFile>,
@@ -21,6 +24,10 @@ impl Sink {
             None => Ok(Sink::Stdout(BufWriter::with_capacity(
                 1 << 16,
                 io::stdout(),
+            ))),
+            Some(target) if is_special(target) => Ok(Sink::Special(BufWriter::with_capacity(
+                1 << 16,
+                std::fs::OpenOptions::new().write(true).open(target)?,
             ))),
             Some(target) => {
                 let dir = target.parent().unwrap_or(Path::new("."));
@@ -45,6 +52,7 @@ impl Sink {
     pub fn writer(&mut self) -> &mut dyn Write {
         match self {
             Sink::Stdout(w) => w,
+            Sink::Special(w) => w,
             Sink::File { temp, .. } => temp,
         }
     }
@@ -53,6 +61,7 @@ impl Sink {
     pub fn finish(self) -> io::Result<()> {
         match self {
             Sink::Stdout(mut w) => w.flush(),
+            Sink::Special(mut w) => w.flush(),
             Sink::File { temp, target } => {
                 let temp = temp.into_inner().map_err(|e| e.into_error())?;
                 temp.as_file().sync_all()?;
@@ -61,4 +70,10 @@ impl Sink {
             }
         }
     }
+}
+
+/// Whether `path` exists and is neither a regular file nor a directory: a device, a FIFO or a
+/// socket, which is written to, never replaced.
+pub fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }

@@ -151,6 +151,7 @@ impl Report {
         &self,
         out: &mut dyn std::io::Write,
         destination: Option<String>,
+        verbose: bool,
     ) -> std::io::Result<()> {
         let mut top: Vec<(String, usize)> = self
             .files
@@ -174,6 +175,7 @@ impl Report {
             budget: summary.budget.clone(),
             plan: summary.plan.clone(),
             diff: summary.diff.clone(),
+            verbose,
         };
         render::report::print_summary(out, &printed)?;
         if let Some(plan) = &self.plan {

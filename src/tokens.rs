@@ -361,7 +361,10 @@ pub fn parse_budget(raw: &str) -> Result<usize, String> {
     })?;
     let tokens = value * multiplier;
     if !tokens.is_finite() || !(1.0..=1e12).contains(&tokens) {
-        return Err(format!("{raw:?} is not a usable token count"));
+        return Err(format!(
+            "{raw:?} is not a usable token count: use a number of at least 1, with an optional k \
+             or m (200k, 1.5m, 128000)"
+        ));
     }
     Ok(tokens.round() as usize)
 }

@@ -62,5 +62,5 @@ fn print_report(config: &PackConfig, report: &Report, err: &mut dyn Write) -> io
         .as_ref()
         .and_then(|p| p.file_name())
         .map(shown_name);
-    report.write_summary(err, destination)
+    report.write_summary(err, destination, config.verbose)
 }

@@ -64,9 +64,10 @@ impl JsonSchema for TokenCount {
     }
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // One type, as every client reads: the server takes a plain number too.
         schemars::json_schema!({
-            "description": "A token count of at least 1: a number (64000) or text with k or m (\"64k\", \"1.5m\").",
-            "type": ["integer", "string"]
+            "description": "A token count of at least 1, as text with an optional k or m: \"64000\", \"64k\", \"1.5m\" (a plain number works too).",
+            "type": "string"
         })
     }
 }
@@ -184,6 +185,8 @@ pub struct StatsArgs {
     /// With diff: files git does not track yet are part of the change.
     #[serde(default)]
     pub untracked: bool,
+    /// With diff: the last N commit messages of the range.
+    pub git_log: Option<usize>,
     /// Globs (gitignore syntax) of the files to count.
     #[serde(default)]
     pub include: Vec<String>,
@@ -296,6 +299,46 @@ pub fn schema<T: JsonSchema>() -> Arc<JsonObject> {
                 if map.get("default").is_some_and(Value::is_null) {
                     map.remove("default");
                 }
+                // An enum written as `oneOf` of `const`s (what documented variants become) as a
+                // plain string `enum`, which clients that know no `const` read too.
+                let consts = map
+                    .get("oneOf")
+                    .and_then(Value::as_array)
+                    .and_then(|options| {
+                        options
+                            .iter()
+                            .map(|o| Some((o.get("const")?.clone(), o.get("description").cloned())))
+                            .collect::<Option<Vec<_>>>()
+                    });
+                if let Some(consts) = consts {
+                    map.remove("oneOf");
+                    let described: Vec<String> = consts
+                        .iter()
+                        .filter_map(|(value, about)| {
+                            Some(format!(
+                                "{}: {}",
+                                value.as_str()?,
+                                about.as_ref()?.as_str()?
+                            ))
+                        })
+                        .collect();
+                    if !described.is_empty() {
+                        let head = map
+                            .get("description")
+                            .and_then(Value::as_str)
+                            .map(|d| format!("{d} "))
+                            .unwrap_or_default();
+                        map.insert(
+                            "description".into(),
+                            Value::String(format!("{head}({})", described.join("; "))),
+                        );
+                    }
+                    map.insert("type".into(), Value::String("string".into()));
+                    map.insert(
+                        "enum".into(),
+                        Value::Array(consts.into_iter().map(|(v, _)| v).collect()),
+                    );
+                }
                 map.remove("$schema");
                 map.values_mut().for_each(plain);
             }
@@ -404,7 +447,11 @@ fn root<'s>(state: &'s State, given: Option<&str>) -> Result<&'s Root, String> {
     let Some(given) = given.filter(|g| !g.is_empty()) else {
         return Ok(&state.roots[0]);
     };
-    let canonical = std::fs::canonicalize(given).ok();
+    // A bare word is a name, never a path relative to where the server runs.
+    let canonical = given
+        .contains(['/', std::path::MAIN_SEPARATOR])
+        .then(|| std::fs::canonicalize(given).ok())
+        .flatten();
     let by_path: Vec<&Root> = state
         .roots
         .iter()
@@ -696,7 +743,7 @@ fn pack(state: &State, args: PackArgs) -> Result<CallToolResult, String> {
         .map_err(|e| format!("could not read the document back: {e}"))?;
     let text = String::from_utf8(bytes).map_err(|e| format!("the document is not UTF-8: {e}"))?;
     let mut report = Vec::new();
-    let _ = packed.report.write_summary(&mut report, None);
+    let _ = packed.report.write_summary(&mut report, None, false);
     let mut report = String::from_utf8_lossy(&report).into_owned();
     for line in heard {
         report.push_str(&format!("  {line}\n"));
@@ -868,7 +915,7 @@ fn stats(state: &State, args: StatsArgs) -> Result<CallToolResult, String> {
         plan: args.plan.as_deref(),
         diff: args.diff.as_deref(),
         untracked: args.untracked,
-        git_log: None,
+        git_log: args.git_log,
         include: &args.include,
         exclude: &args.exclude,
         hidden: args.hidden,
@@ -965,7 +1012,10 @@ fn outline(state: &State, args: OutlineArgs) -> Result<CallToolResult, String> {
 fn symbol(state: &State, args: SymbolArgs) -> Result<CallToolResult, String> {
     let root = root(state, args.root.as_deref())?;
     let name = args.name.trim();
-    if name.is_empty() || name.contains(char::is_whitespace) {
+    if name.is_empty()
+        || name.contains(char::is_whitespace)
+        || name.starts_with(|c: char| c.is_ascii_digit())
+    {
         return Err(format!(
             "name: {:?} is not a symbol; give one as code writes it (`retry`, `Client::send`)",
             args.name
@@ -992,13 +1042,20 @@ fn symbol(state: &State, args: SymbolArgs) -> Result<CallToolResult, String> {
         session.pool(),
     )
     .map_err(|e| e.to_string())?;
-    Ok(CallToolResult::success(vec![ContentBlock::text(describe(
-        &lookup,
-    ))]))
+    let text = describe(&lookup, budget);
+    let tokens = Tiktoken::new(Encoding::O200kBase).count(&text);
+    Ok(respond(
+        state,
+        text,
+        tokens,
+        Encoding::O200kBase,
+        "symbol",
+        None,
+    ))
 }
 
 /// A lookup for a model to read: each definition's text in an element, as a pack shows files.
-fn describe(lookup: &Lookup) -> String {
+fn describe(lookup: &Lookup, budget: usize) -> String {
     let count = lookup.definitions.len() + lookup.left_out.len();
     let mut out = match lookup.status {
         "missing" => format!(
@@ -1021,14 +1078,29 @@ fn describe(lookup: &Lookup) -> String {
         }
         out.push_str("</definition>\n");
     }
-    for left in &lookup.left_out {
+    const LISTED: usize = 10;
+    for left in lookup.left_out.iter().take(LISTED) {
         out.push_str(&format!("left out: {left}\n"));
     }
+    if lookup.left_out.len() > LISTED {
+        out.push_str(&format!(
+            "left out: {} more\n",
+            human(lookup.left_out.len() - LISTED)
+        ));
+    }
     if !lookup.left_out.is_empty() {
-        out.push_str(
-            "(a definition too large for the budget: outline its file, or pack the file with a \
-             budget)\n",
-        );
+        let alone_too_large = lookup.definitions.is_empty();
+        out.push_str(&if alone_too_large {
+            format!(
+                "(each is larger than the budget of {} tokens: outline its file, or ask again \
+                 with a larger budget)\n",
+                human(budget)
+            )
+        } else {
+            "(the budget was used by the definitions above: ask again with a larger budget, or \
+             narrow the search with paths)\n"
+                .to_string()
+        });
     }
     out
 }

@@ -34,6 +34,9 @@ pub struct Mention {
     /// What a `## Files` section says happens to it (`- modify \`src/a.rs\``): said outright,
     /// this wins over any reading of the prose.
     pub action: Option<Action>,
+    /// It is an argument of a shell command (`pytest tests/ -k retry`): something to check, not
+    /// a file list to pack.
+    pub command: bool,
 }
 
 /// What a plan's `## Files` section says happens to a file.
@@ -884,6 +887,7 @@ fn contract_paths(
             strong: true,
             announced_new: mention.is_some_and(|m| m.announced_new),
             action: None,
+            command: false,
         };
         match found.iter_mut().find(|f| f.offset == span.start) {
             Some(f) => {
@@ -1171,8 +1175,29 @@ fn classify(raw: &str, place: Place) -> Option<Mention> {
             strong,
             announced_new: false,
             action: None,
+            command: place == Place::Command,
         })
     };
+
+    // `httpx/_utils.py::get_environment_proxies`, `tests/test_x.py::TestY::test_z`: a symbol in
+    // a file (pytest's node ids write them so).
+    if let Some((file, member)) = word.split_once("::") {
+        let name = member.rsplit("::").next().unwrap_or(member);
+        let name = name.trim_end_matches("()");
+        let identifier = !name.is_empty()
+            && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+            && !name.starts_with(|c: char| c.is_ascii_digit());
+        if has_file_extension(file) && file.contains(['/', '.']) && identifier {
+            return mention(
+                Target::Symbol {
+                    qualifier: vec![file.to_string()],
+                    name: name.to_string(),
+                    dotted: false,
+                },
+                true,
+            );
+        }
+    }
 
     // `src\net\client.rs`: a Windows path, read with `/`.
     let slashed = (word.contains('\\') && !word.contains('/'))

@@ -159,9 +159,10 @@ pub fn analyze(
 }
 
 /// Resolves one name as code writes it (`retry`, `Client::send`, `module.func`, `Class#method`)
-/// against the tree of `source`, as a plan's backticked symbol is resolved, but read as a symbol
-/// whatever it is (`main`, `new` and `URL`, which a plan's prose uses as words, are names here).
-/// `None` when it is not a name.
+/// against the files of `source` (its paths and globs: unlike a plan's references, which
+/// resolve against the whole tree), as a plan's backticked symbol is resolved, but read as a
+/// symbol whatever it is (`main`, `new` and `URL`, which a plan's prose uses as words, are names
+/// here). `None` when it is not a name.
 pub fn lookup_symbol(
     name: &str,
     source: &Source,
@@ -199,13 +200,11 @@ pub fn lookup_symbol(
         strong: true,
         announced_new: false,
         action: None,
+        command: false,
     };
     let mentions = [mention];
     let names = resolve::names_of(&mentions);
-    let mut whole = source.clone();
-    whole.inputs.paths = vec![whole.inputs.root.clone()];
-    whole.walk.globs = Default::default();
-    let index = RepoIndex::build(&whole, &names, None, pool)?;
+    let index = RepoIndex::build(source, &names, None, pool)?;
     let references = resolve::resolve(&mentions, &Default::default(), &index, &source.inputs.root);
     Ok(references.into_iter().next())
 }

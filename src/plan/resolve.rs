@@ -356,6 +356,9 @@ pub enum Kind {
     Directory,
     Glob,
     Symbol,
+    /// A path only ever named as an argument of a shell command (`pytest tests/ -k retry`):
+    /// checked for existence, never packed as a list of files.
+    Command,
 }
 
 impl Kind {
@@ -365,6 +368,7 @@ impl Kind {
             Kind::Directory => "directory",
             Kind::Glob => "glob",
             Kind::Symbol => "symbol",
+            Kind::Command => "command",
         }
     }
 }
@@ -451,8 +455,9 @@ pub fn resolve(
 ) -> Vec<Reference> {
     let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     // Per target: its first mention, its lines, whether any mention is strong or announces it
-    // as new, and the action a `## Files` section gives it.
-    type Group<'m> = (&'m Mention, Vec<usize>, bool, bool, Option<Action>);
+    // as new, the action a `## Files` section gives it, and whether every mention is in a
+    // shell command.
+    type Group<'m> = (&'m Mention, Vec<usize>, bool, bool, Option<Action>, bool);
     let mut groups: Vec<Group<'_>> = Vec::new();
     let mut seen: HashMap<&Target, usize> = HashMap::new();
     for mention in mentions {
@@ -466,6 +471,7 @@ pub fn resolve(
                 group.2 |= mention.strong;
                 group.3 |= mention.announced_new;
                 group.4 = group.4.or(mention.action);
+                group.5 &= mention.command;
             }
             None => {
                 seen.insert(key, groups.len());
@@ -475,13 +481,14 @@ pub fn resolve(
                     mention.strong,
                     mention.announced_new,
                     mention.action,
+                    mention.command,
                 ));
             }
         }
     }
 
     let mut references = Vec::new();
-    for (mention, lines, strong, announced_new, action) in groups {
+    for (mention, lines, strong, announced_new, action, command) in groups {
         let outcome = match &mention.target {
             Target::Path { path, span } => {
                 resolve_path(path, *span, strong, index, root, &canonical_root)
@@ -545,6 +552,11 @@ pub fn resolve(
                 }
             }
             (Outcome::NotAReference, _) => continue,
+        };
+        // A path only a command names is the command's argument, whatever it points at.
+        let kind = match (&mention.target, command) {
+            (Target::Path { .. } | Target::Glob { .. }, true) => Kind::Command,
+            _ => kind,
         };
         references.push((
             &mention.target,
@@ -927,6 +939,41 @@ fn resolve_glob(pattern: &str, index: &RepoIndex) -> Outcome {
 fn resolve_symbol(qualifier: &[String], name: &str, dotted: bool, index: &RepoIndex) -> Outcome {
     let known = |n: &str| !index.defined(n).is_empty() || index.modules.contains(n);
     let definitions = index.defined(name);
+    // `path/to/file.py::name`: the name in that file, and nowhere else.
+    if let [file] = qualifier {
+        let extension = file.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+        let path_like = !extension.is_empty()
+            && extension.len() <= 5
+            && extension.chars().all(|c| c.is_ascii_alphanumeric())
+            && file.chars().any(|c| c == '/' || c == '.');
+        if path_like && !known(file) {
+            let file = file.trim_start_matches("./");
+            let found = index
+                .file(file)
+                .or_else(|| match index.files_ending_with(file)[..] {
+                    [only] => Some(only),
+                    _ => None,
+                });
+            let Some(f) = found else {
+                return Outcome::Absent {
+                    kind: Kind::Symbol,
+                    note: Some(format!("`{file}` does not exist")),
+                };
+            };
+            let here: Vec<Defined> = definitions
+                .iter()
+                .filter(|d| d.file == f)
+                .cloned()
+                .collect();
+            if !here.is_empty() {
+                return found_definitions(index, &here);
+            }
+            return Outcome::Absent {
+                kind: Kind::Symbol,
+                note: Some(format!("`{file}` does not define `{name}`")),
+            };
+        }
+    }
     let external = |n: &str| {
         !known(n)
             && (EXTERNAL_ROOTS.contains(&n)

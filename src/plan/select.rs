@@ -81,14 +81,23 @@ pub fn select(references: &[Reference], index: &RepoIndex) -> Selection {
                     add(&r.path, None, false);
                 }
             }
+            // A directory the plan names is where the work happens, not a list of files to
+            // read whole: its files are neighbours (views, if the budget has room after the
+            // files the plan names), and the tree shows all of it.
             Kind::Directory => {
                 for r in &reference.resolved {
                     let dir = r.path.trim_end_matches('/');
-                    for f in index.files_under(dir) {
-                        add(&index.files[f].clone(), None, false);
-                    }
+                    candidates.extend(
+                        index
+                            .files_under(dir)
+                            .into_iter()
+                            .map(|f| index.files[f].clone())
+                            .filter(|p| listed(p)),
+                    );
                 }
             }
+            // A command's argument is checked, never packed.
+            Kind::Command => {}
         }
     }
     let mut wanted: Vec<Wanted> = wanted.into_values().collect();

@@ -27,7 +27,12 @@ pub struct PackReport {
     pub plan: Option<PlanSummary>,
     /// Set for `pack --diff`: the change, and the patches left out.
     pub diff: Option<DiffSummary>,
+    /// Every list in full; otherwise each stops at [`SHORT_LIST`] with a count of the rest.
+    pub verbose: bool,
 }
+
+/// How many entries a list on stderr shows without `--verbose`.
+const SHORT_LIST: usize = 5;
 
 /// How many of this run's token counts and views came from the cache (nothing without lookups).
 pub fn print_cache(err: &mut dyn Write, hits: usize, lookups: usize) -> std::io::Result<()> {
@@ -87,7 +92,7 @@ pub fn print_summary(err: &mut dyn Write, report: &PackReport) -> std::io::Resul
             Some(_) => ("change", "touched file"),
             None => ("plan", "referenced file"),
         };
-        print_plan(err, plan, label, noun)?;
+        print_plan(err, plan, label, noun, report.verbose)?;
     }
     if report.degraded > 0 {
         writeln!(
@@ -119,10 +124,10 @@ pub fn print_summary(err: &mut dyn Write, report: &PackReport) -> std::io::Resul
             .collect();
         writeln!(err, "  omitted: {}", parts.join(", "))?;
     }
-    print_secrets(err, &report.secrets)
+    print_secrets(err, &report.secrets, report.verbose)
 }
 
-fn print_secrets(err: &mut dyn Write, scan: &ScanSummary) -> std::io::Result<()> {
+fn print_secrets(err: &mut dyn Write, scan: &ScanSummary, verbose: bool) -> std::io::Result<()> {
     let found = scan.secrets.len();
     match scan.mode {
         Mode::Off => writeln!(err, "  secrets: not scanned (--secrets off)")?,
@@ -145,7 +150,12 @@ fn print_secrets(err: &mut dyn Write, scan: &ScanSummary) -> std::io::Result<()>
     } else {
         "the document's summary lists up to 100"
     };
-    print_places(err, &scan.secrets, more)?;
+    let listed = if verbose {
+        LISTED_ON_STDERR
+    } else {
+        SHORT_LIST
+    };
+    print_places(err, &scan.secrets, more, listed)?;
     if scan.left_out > 0 {
         writeln!(
             err,
@@ -159,20 +169,32 @@ fn print_secrets(err: &mut dyn Write, scan: &ScanSummary) -> std::io::Result<()>
             "  examples left in place (known example or placeholder values): {}",
             human(scan.examples.len())
         )?;
-        print_places(err, &scan.examples, "the document's summary lists more")?;
+        if verbose {
+            print_places(
+                err,
+                &scan.examples,
+                "the document's summary lists more",
+                LISTED_ON_STDERR,
+            )?;
+        }
     }
     Ok(())
 }
 
-fn print_places(err: &mut dyn Write, places: &[Located], more: &str) -> std::io::Result<()> {
-    for place in places.iter().take(LISTED_ON_STDERR) {
+fn print_places(
+    err: &mut dyn Write,
+    places: &[Located],
+    more: &str,
+    listed: usize,
+) -> std::io::Result<()> {
+    for place in places.iter().take(listed) {
         writeln!(err, "    {place}")?;
     }
-    if places.len() > LISTED_ON_STDERR {
+    if places.len() > listed {
         writeln!(
             err,
             "    ... and {} more ({more})",
-            human(places.len() - LISTED_ON_STDERR)
+            human(places.len() - listed)
         )?;
     }
     Ok(())
@@ -243,6 +265,7 @@ fn print_plan(
     plan: &PlanSummary,
     label: &str,
     noun: &str,
+    verbose: bool,
 ) -> std::io::Result<()> {
     let these = format!("these {noun}s");
     writeln!(
@@ -272,8 +295,16 @@ fn print_plan(
     ] {
         if !paths.is_empty() {
             writeln!(err, "  {label}: {heading}")?;
-            for path in paths {
+            let listed = if verbose { paths.len() } else { SHORT_LIST };
+            for path in paths.iter().take(listed) {
                 writeln!(err, "    {path}")?;
+            }
+            if paths.len() > listed {
+                writeln!(
+                    err,
+                    "    ... and {} more (--verbose lists them)",
+                    human(paths.len() - listed)
+                )?;
             }
         }
     }

@@ -115,12 +115,25 @@ fn the_tools_are_listed_with_schemas_from_their_types() {
     // Plain schemas every client reads: no references to definitions, no `null` types.
     for tool in tools {
         let schema = tool["schema"].to_string();
-        assert!(
-            !schema.contains("$ref") && !schema.contains("$defs") && !schema.contains("null"),
-            "{}: {schema}",
-            tool["name"]
-        );
+        for construct in ["$ref", "$defs", "null", "oneOf", "anyOf", "const"] {
+            assert!(
+                !schema.contains(construct),
+                "{}: {construct} in {schema}",
+                tool["name"]
+            );
+        }
+        for property in tool["schema"]["properties"].as_object().unwrap().values() {
+            assert!(
+                property["type"].is_string(),
+                "{}: one type per argument: {property}",
+                tool["name"]
+            );
+        }
     }
+    assert_eq!(
+        pack["properties"]["encoding"]["enum"],
+        json!(["o200k_base", "cl100k_base"])
+    );
     let refs = &tools[3]["schema"];
     assert_eq!(refs["required"], json!(["plan"]));
 }
@@ -144,6 +157,7 @@ fn each_tool_gives_what_the_cli_gives() {
         {"op": "call", "tool": "symbol", "args": {"name": "NoSuchThing"}},
         {"op": "call", "tool": "symbol", "args": {"name": "main"}},
         {"op": "call", "tool": "symbol", "args": {"name": "new"}},
+        {"op": "call", "tool": "symbol", "args": {"name": "new", "paths": ["src/http/retry.rs"]}},
     ]);
     let results = drive(&env, &[], steps);
     let same = |i: usize, args: &[&str]| {
@@ -229,6 +243,12 @@ fn each_tool_gives_what_the_cli_gives() {
     );
     let news = text(ok(&results[14]), 0);
     assert!(definitions(news).len() >= 2, "{news}");
+    // The paths given are where it looks.
+    let here = definitions(text(ok(&results[15]), 0));
+    assert!(
+        !here.is_empty() && here.iter().all(|d| d.0 == "src/http/retry.rs"),
+        "{here:?}"
+    );
 }
 
 /// The `<definition path lines tokens>` elements of a symbol answer: path, lines, text.

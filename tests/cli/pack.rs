@@ -1173,3 +1173,34 @@ fn omitted_statuses_never_land_on_the_wrong_entry() {
         }
     }
 }
+
+/// `-o` to a FIFO (or a device such as /dev/null) writes into it: a file renamed over it would
+/// replace it.
+#[cfg(unix)]
+#[test]
+fn output_to_a_fifo_writes_into_it_and_leaves_it_a_fifo() {
+    use std::os::unix::fs::FileTypeExt;
+    let env = TestEnv::new();
+    env.write("a.rs", "fn a() {}\n");
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("out.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo reads a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "-q", "-o"]).arg(&fifo);
+    run_ok(cmd);
+    let bytes = reader.join().unwrap();
+    let doc = parse(&bytes);
+    assert!(doc.files.contains_key("a.rs"));
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing made beside it"
+    );
+}

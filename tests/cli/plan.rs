@@ -548,3 +548,79 @@ fn a_numbered_files_section_and_bare_names_are_the_contract() {
     );
     assert_eq!(status("LICENSE").as_deref(), Some("new"), "{rows:?}");
 }
+
+/// A path only a shell command names is a `command` reference: checked, never packed; a
+/// `path::symbol` resolves in that file; a directory the plan names brings its files in as
+/// neighbours, not in full.
+#[test]
+fn commands_paths_with_symbols_and_directories() {
+    let env = TestEnv::new();
+    env.write("pkg/utils.py", "def get_proxies():\n    return {}\n\n\ndef other():\n    pass\n")
+        .write("pkg/client.py", "from pkg.utils import get_proxies\n\n\ndef send():\n    return get_proxies()\n")
+        .write("tests/test_a.py", "def test_a():\n    assert True\n")
+        .write("tests/test_b.py", "def test_b():\n    assert True\n")
+        .write(
+            "plan.md",
+            "# Plan\n\n1. Update `pkg/client.py` to use `pkg/utils.py::get_proxies`.\n2. `pkg/utils.py::invented_helper` is gone.\n3. Run `pytest tests/ -k proxies` and `pytest nowhere/`.\n",
+        );
+    let rows = json_rows(&env, "plan.md", &[]);
+    let row = |text: &str| {
+        rows.iter()
+            .find(|r| r.split('\t').nth(3) == Some(text))
+            .unwrap_or_else(|| panic!("no {text}: {rows:?}"))
+            .split('\t')
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let proxies = row("pkg/utils.py::get_proxies");
+    assert_eq!(
+        (proxies[1].as_str(), proxies[2].as_str()),
+        ("exists", "symbol")
+    );
+    assert!(proxies[4].starts_with("pkg/utils.py:1-2"), "{proxies:?}");
+    assert_eq!(row("pkg/utils.py::invented_helper")[1], "missing");
+    let tests = row("tests/");
+    assert_eq!(
+        (tests[1].as_str(), tests[2].as_str()),
+        ("exists", "command")
+    );
+    // A command's path that does not exist is an output or scratch path as often as an
+    // invention: not reported.
+    assert!(!rows.iter().any(|r| r.contains("nowhere/")), "{rows:?}");
+
+    // In the pack: the named file in full; the command's directory not as files in full.
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--plan", "plan.md", "--budget", "20k", "-q"]);
+    let doc = crate::support::parse(&run_ok(cmd).stdout);
+    let fidelity = |path: &str| doc.files.get(path).map(|f| f.attrs["fidelity"].clone());
+    assert_eq!(fidelity("pkg/client.py").as_deref(), Some("full"));
+    assert_ne!(fidelity("tests/test_a.py").as_deref(), Some("full"));
+}
+
+/// A directory named in prose: its files come after the named ones, as views, not in full.
+#[test]
+fn a_directory_in_prose_is_neighbours_not_files_in_full() {
+    let env = TestEnv::new();
+    let body: String = (0..200)
+        .map(|i| format!("def f{i}():\n    return {i}\n\n"))
+        .collect();
+    for name in ["a", "b", "c", "d"] {
+        env.write(format!("lib/{name}.py"), &body);
+    }
+    env.write("main.py", "import lib\n\n\ndef main():\n    pass\n")
+        .write(
+            "plan.md",
+            "# Plan\n\nChange `main.py`; the helpers live in `lib/`.\n",
+        );
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--plan", "plan.md", "--budget", "6k", "-q"]);
+    let doc = crate::support::parse(&run_ok(cmd).stdout);
+    let full: Vec<&str> = doc
+        .files
+        .iter()
+        .filter(|(_, f)| f.attrs["fidelity"] == "full")
+        .map(|(p, _)| p.as_str())
+        .collect();
+    assert!(full.contains(&"main.py"), "{full:?}");
+    assert!(!full.iter().any(|p| p.starts_with("lib/")), "{full:?}");
+}

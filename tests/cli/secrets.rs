@@ -318,9 +318,17 @@ fn redact_is_the_default_and_stderr_lists_places_not_values() {
         stderr.contains("secrets: 48 redacted in 24 files:"),
         "{stderr}"
     );
-    assert!(stderr.contains("planted/.env:2: env-file"), "{stderr}");
-    assert!(stderr.contains("... and 28 more"), "{stderr}");
+    // Five places by default, then a count; --verbose lists twenty.
+    assert!(stderr.contains("... and 43 more"), "{stderr}");
     assert!(stderr.contains("examples left in place"), "{stderr}");
+    let mut cmd = env.ctxpack();
+    cmd.args(["pack", "--hidden", "--no-ignore", "--verbose"]);
+    let verbose = String::from_utf8(run_ok(cmd).stderr).unwrap();
+    assert!(verbose.contains("planted/.env:2: env-file"), "{verbose}");
+    assert!(verbose.contains("... and 28 more"), "{verbose}");
+    for secret in &planted {
+        assert!(!verbose.contains(&secret.value), "a value is on stderr");
+    }
     for secret in &planted {
         assert!(!stderr.contains(&secret.value), "a value is on stderr");
     }
