@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --bench warm -- DIR [RUNS]` (RUNS: counted rounds, default 5, after one that is
 //! dropped). Set `CTXPACK_BENCH_YEK` to a `yek` binary to time `yek --tokens 200k DIR` in the
-//! same rounds. The plan names three existing source files of DIR and one new one; the cache lives
+//! same rounds, and `CTXPACK_BENCH_BIN` to time another ctxpack build instead of this one. The plan names three existing source files of DIR and one new one; the cache lives
 //! in a temporary directory. Prints medians, and the medians of the per-round ratios.
 
 use std::path::{Path, PathBuf};
@@ -38,7 +38,10 @@ fn main() {
     let cache = scratch.path().join("cache");
     let plan = scratch.path().join("PLAN.md");
     std::fs::write(&plan, plan_for(&corpus)).expect("write the plan");
-    let ctxpack = PathBuf::from(env!("CARGO_BIN_EXE_ctxpack"));
+    // Another build (an earlier commit's, for a before-and-after) with CTXPACK_BENCH_BIN.
+    let ctxpack = std::env::var_os("CTXPACK_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_ctxpack")));
     let pack = |label: &'static str, extra: &[&str], cached: bool| {
         let mut args: Vec<String> = vec!["pack".into()];
         args.extend(extra.iter().map(|a| a.to_string()));
