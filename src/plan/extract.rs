@@ -31,6 +31,12 @@ pub struct Mention {
     pub strong: bool,
     /// Its sentence or list item says it is to be created.
     pub announced_new: bool,
+    /// The verb governing it is a creating one, or "new" stands right by it (`Create \`x.rs\``,
+    /// `\`x.rs\` (new)`): a file that exists already is then a conflict.
+    pub created: bool,
+    /// The paths named in the same list item, table row or sentence: a symbol resolves in them
+    /// first (`\`tests/test_client.py\`: add a case to \`test_get\``).
+    pub near: Vec<String>,
     /// What a `## Files` section says happens to it (`- modify \`src/a.rs\``): said outright,
     /// this wins over any reading of the prose.
     pub action: Option<Action>,
@@ -415,6 +421,313 @@ fn lead_in_announces(lead_in: &str) -> bool {
             .iter()
             .any(|w| CREATING_VERBS.contains(&w.as_str()) || w == "new"),
     }
+}
+
+/// What the words around a mention say happens to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// To be made; `created` when a creating verb or "new" says so outright (an adding verb's
+    /// object may be a part of something that exists: "add a `CHANGELOG.md` entry").
+    New { created: bool },
+    /// To be changed, used or read: it must exist.
+    Existing,
+}
+
+/// Verbs whose object must exist: "update `x.py` to use the new policy".
+const EXISTING_VERBS: &[&str] = &[
+    "update",
+    "updates",
+    "updating",
+    "updated",
+    "modify",
+    "modifies",
+    "modifying",
+    "modified",
+    "edit",
+    "edits",
+    "editing",
+    "change",
+    "changes",
+    "changing",
+    "fix",
+    "fixes",
+    "fixing",
+    "refactor",
+    "refactors",
+    "refactoring",
+    "rewrite",
+    "rewrites",
+    "rewriting",
+    "wire",
+    "wires",
+    "wiring",
+    "reuse",
+    "reuses",
+    "reusing",
+    "call",
+    "calls",
+    "calling",
+    "extend",
+    "extends",
+    "extending",
+    "use",
+    "uses",
+    "using",
+    "import",
+    "imports",
+    "importing",
+    "export",
+    "exports",
+    "exporting",
+    "re-export",
+    "re-exports",
+    "expose",
+    "exposes",
+    "patch",
+    "patches",
+    "patching",
+    "adjust",
+    "adjusts",
+    "replace",
+    "replaces",
+    "replacing",
+    "rename",
+    "renames",
+    "renaming",
+    "move",
+    "moves",
+    "moving",
+    "delete",
+    "deletes",
+    "deleting",
+    "remove",
+    "removes",
+    "removing",
+    "read",
+    "reads",
+    "reading",
+    "see",
+    "open",
+    "opens",
+    "tweak",
+    "tweaks",
+    "amend",
+    "amends",
+    "register",
+    "registers",
+    "registering",
+    "invoke",
+    "invokes",
+    "invoking",
+    "mirror",
+    "mirrors",
+    "follow",
+    "follows",
+    "consult",
+    "review",
+    "inspect",
+    "inspects",
+    "touch",
+    "simplify",
+    "simplifies",
+    "migrate",
+    "extract",
+    "extracts",
+    "bump",
+    "bumps",
+    "annotate",
+    "wrap",
+    "wraps",
+    "rework",
+    "reworks",
+    "harden",
+    "tighten",
+    "relax",
+    "loosen",
+];
+
+/// Words that make the words after them, up to the mention, a place or a relation of the
+/// thing made, not the thing itself: "add a case to `tests/x.py`", "create `a.rs` next to
+/// `b.rs`".
+const RELATION_WORDS: &[&str] = &[
+    "to",
+    "in",
+    "into",
+    "inside",
+    "within",
+    "under",
+    "from",
+    "next",
+    "beside",
+    "besides",
+    "alongside",
+    "like",
+    "after",
+    "before",
+    "of",
+    "for",
+    "on",
+    "onto",
+    "at",
+    "by",
+    "via",
+    "than",
+    "as",
+    "per",
+    "based",
+    "similar",
+    "mirroring",
+    "near",
+    "around",
+    "across",
+    "behind",
+    "through",
+    "when",
+    "where",
+    "which",
+    "that",
+    "so",
+    "if",
+    "once",
+    "while",
+    "against",
+    "over",
+    "between",
+    "beneath",
+    "above",
+    "below",
+    "except",
+    "instead",
+    "replacing",
+    "matching",
+];
+
+/// Words that make the words after them the contents of the thing made: "create `a.rs` with a
+/// `Jitter` struct and `Jitter::sample()`".
+const CONTENT_WORDS: &[&str] = &[
+    "with",
+    "containing",
+    "holding",
+    "defining",
+    "declaring",
+    "including",
+    "plus",
+    "exporting",
+    "exposing",
+    "providing",
+    "implementing",
+];
+
+/// Words a list item or table row may start with before the mention it is about.
+const LABEL_WORDS: &[&str] = &[
+    "file", "files", "path", "paths", "location", "test", "tests", "module", "s",
+];
+
+/// What the verb governing the mention at `offset` says of it, in its scope (a list item, a
+/// table row, or a sentence): the nearest verb before it, its object if only object words
+/// stand between (or content words after a creating verb: "create `a.rs` with `B`"), a place
+/// or relation if a relation word does ("add a case to `x.py`"). "New" right by the mention
+/// speaks for it whatever the verb. A mention that opens its item (`- \`x.py\`: update ...`,
+/// a table row) is governed by the verb right after it. None: nothing in the scope says.
+fn governing(prose: &str, scope_start: usize, offset: usize) -> Option<Expect> {
+    let split = offset.saturating_sub(scope_start).min(prose.len());
+    let split = (0..=split)
+        .rev()
+        .find(|&i| prose.is_char_boundary(i))
+        .unwrap_or(0);
+    let before: Vec<String> = words(&prose[..split]).filter(|w| !w.is_empty()).collect();
+    // Past the mention itself when it is prose (a code span is blanked already).
+    let rest = prose[split..].trim_start_matches(|c: char| !c.is_whitespace());
+    let after: Vec<String> = words(rest).filter(|w| !w.is_empty()).take(4).collect();
+    let is_verb = |w: &str| {
+        EXISTING_VERBS.contains(&w) || CREATING_VERBS.contains(&w) || ADDING_VERBS.contains(&w)
+    };
+
+    // "`x.rs` (new)", "`x.rs`, a new module"; "a new `Jitter` struct", "the new docs page
+    // `x.md`" (but not "a new test in `x.py`": there "new" is the test's).
+    let new_after = after.first().is_some_and(|w| w == "new")
+        || (after.len() > 1 && matches!(after[0].as_str(), "a" | "an" | "is") && after[1] == "new");
+    let new_before = before.iter().rposition(|w| w == "new").is_some_and(|at| {
+        before.len() - at <= 4
+            && before[at + 1..]
+                .iter()
+                .all(|w| !RELATION_WORDS.contains(&w.as_str()) && !is_verb(w))
+    });
+    if new_after || new_before {
+        return Some(Expect::New { created: true });
+    }
+    // "add a migration `0010_x.py`": migrations are always new files.
+    if before
+        .iter()
+        .rev()
+        .take(3)
+        .any(|w| w == "migration" || w == "migrations")
+    {
+        return Some(Expect::New { created: false });
+    }
+    let negated = |at: usize| {
+        before[at.saturating_sub(3)..at].iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "not" | "don" | "dont" | "never" | "avoid" | "without" | "instead" | "no"
+            )
+        })
+    };
+    let Some(at) = before.iter().rposition(|w| is_verb(w)) else {
+        // `- \`x.py\`: update the handler`, `| \`x.py\` | create |`: the item's verb follows.
+        if !before.iter().all(|w| LABEL_WORDS.contains(&w.as_str())) {
+            return None;
+        }
+        let verb = after.first()?.as_str();
+        return if EXISTING_VERBS.contains(&verb) {
+            Some(Expect::Existing)
+        } else if CREATING_VERBS.contains(&verb) {
+            Some(Expect::New { created: true })
+        } else if ADDING_VERBS.contains(&verb) && after.len() == 1 {
+            Some(Expect::New { created: false })
+        } else {
+            None
+        };
+    };
+    let verb = before[at].as_str();
+    if negated(at) || EXISTING_VERBS.contains(&verb) {
+        return Some(Expect::Existing);
+    }
+    let creating = CREATING_VERBS.contains(&verb);
+    // The last relation or content word between the verb and the mention decides.
+    let marker = before[at + 1..].iter().rev().find_map(|w| {
+        if RELATION_WORDS.contains(&w.as_str()) {
+            Some(false)
+        } else if CONTENT_WORDS.contains(&w.as_str()) {
+            Some(true)
+        } else {
+            None
+        }
+    });
+    match marker {
+        Some(false) => Some(Expect::Existing),
+        _ => Some(Expect::New { created: creating }),
+    }
+}
+
+/// What a parent list item's own words say of its sub-items: "- Create these files:" makes
+/// them new, "- Update the handlers:" expects them to exist.
+fn parent_governs(text: &str) -> Option<Expect> {
+    if lead_in_announces(text) {
+        return Some(Expect::New {
+            created: words(text).any(|w| CREATING_VERBS.contains(&w.as_str())),
+        });
+    }
+    let verb = words(text)
+        .filter(|w| {
+            EXISTING_VERBS.contains(&w.as_str())
+                || CREATING_VERBS.contains(&w.as_str())
+                || ADDING_VERBS.contains(&w.as_str())
+        })
+        .last()?;
+    // Only a lead-in's verb ("Update:", "Change these:") speaks for the sub-items.
+    (EXISTING_VERBS.contains(&verb.as_str()) && text.trim_end().ends_with(':'))
+        .then_some(Expect::Existing)
 }
 
 /// Where in the Markdown a piece of text sits.
@@ -827,17 +1140,50 @@ pub fn read(plan: &str) -> Extracted {
         .filter(|(lead_in, _)| lead_in_announces(&masked[lead_in.clone()]))
         .map(|(_, list)| list)
         .collect();
+    // The paths of each innermost scope, for the symbols that share it.
+    let innermost = |offset: usize| scope_of(offset, &scopes, &masked).into_iter().next();
+    let paths_in: Vec<(Option<Range<usize>>, String)> = found
+        .iter()
+        .filter_map(|f| match &f.mention.target {
+            Target::Path { path, .. } if !f.mention.command => {
+                Some((innermost(f.offset), path.clone()))
+            }
+            _ => None,
+        })
+        .collect();
     let mentions = found
         .into_iter()
         .map(|mut f| {
-            let in_scope = scope_of(f.offset, &scopes, &masked)
-                .iter()
-                .any(|scope| announces_mention(&masked[scope.clone()], scope.start, f.offset));
-            f.mention.announced_new = in_scope
-                || announced_lists.iter().any(|r| r.contains(&f.offset))
-                || section_announces(f.offset, &headings, &masked);
+            let scope = scope_of(f.offset, &scopes, &masked);
+            // The innermost scope's verb governing the mention; failing that, a parent item's
+            // (the action of the item a sub-item belongs to).
+            let bound = scope.iter().enumerate().find_map(|(depth, range)| {
+                let text = &masked[range.clone()];
+                if depth == 0 {
+                    governing(text, range.start, f.offset)
+                } else {
+                    parent_governs(text)
+                }
+            });
+            f.mention.created = matches!(bound, Some(Expect::New { created: true }));
+            f.mention.announced_new = match bound {
+                Some(expect) => matches!(expect, Expect::New { .. }),
+                None => {
+                    announced_lists.iter().any(|r| r.contains(&f.offset))
+                        || section_announces(f.offset, &headings, &masked)
+                }
+            };
             if matches!(f.mention.target, Target::Path { .. }) {
                 f.mention.action = files_section_action(f.offset, &scopes, &headings, &masked);
+            }
+            if matches!(f.mention.target, Target::Symbol { .. }) {
+                if let Some(here) = scope.first() {
+                    f.mention.near = paths_in
+                        .iter()
+                        .filter(|(s, _)| s.as_ref() == Some(here))
+                        .map(|(_, p)| p.clone())
+                        .collect();
+                }
             }
             f.mention
         })
@@ -886,6 +1232,8 @@ fn contract_paths(
             },
             strong: true,
             announced_new: mention.is_some_and(|m| m.announced_new),
+            created: mention.is_some_and(|m| m.created),
+            near: Vec::new(),
             action: None,
             command: false,
         };
@@ -1174,6 +1522,8 @@ fn classify(raw: &str, place: Place) -> Option<Mention> {
             target,
             strong,
             announced_new: false,
+            created: false,
+            near: Vec::new(),
             action: None,
             command: place == Place::Command,
         })

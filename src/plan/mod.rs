@@ -199,6 +199,8 @@ pub fn lookup_symbol(
         },
         strong: true,
         announced_new: false,
+        created: false,
+        near: Vec::new(),
         action: None,
         command: false,
     };

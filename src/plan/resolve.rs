@@ -454,10 +454,23 @@ pub fn resolve(
     root: &Path,
 ) -> Vec<Reference> {
     let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    // Per target: its first mention, its lines, whether any mention is strong or announces it
-    // as new, the action a `## Files` section gives it, and whether every mention is in a
-    // shell command.
-    type Group<'m> = (&'m Mention, Vec<usize>, bool, bool, Option<Action>, bool);
+    // Per target: its first mention and what all its mentions say together.
+    struct Group<'m> {
+        mention: &'m Mention,
+        lines: Vec<usize>,
+        /// Any mention is strong.
+        strong: bool,
+        /// Any mention announces it as new.
+        announced_new: bool,
+        /// Any mention's creating verb (or "new" right by it) says the plan makes it.
+        created: bool,
+        /// The action a `## Files` section gives it.
+        action: Option<Action>,
+        /// Every mention is in a shell command.
+        command: bool,
+        /// Paths named beside any of its mentions.
+        near: Vec<String>,
+    }
     let mut groups: Vec<Group<'_>> = Vec::new();
     let mut seen: HashMap<&Target, usize> = HashMap::new();
     for mention in mentions {
@@ -465,30 +478,56 @@ pub fn resolve(
         match seen.get(&key) {
             Some(&g) => {
                 let group = &mut groups[g];
-                if !group.1.contains(&mention.line) {
-                    group.1.push(mention.line);
+                if !group.lines.contains(&mention.line) {
+                    group.lines.push(mention.line);
                 }
-                group.2 |= mention.strong;
-                group.3 |= mention.announced_new;
-                group.4 = group.4.or(mention.action);
-                group.5 &= mention.command;
+                group.strong |= mention.strong;
+                group.announced_new |= mention.announced_new;
+                group.created |= mention.created;
+                group.action = group.action.or(mention.action);
+                group.command &= mention.command;
+                for path in &mention.near {
+                    if !group.near.contains(path) {
+                        group.near.push(path.clone());
+                    }
+                }
             }
             None => {
                 seen.insert(key, groups.len());
-                groups.push((
+                groups.push(Group {
                     mention,
-                    vec![mention.line],
-                    mention.strong,
-                    mention.announced_new,
-                    mention.action,
-                    mention.command,
-                ));
+                    lines: vec![mention.line],
+                    strong: mention.strong,
+                    announced_new: mention.announced_new,
+                    created: mention.created,
+                    action: mention.action,
+                    command: mention.command,
+                    near: mention.near.clone(),
+                });
             }
         }
     }
+    // Every path the plan names, to rank a symbol's candidates by.
+    let named: Vec<&str> = mentions
+        .iter()
+        .filter_map(|m| match &m.target {
+            Target::Path { path, .. } if !m.command => Some(path.as_str()),
+            _ => None,
+        })
+        .collect();
 
     let mut references = Vec::new();
-    for (mention, lines, strong, announced_new, action, command) in groups {
+    for group in groups {
+        let Group {
+            mention,
+            lines,
+            strong,
+            announced_new,
+            created,
+            action,
+            command,
+            near,
+        } = group;
         let outcome = match &mention.target {
             Target::Path { path, span } => {
                 resolve_path(path, *span, strong, index, root, &canonical_root)
@@ -498,7 +537,15 @@ pub fn resolve(
                 qualifier,
                 name,
                 dotted,
-            } => resolve_symbol(qualifier, name, *dotted, index),
+            } => match resolve_symbol(qualifier, name, *dotted, index) {
+                Outcome::Found {
+                    kind,
+                    status: Status::Ambiguous,
+                    resolved,
+                    note,
+                } => in_context(kind, resolved, note, &near, &named),
+                other => other,
+            },
         };
         let (kind, status, resolved, note) = match (outcome, action) {
             // A `## Files` section says outright whether the file exists before the change.
@@ -512,6 +559,21 @@ pub fn resolve(
                 Some(Action::Create),
             ) => (
                 kind,
+                Status::Conflict,
+                resolved,
+                Some("the plan creates it, but it exists".to_string()),
+            ),
+            // "Create `x.rs`" of a file that exists: the plan's words say it is made.
+            (
+                Outcome::Found {
+                    kind: Kind::File,
+                    status: Status::Exists,
+                    resolved,
+                    ..
+                },
+                None,
+            ) if created => (
+                Kind::File,
                 Status::Conflict,
                 resolved,
                 Some("the plan creates it, but it exists".to_string()),
@@ -1063,6 +1125,63 @@ fn resolve_symbol(qualifier: &[String], name: &str, dotted: bool, index: &RepoIn
     Outcome::Absent {
         kind: Kind::Symbol,
         note: Some(format!("`{q}` is not defined or used anywhere")),
+    }
+}
+
+/// An ambiguous symbol in the context of its mention: defined in a file the plan names beside
+/// it (the same list item, table row or sentence), it is that file's; otherwise its candidates
+/// are ranked, those files first, then files the plan names anywhere, then definitions outside
+/// tests.
+fn in_context(
+    kind: Kind,
+    mut resolved: Vec<Resolved>,
+    note: Option<String>,
+    near: &[String],
+    named: &[&str],
+) -> Outcome {
+    let names = |path: &str, written: &str| {
+        let written = written.trim_start_matches("./");
+        path == written
+            || path.ends_with(&format!("/{written}"))
+            || (written.ends_with('/') && path.starts_with(written))
+    };
+    let beside = |r: &Resolved| near.iter().any(|n| names(&r.path, n));
+    let here: Vec<Resolved> = resolved.iter().filter(|r| beside(r)).cloned().collect();
+    let mut files: Vec<&str> = here.iter().map(|r| r.path.as_str()).collect();
+    files.dedup();
+    if files.len() == 1 {
+        return Outcome::Found {
+            kind,
+            status: Status::Exists,
+            resolved: here,
+            note: None,
+        };
+    }
+    let is_test = |p: &str| {
+        p.split('/').any(|part| {
+            matches!(
+                part,
+                "test" | "tests" | "testing" | "__tests__" | "spec" | "testdata"
+            )
+        }) || p.rsplit('/').next().is_some_and(|f| {
+            f.starts_with("test_")
+                || f.contains("_test.")
+                || f.contains(".test.")
+                || f.contains(".spec.")
+        })
+    };
+    resolved.sort_by_key(|r| {
+        (
+            !beside(r),
+            !named.iter().any(|n| names(&r.path, n)),
+            is_test(&r.path),
+        )
+    });
+    Outcome::Found {
+        kind,
+        status: Status::Ambiguous,
+        resolved,
+        note,
     }
 }
 

@@ -624,3 +624,37 @@ fn a_directory_in_prose_is_neighbours_not_files_in_full() {
     assert!(full.contains(&"main.py"), "{full:?}");
     assert!(!full.iter().any(|p| p.starts_with("lib/")), "{full:?}");
 }
+
+/// The verb governing a reference decides whether it must exist ("update `x` to use the new
+/// policy" is no creation, "add the docs page `x`" is); a table row's action column speaks for
+/// its file; a creation of a file that exists is a conflict; a symbol resolves in the file its
+/// list item names, and an ambiguous one lists the plan's files first, tests last.
+#[test]
+fn verbs_bind_to_their_objects_and_context_resolves_symbols() {
+    let env = TestEnv::new();
+    let fetch = "def fetch():\n    return None\n";
+    env.write("pkg/policy.py", "class Policy:\n    pass\n")
+        .write(
+            "pkg/__init__.py",
+            "from pkg.policy import Policy\n__all__ = [\"Policy\"]\n",
+        )
+        .write("pkg/sub/__init__.py", "__all__ = []\n")
+        .write("pkg/net.py", fetch)
+        .write("vendor/net.py", fetch)
+        .write("tests/test_net.py", fetch)
+        .write("tests/test_client.py", "def test_get():\n    pass\n")
+        .write("tests/test_async.py", "def test_get():\n    pass\n")
+        .write("tests/test_sync.py", "def test_get():\n    pass\n")
+        .write("docs/index.md", "# Docs\n");
+    let semaphore =
+        "pub struct Semaphore;\nimpl Semaphore {\n    pub fn try_acquire(&self) {}\n}\n";
+    env.write("lib/sema.rs", semaphore)
+        .write("lib/batch.rs", semaphore)
+        .write(
+            "plan.md",
+            fs::read(fixture("plans").join("verbs-and-context.md")).unwrap(),
+        );
+    let got = json_rows(&env, "plan.md", &[]);
+    let want = expected("verbs-and-context.expected");
+    assert_eq!(got, want, "\ngot:\n{}\n", got.join("\n"));
+}
