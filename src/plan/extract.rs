@@ -602,6 +602,15 @@ const RELATION_WORDS: &[&str] = &[
     "matching",
 ];
 
+/// Words after which a verb's word is a noun: "with imports", "a call to `x()`".
+const DETERMINERS: &[&str] = &[
+    "a", "an", "the", "with", "its", "their", "of", "our", "your", "these", "those", "some", "any",
+    "each", "every", "new", "no",
+];
+
+/// Relation words that name where the thing made goes.
+const LOCATION_WORDS: &[&str] = &["in", "at", "into", "inside", "within", "under"];
+
 /// Words that make the words after them the contents of the thing made: "create `a.rs` with a
 /// `Jitter` struct and `Jitter::sample()`".
 const CONTENT_WORDS: &[&str] = &[
@@ -643,17 +652,33 @@ fn governing(prose: &str, scope_start: usize, offset: usize) -> Option<Expect> {
         EXISTING_VERBS.contains(&w) || CREATING_VERBS.contains(&w) || ADDING_VERBS.contains(&w)
     };
 
+    // "with imports", "a call to", "the changes": after a determiner a verb's word is a noun.
+    let verb_at = |at: usize| {
+        is_verb(&before[at]) && (at == 0 || !DETERMINERS.contains(&before[at - 1].as_str()))
+    };
     // "`x.rs` (new)", "`x.rs`, a new module"; "a new `Jitter` struct", "the new docs page
     // `x.md`" (but not "a new test in `x.py`": there "new" is the test's).
     let new_after = after.first().is_some_and(|w| w == "new")
         || (after.len() > 1 && matches!(after[0].as_str(), "a" | "an" | "is") && after[1] == "new");
-    let new_before = before.iter().rposition(|w| w == "new").is_some_and(|at| {
-        before.len() - at <= 4
-            && before[at + 1..]
-                .iter()
-                .all(|w| !RELATION_WORDS.contains(&w.as_str()) && !is_verb(w))
-    });
-    if new_after || new_before {
+    let new_at = before
+        .iter()
+        .rposition(|w| w == "new")
+        .filter(|&at| before.len() - at <= 4 && !(at + 1..before.len()).any(verb_at));
+    if let Some(at) = new_at {
+        let between = &before[at + 1..];
+        if !between.iter().any(|w| RELATION_WORDS.contains(&w.as_str())) {
+            return Some(Expect::New { created: true });
+        }
+        // "the new module in `src/x.py`" is that file; "a new test in `tests/x.py`" goes into
+        // one that exists: new if absent, never a conflict.
+        if between
+            .last()
+            .is_some_and(|w| LOCATION_WORDS.contains(&w.as_str()))
+        {
+            return Some(Expect::New { created: false });
+        }
+    }
+    if new_after {
         return Some(Expect::New { created: true });
     }
     // "add a migration `0010_x.py`": migrations are always new files.
@@ -673,7 +698,7 @@ fn governing(prose: &str, scope_start: usize, offset: usize) -> Option<Expect> {
             )
         })
     };
-    let Some(at) = before.iter().rposition(|w| is_verb(w)) else {
+    let Some(at) = (0..before.len()).rev().find(|&at| verb_at(at)) else {
         // `- \`x.py\`: update the handler`, `| \`x.py\` | create |`: the item's verb follows.
         if !before.iter().all(|w| LABEL_WORDS.contains(&w.as_str())) {
             return None;
@@ -705,6 +730,16 @@ fn governing(prose: &str, scope_start: usize, offset: usize) -> Option<Expect> {
         }
     });
     match marker {
+        // "Create the `Filter` service in `src/filter.py`": the file holds what is created, so
+        // it is new if absent, and no conflict if it exists.
+        Some(false)
+            if creating
+                && before
+                    .last()
+                    .is_some_and(|w| LOCATION_WORDS.contains(&w.as_str())) =>
+        {
+            Some(Expect::New { created: false })
+        }
         Some(false) => Some(Expect::Existing),
         _ => Some(Expect::New { created: creating }),
     }
@@ -855,7 +890,17 @@ fn is_command_line(line: &str) -> bool {
     } else {
         first
     };
+    // `mantis backtest --data prices.csv`: the project's own program, known by its flags.
+    let program = !first.is_empty()
+        && first
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
     COMMANDS.contains(&first)
+        || (program
+            && line.split_whitespace().skip(1).any(|w| {
+                w.strip_prefix("--")
+                    .is_some_and(|flag| flag.starts_with(|c: char| c.is_ascii_lowercase()))
+            }))
 }
 
 /// Code-block info strings that mean a shell session.
@@ -1514,6 +1559,9 @@ fn classify(raw: &str, place: Place) -> Option<Mention> {
     }
     if word.starts_with("//") {
         return None; // a comment or directive (`//go:embed`), not a path
+    }
+    if word.starts_with('~') {
+        return None; // a path in someone's home directory: the machine's, never the tree's
     }
     let mention = |target: Target, strong: bool| {
         Some(Mention {
