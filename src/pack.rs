@@ -359,6 +359,7 @@ pub fn pack(
         tools,
         pool: &session.pool,
         reporter,
+        exact_counts: request.output == Output::Report,
     };
     let budgeted = budget::run(&job)?;
     Ok(Packed {

@@ -28,7 +28,7 @@ use crate::render::{
     omitted_counts, BudgetSummary, DiffSummary, PatchElement, PlanSummary, Summary, TreeItem,
 };
 use crate::secrets::{redact_name, Finding, Located, Policy, ScanSummary, SecretsFound};
-use crate::tokens::TokenCounter as _;
+use crate::tokens::{self, TokenCounter as _};
 use crate::types::{Fidelity, FileDecision, OmitReason, PackedView, RelPath, Reporter};
 use crate::walk::{self, Entry, Source, Status, WalkError};
 
@@ -153,6 +153,9 @@ pub struct Job<'a> {
     pub tools: Tools<'a>,
     pub pool: &'a rayon::ThreadPool,
     pub reporter: &'a dyn Reporter,
+    /// Count every file exactly for the report (`stats`). The choice does not depend on it:
+    /// files are chosen by estimates either way, and what the document holds is counted exactly.
+    pub exact_counts: bool,
 }
 
 /// Why a budgeted pack failed.
@@ -190,8 +193,11 @@ pub struct Budgeted {
 /// What the survey learned about one file.
 pub struct Measured {
     pub entry: Entry,
-    /// Full-text tokens, or why the file is left out.
+    /// Full-text tokens (exact with [`Job::exact_counts`], else the estimate), or why the file
+    /// is left out.
     pub tokens: Result<usize, Left>,
+    /// [`tokens::estimate`] of the full text: what the fit chooses by before it counts.
+    pub estimate: usize,
     pub index: FileIndex,
     pub parseable: bool,
     /// Lines of text (0 when not read).
@@ -220,7 +226,7 @@ pub fn run(job: &Job<'_>) -> Result<Budgeted, FitError> {
 /// an error.
 pub fn survey(job: &Job<'_>) -> Result<Survey, FitError> {
     let tools = &job.tools;
-    let work = |entry: Entry| measure(entry, tools, job.focus);
+    let work = |entry: Entry| measure(entry, tools, job.focus, job.exact_counts);
     let mut files: Vec<Measured> = Vec::new();
     let mut consume = |measured: Measured| {
         job.reporter.file_done();
@@ -249,7 +255,7 @@ pub fn survey(job: &Job<'_>) -> Result<Survey, FitError> {
                 abs: job.source.inputs.root.join(path),
                 status: Status::Load,
             };
-            files.push(measure(entry, tools, job.focus));
+            files.push(measure(entry, tools, job.focus, job.exact_counts));
         }
     }
     // Warnings name paths: they are redacted like the paths in the document.
@@ -283,22 +289,32 @@ pub fn survey(job: &Job<'_>) -> Result<Survey, FitError> {
     })
 }
 
-/// One file's survey: its full count, its ranking index, and what ranking and views need to know.
-fn measure(mut entry: Entry, tools: &Tools<'_>, focus: &Focus) -> Measured {
+/// One file's survey: its full count (estimated unless `exact`), its ranking index, and what
+/// ranking and views need to know.
+fn measure(mut entry: Entry, tools: &Tools<'_>, focus: &Focus, exact: bool) -> Measured {
     let (read, findings) = tools.open(&mut entry);
     match read {
-        Ok(source) => Measured {
-            tokens: Ok(tools.count(&source.text).total()),
-            index: FileIndex::new(tools.terms(&source.text), focus),
-            parseable: grammar::parses(source.language),
-            lines: memchr::memchr_iter(b'\n', source.text.as_bytes()).count() + 1,
-            code: !matches!(source.language, Language::Markdown | Language::Text),
-            entry,
-            findings,
-        },
+        Ok(source) => {
+            let estimate = tokens::estimate(&source.text);
+            Measured {
+                tokens: Ok(if exact {
+                    tools.count(&source.text).total()
+                } else {
+                    estimate
+                }),
+                estimate,
+                index: FileIndex::new(tools.terms(&source.text), focus),
+                parseable: grammar::parses(source.language),
+                lines: memchr::memchr_iter(b'\n', source.text.as_bytes()).count() + 1,
+                code: !matches!(source.language, Language::Markdown | Language::Text),
+                entry,
+                findings,
+            }
+        }
         Err(left) => Measured {
             entry,
             tokens: Err(left),
+            estimate: 0,
             index: FileIndex::default(),
             parseable: false,
             lines: 0,
@@ -1090,7 +1106,7 @@ pub fn decide(job: &Job<'_>, survey: Survey) -> Result<Budgeted, FitError> {
         .iter()
         .enumerate()
         .map(|(c, &i)| Candidate {
-            tokens: *files[i].tokens.as_ref().expect("candidates are packable"),
+            tokens: files[i].estimate,
             path: &paths[i],
             markup: tools.renderer.markup_estimate(&paths[i]),
             score: scores[c],
@@ -1345,7 +1361,7 @@ fn recalibrate(
     estimates: &[Vec<Choice>],
     rendered: &HashMap<(usize, Fidelity), Element>,
 ) {
-    for fidelity in [Fidelity::Compressed, Fidelity::Outline] {
+    for fidelity in [Fidelity::Full, Fidelity::Compressed, Fidelity::Outline] {
         let mut ratios: Vec<f64> = rendered
             .iter()
             .filter(|((_, f), _)| *f == fidelity)
