@@ -321,8 +321,8 @@ Examples:
   ctxpack refs AI-PLAN.md --check            # exit 1 if the plan names things that do not exist
   ctxpack refs AI-PLAN.md path/to/repo
 
-Exit status: 0, or 1 with --check when a reference is missing or outside the root; 2 for bad
-usage (no such plan file, bad flags).";
+Exit status: 0, or 1 with --check when a reference is missing, outside the root, or a file the
+plan creates that exists already (conflict); 2 for bad usage (no such plan file, bad flags).";
 
 const SYMBOLS_EXAMPLES: &str = "\
 Examples:
@@ -745,7 +745,8 @@ pub struct RefsArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Exit 1 when any reference is missing or outside the root, after printing the report and
+    /// Exit 1 when any reference is missing, outside the root, or a file the plan creates that
+    /// exists already (conflict), after printing the report and
     /// a summary line on stderr. For CI: catch plans that name files or functions that do not
     /// exist before a coder model follows them.
     #[arg(long)]

@@ -32,8 +32,8 @@ pub fn run(args: RefsArgs) -> Result<(), Failure> {
     let failing = checked.failing();
     if args.check && failing > 0 {
         return Err(Failure::CheckFailed(format!(
-            "refs --check: {failing} of the plan's references do not exist or lie outside the \
-             root ({summary})"
+            "refs --check: {failing} of the plan's references do not exist, lie outside the \
+             root, or are created by the plan but exist ({summary})"
         )));
     }
     Ok(())

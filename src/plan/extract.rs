@@ -572,7 +572,6 @@ const RELATION_WORDS: &[&str] = &[
     "by",
     "via",
     "than",
-    "as",
     "per",
     "based",
     "similar",
@@ -600,12 +599,17 @@ const RELATION_WORDS: &[&str] = &[
     "instead",
     "replacing",
     "matching",
+    "covering",
+    "testing",
+    "exercising",
+    "checking",
+    "verifying",
 ];
 
 /// Words after which a verb's word is a noun: "with imports", "a call to `x()`".
 const DETERMINERS: &[&str] = &[
     "a", "an", "the", "with", "its", "their", "of", "our", "your", "these", "those", "some", "any",
-    "each", "every", "new", "no",
+    "each", "every", "no",
 ];
 
 /// Relation words that name where the thing made goes.
@@ -625,6 +629,9 @@ const CONTENT_WORDS: &[&str] = &[
     "exposing",
     "providing",
     "implementing",
+    "as",
+    "named",
+    "called",
 ];
 
 /// Words a list item or table row may start with before the mention it is about.
@@ -644,7 +651,37 @@ fn governing(prose: &str, scope_start: usize, offset: usize) -> Option<Expect> {
         .rev()
         .find(|&i| prose.is_char_boundary(i))
         .unwrap_or(0);
-    let before: Vec<String> = words(&prose[..split]).filter(|w| !w.is_empty()).collect();
+    // The mention's clause: from the last sentence end, semicolon or colon before it ("Create
+    // the module. Then `x.py` imports it": the creation is not `x.py`'s).
+    // A label right before the mention speaks for it ("Create: `x.py`", "Single migration:
+    // `0010_x.py`"). Parenthesised words before it are another mention's ("`a.go` (extend),
+    // `b.go`").
+    let head = &prose[..split];
+    let ends: Vec<(usize, char)> = head
+        .char_indices()
+        .filter(|&(i, c)| {
+            matches!(c, '.' | ';' | ':' | '!' | '?')
+                && head[i + 1..].starts_with(char::is_whitespace)
+        })
+        .collect();
+    let mut clause = ends.last().map_or(0..split, |&(i, _)| i + 1..split);
+    if let [.., (label, ':')] = ends[..] {
+        if words(&head[clause.clone()]).all(|w| w.is_empty()) {
+            let start = ends.iter().rev().nth(1).map_or(0, |&(i, _)| i + 1);
+            clause = start..label;
+        }
+    }
+    let mut text = String::new();
+    let mut depth = 0usize;
+    for c in head[clause].chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => text.push(c),
+            _ => {}
+        }
+    }
+    let before: Vec<String> = words(&text).filter(|w| !w.is_empty()).collect();
     // Past the mention itself when it is prose (a code span is blanked already).
     let rest = prose[split..].trim_start_matches(|c: char| !c.is_whitespace());
     let after: Vec<String> = words(rest).filter(|w| !w.is_empty()).take(4).collect();
@@ -666,8 +703,10 @@ fn governing(prose: &str, scope_start: usize, offset: usize) -> Option<Expect> {
         .filter(|&at| before.len() - at <= 4 && !(at + 1..before.len()).any(verb_at));
     if let Some(at) = new_at {
         let between = &before[at + 1..];
+        // "New" may describe the mention or what follows it ("the new `x.py` helpers"): new
+        // if absent, never a conflict.
         if !between.iter().any(|w| RELATION_WORDS.contains(&w.as_str())) {
-            return Some(Expect::New { created: true });
+            return Some(Expect::New { created: false });
         }
         // "the new module in `src/x.py`" is that file; "a new test in `tests/x.py`" goes into
         // one that exists: new if absent, never a conflict.
@@ -679,7 +718,7 @@ fn governing(prose: &str, scope_start: usize, offset: usize) -> Option<Expect> {
         }
     }
     if new_after {
-        return Some(Expect::New { created: true });
+        return Some(Expect::New { created: false });
     }
     // "add a migration `0010_x.py`": migrations are always new files.
     if before
@@ -700,10 +739,18 @@ fn governing(prose: &str, scope_start: usize, offset: usize) -> Option<Expect> {
     };
     let Some(at) = (0..before.len()).rev().find(|&at| verb_at(at)) else {
         // `- \`x.py\`: update the handler`, `| \`x.py\` | create |`: the item's verb follows.
-        if !before.iter().all(|w| LABEL_WORDS.contains(&w.as_str())) {
+        let marker = |w: &str| w.chars().all(|c| c == '-' || c.is_ascii_digit());
+        if !before
+            .iter()
+            .all(|w| LABEL_WORDS.contains(&w.as_str()) || marker(w))
+        {
             return None;
         }
         let verb = after.first()?.as_str();
+        // An instruction's verb ("create"), not a description ("creates clients per request").
+        if verb.ends_with('s') || verb.ends_with("ing") || verb.ends_with("ed") {
+            return None;
+        }
         return if EXISTING_VERBS.contains(&verb) {
             Some(Expect::Existing)
         } else if CREATING_VERBS.contains(&verb) {
@@ -719,9 +766,14 @@ fn governing(prose: &str, scope_start: usize, offset: usize) -> Option<Expect> {
         return Some(Expect::Existing);
     }
     let creating = CREATING_VERBS.contains(&verb);
-    // The last relation or content word between the verb and the mention decides.
-    let marker = before[at + 1..].iter().rev().find_map(|w| {
-        if RELATION_WORDS.contains(&w.as_str()) {
+    let between = &before[at + 1..];
+    // The last relation or content word between the verb and the mention decides; after a
+    // creating verb, "and" starts another thing made ("create `a.py` for the policy and
+    // `b.py` for its tests").
+    let marker = between.iter().rev().find_map(|w| {
+        if creating && matches!(w.as_str(), "and" | "or") {
+            Some(true)
+        } else if RELATION_WORDS.contains(&w.as_str()) {
             Some(false)
         } else if CONTENT_WORDS.contains(&w.as_str()) {
             Some(true)
@@ -729,6 +781,11 @@ fn governing(prose: &str, scope_start: usize, offset: usize) -> Option<Expect> {
             None
         }
     });
+    // Only the verb's own object is a conflict when it exists: "create `a.py`", "create the
+    // module `a.py` and `b.py`", not "create a class wrapping `b.py`".
+    let direct = between
+        .iter()
+        .all(|w| OBJECT_WORDS.contains(&w.as_str()) || matches!(w.as_str(), "or"));
     match marker {
         // "Create the `Filter` service in `src/filter.py`": the file holds what is created, so
         // it is new if absent, and no conflict if it exists.
@@ -741,7 +798,9 @@ fn governing(prose: &str, scope_start: usize, offset: usize) -> Option<Expect> {
             Some(Expect::New { created: false })
         }
         Some(false) => Some(Expect::Existing),
-        _ => Some(Expect::New { created: creating }),
+        _ => Some(Expect::New {
+            created: creating && direct,
+        }),
     }
 }
 
@@ -891,10 +950,11 @@ fn is_command_line(line: &str) -> bool {
         first
     };
     // `mantis backtest --data prices.csv`: the project's own program, known by its flags.
+    // A bare name (`mantis`), not a path of the tree (`scripts/gone.sh --fix`), which is checked.
     let program = !first.is_empty()
         && first
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
     COMMANDS.contains(&first)
         || (program
             && line.split_whitespace().skip(1).any(|w| {

@@ -250,7 +250,7 @@ pub struct Checked {
 }
 
 impl Checked {
-    /// References that fail `refs --check`: missing or outside the root.
+    /// References that fail `refs --check`: missing, outside the root, or in conflict.
     pub fn failing(&self) -> usize {
         self.references
             .iter()

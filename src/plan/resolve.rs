@@ -572,7 +572,7 @@ pub fn resolve(
                     ..
                 },
                 None,
-            ) if created => (
+            ) if created && !command => (
                 Kind::File,
                 Status::Conflict,
                 resolved,
