@@ -425,6 +425,28 @@ pub fn noise_prior(path: &str) -> f64 {
     prior
 }
 
+/// Whether `path` is a test or benchmark file, by its directories or its name.
+pub fn is_test_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    let parts = PathParts::new(&lower);
+    let name = parts.name;
+    parts.in_dir(&[
+        "tests",
+        "test",
+        "spec",
+        "__tests__",
+        "benches",
+        "bench",
+        "e2e",
+    ]) || name.starts_with("test_")
+        || name.ends_with("_test.go")
+        || name.ends_with("_test.py")
+        || name.contains(".test.")
+        || name.contains(".spec.")
+        || name.ends_with("_spec.rb")
+        || name.ends_with("tests.rs")
+}
+
 /// What a file's role in the project says about its general importance: READMEs, manifests and
 /// entry points up; tests, benchmarks, examples and docs down. This is about orienting a reader
 /// who has no task in mind; with a focus, the tests and examples of the focused code are among
@@ -436,24 +458,7 @@ pub fn role_prior(path: &str) -> f64 {
     let in_dir = |names: &[&str]| parts.in_dir(names);
 
     let mut prior = 1.0;
-    let fixtures = in_dir(FIXTURE_DIRS);
-    if !fixtures
-        && (in_dir(&[
-            "tests",
-            "test",
-            "spec",
-            "__tests__",
-            "benches",
-            "bench",
-            "e2e",
-        ]) || name.starts_with("test_")
-            || name.ends_with("_test.go")
-            || name.ends_with("_test.py")
-            || name.contains(".test.")
-            || name.contains(".spec.")
-            || name.ends_with("_spec.rb")
-            || name.ends_with("tests.rs"))
-    {
+    if !in_dir(FIXTURE_DIRS) && is_test_path(path) {
         prior *= 0.35;
     }
     if in_dir(&["examples", "example", "samples", "demo", "docs"]) {

@@ -206,7 +206,9 @@ pub struct FileDecision {
     /// The path components as every output shows them (a secret in a name is redacted).
     pub components: Vec<String>,
     /// Tokens of the full text, or why the file is left out whatever the budget. (A plain pack
-    /// at a fidelity other than full counts only the view it shows: this is that count.)
+    /// at a fidelity other than full counts only the view it shows: this is that count. A
+    /// budgeted pack that makes a document gives the estimate it chose by; `stats` counts
+    /// exactly.)
     pub full_tokens: Result<usize, OmitReason>,
     /// Position in the ranking (1 = most relevant), for files that can be packed (budgeted
     /// packs only).

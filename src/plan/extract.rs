@@ -639,6 +639,11 @@ const LABEL_WORDS: &[&str] = &[
     "file", "files", "path", "paths", "location", "test", "tests", "module", "s",
 ];
 
+/// Whether `word` (lower case) is a verb of any of the three kinds.
+fn is_verb(word: &str) -> bool {
+    EXISTING_VERBS.contains(&word) || CREATING_VERBS.contains(&word) || ADDING_VERBS.contains(&word)
+}
+
 /// What the verb governing the mention at `offset` says of it, in its scope (a list item, a
 /// table row, or a sentence): the nearest verb before it, its object if only object words
 /// stand between (or content words after a creating verb: "create `a.rs` with `B`"), a place
@@ -685,9 +690,6 @@ fn governing(prose: &str, scope_start: usize, offset: usize) -> Option<Expect> {
     // Past the mention itself when it is prose (a code span is blanked already).
     let rest = prose[split..].trim_start_matches(|c: char| !c.is_whitespace());
     let after: Vec<String> = words(rest).filter(|w| !w.is_empty()).take(4).collect();
-    let is_verb = |w: &str| {
-        EXISTING_VERBS.contains(&w) || CREATING_VERBS.contains(&w) || ADDING_VERBS.contains(&w)
-    };
 
     // "with imports", "a call to", "the changes": after a determiner a verb's word is a noun.
     let verb_at = |at: usize| {
@@ -812,13 +814,7 @@ fn parent_governs(text: &str) -> Option<Expect> {
             created: words(text).any(|w| CREATING_VERBS.contains(&w.as_str())),
         });
     }
-    let verb = words(text)
-        .filter(|w| {
-            EXISTING_VERBS.contains(&w.as_str())
-                || CREATING_VERBS.contains(&w.as_str())
-                || ADDING_VERBS.contains(&w.as_str())
-        })
-        .last()?;
+    let verb = words(text).filter(|w| is_verb(w)).last()?;
     // Only a lead-in's verb ("Update:", "Change these:") speaks for the sub-items.
     (EXISTING_VERBS.contains(&verb.as_str()) && text.trim_end().ends_with(':'))
         .then_some(Expect::Existing)

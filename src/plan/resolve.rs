@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::extract::{Action, LineSpan, Mention, Target, BUILD_DIRS};
 use super::index::{Defined, RepoIndex};
+use crate::rank;
 
 /// Roots of standard libraries and of the ecosystems' best-known packages: a path that starts
 /// with one (`std::fs::read`, `os.path.join`, `fmt.Println`) is never this repository's. The
@@ -1148,6 +1149,7 @@ fn in_context(
     let beside = |r: &Resolved| near.iter().any(|n| names(&r.path, n));
     let here: Vec<Resolved> = resolved.iter().filter(|r| beside(r)).cloned().collect();
     let mut files: Vec<&str> = here.iter().map(|r| r.path.as_str()).collect();
+    files.sort_unstable();
     files.dedup();
     if files.len() == 1 {
         return Outcome::Found {
@@ -1157,24 +1159,11 @@ fn in_context(
             note: None,
         };
     }
-    let is_test = |p: &str| {
-        p.split('/').any(|part| {
-            matches!(
-                part,
-                "test" | "tests" | "testing" | "__tests__" | "spec" | "testdata"
-            )
-        }) || p.rsplit('/').next().is_some_and(|f| {
-            f.starts_with("test_")
-                || f.contains("_test.")
-                || f.contains(".test.")
-                || f.contains(".spec.")
-        })
-    };
     resolved.sort_by_key(|r| {
         (
             !beside(r),
             !named.iter().any(|n| names(&r.path, n)),
-            is_test(&r.path),
+            rank::is_test_path(&r.path),
         )
     });
     Outcome::Found {
