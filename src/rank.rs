@@ -10,7 +10,36 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::OnceLock;
 
+use lasso::{Spur, ThreadedRodeo};
 use regex::Regex;
+
+/// An identifier, as [`Names`] holds it.
+pub type Name = Spur;
+
+/// The identifiers of one pack's files, each held once, whichever worker read it first. A file's
+/// [`FileIndex`] holds numbers into it: a name used in ten thousand files is one string, not ten
+/// thousand. The numbers depend on the order the workers ran in, so nothing is ordered by them.
+#[derive(Debug, Default)]
+pub struct Names(ThreadedRodeo<Name>);
+
+impl Names {
+    pub fn new() -> Names {
+        Names::default()
+    }
+
+    pub fn intern(&self, name: &str) -> Name {
+        self.0.get_or_intern(name)
+    }
+
+    /// The name's number, if a file used or defined it.
+    pub fn get(&self, name: &str) -> Option<Name> {
+        self.0.get(name)
+    }
+
+    pub fn resolve(&self, name: Name) -> &str {
+        self.0.resolve(&name)
+    }
+}
 
 /// Words that are never symbols worth linking on.
 const STOP_IDENTIFIERS: &[&str] = &[
@@ -115,10 +144,11 @@ const STOP_IDENTIFIERS: &[&str] = &[
 /// What ranking needs to know about one file, gathered while it is loaded.
 #[derive(Debug, Clone, Default)]
 pub struct FileIndex {
-    /// Names this file defines (by a definition keyword: fn, class, def, func, struct, ...).
-    pub definitions: Vec<String>,
-    /// Identifiers it uses, with counts (definitions included).
-    pub references: Vec<(String, u32)>,
+    /// Names this file defines (by a definition keyword: fn, class, def, func, struct, ...), in
+    /// the order of their text.
+    pub definitions: Vec<Name>,
+    /// Identifiers it uses, with counts (definitions included), in the order of their text.
+    pub references: Vec<(Name, u32)>,
     /// Occurrences of each focus term (by position in [`Focus::terms`]).
     pub focus_counts: Vec<u32>,
     /// Number of sub-word terms in the file (BM25's document length).
@@ -319,8 +349,8 @@ pub fn terms(text: &str) -> Terms {
 }
 
 impl FileIndex {
-    /// The index of a file whose [`Terms`] are `terms`, for `focus`.
-    pub fn new(terms: Terms, focus: &Focus) -> FileIndex {
+    /// The index of a file whose [`Terms`] are `terms`, for `focus`, its names held in `names`.
+    pub fn new(terms: Terms, focus: &Focus, names: &Names) -> FileIndex {
         let mut focus_counts = vec![0u32; focus.terms.len()];
         if !focus.term_slot.is_empty() {
             for (part, count) in &terms.sub_words {
@@ -330,8 +360,12 @@ impl FileIndex {
             }
         }
         FileIndex {
-            definitions: terms.definitions,
-            references: terms.references,
+            definitions: terms.definitions.iter().map(|d| names.intern(d)).collect(),
+            references: terms
+                .references
+                .iter()
+                .map(|(r, count)| (names.intern(r), *count))
+                .collect(),
             focus_counts,
             length: terms.length,
         }
@@ -339,8 +373,8 @@ impl FileIndex {
 }
 
 /// Indexes one file's text for ranking.
-pub fn index(text: &str, focus: &Focus) -> FileIndex {
-    FileIndex::new(terms(text), focus)
+pub fn index(text: &str, focus: &Focus, names: &Names) -> FileIndex {
+    FileIndex::new(terms(text), focus, names)
 }
 
 /// A multiplier from the path alone: READMEs, manifests and entry points up; tests, examples,
@@ -607,8 +641,8 @@ pub fn rank(files: &[RankInput<'_>], definers: &Definers<'_>, focus: &Focus) -> 
                 .index
                 .definitions
                 .iter()
-                .filter(|d| focus.symbols.contains(*d))
-                .filter_map(|d| definers.get(d.as_str()))
+                .filter(|&&d| focus.symbols.contains(definers.names.resolve(d)))
+                .filter_map(|&d| definers.of(d))
                 .map(|owners| 1.0 / owners.len() as f64)
                 .sum::<f64>()
                 .min(1.0);
@@ -725,17 +759,36 @@ fn bm25(files: &[RankInput<'_>], focus: &Focus) -> Vec<f64> {
 const MAX_OWNERS: usize = 8;
 
 /// For each defined name, the files that define it (a file once per definition).
-pub type Definers<'a> = HashMap<&'a str, Vec<usize>>;
+pub struct Definers<'a> {
+    pub names: &'a Names,
+    owners: HashMap<Name, Vec<usize>>,
+}
 
-/// The [`Definers`] of `files`, which [`rank`] and [`neighbours`] both follow.
-pub fn definers<'a>(files: &[RankInput<'a>]) -> Definers<'a> {
-    let mut definers: Definers<'a> = HashMap::new();
+impl Definers<'_> {
+    /// The files that define `name`.
+    pub fn get(&self, name: &str) -> Option<&[usize]> {
+        self.of(self.names.get(name)?)
+    }
+
+    pub fn of(&self, name: Name) -> Option<&[usize]> {
+        self.owners.get(&name).map(Vec::as_slice)
+    }
+
+    pub fn defines(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+/// The [`Definers`] of `files` (whose names `names` holds), which [`rank`] and [`neighbours`]
+/// both follow.
+pub fn definers<'a>(files: &[RankInput<'_>], names: &'a Names) -> Definers<'a> {
+    let mut owners: HashMap<Name, Vec<usize>> = HashMap::new();
     for (i, file) in files.iter().enumerate() {
-        for name in &file.index.definitions {
-            definers.entry(name.as_str()).or_default().push(i);
+        for &name in &file.index.definitions {
+            owners.entry(name).or_default().push(i);
         }
     }
-    definers
+    Definers { names, owners }
 }
 
 /// PageRank over "file A uses a name file B defines", personalised towards the focus: the random
@@ -749,52 +802,57 @@ fn graph_rank(
     bm25: &[f64],
 ) -> Vec<f64> {
     let n = files.len();
-    // Weighted edges from user to definer.
-    // Ordered, so that sums over a file's links add up in the same order on every run: the
-    // scores, and the ranks of files that tie, do not vary from one run to the next.
-    let mut edges: Vec<std::collections::BTreeMap<usize, f64>> =
-        vec![std::collections::BTreeMap::new(); n];
+    // Weighted links from user to definer. A file's links are in the order of their targets, and
+    // each link's weight is summed in the order of the file's references: the same sums on every
+    // run, so the scores, and the ranks of files that tie, do not vary from one run to the next.
+    let mut forward = Links::new(n);
+    let mut pending: Vec<(u32, f64)> = Vec::new();
     for (i, file) in files.iter().enumerate() {
-        for (name, count) in &file.index.references {
-            let Some(owners) = definers.get(name.as_str()) else {
+        pending.clear();
+        for &(name, count) in &file.index.references {
+            let Some(owners) = definers.of(name) else {
                 continue;
             };
             // Names defined everywhere (new, run, get) say little about who depends on whom.
             if owners.len() > MAX_OWNERS {
                 continue;
             }
-            let mut weight = (*count as f64).sqrt() / owners.len() as f64;
-            if focus.identifiers.contains(name.as_str()) {
+            let name = definers.names.resolve(name);
+            let mut weight = (count as f64).sqrt() / owners.len() as f64;
+            if focus.identifiers.contains(name) {
                 weight *= 10.0;
             }
             if name.len() >= 8 && (name.contains('_') || name.chars().any(|c| c.is_uppercase())) {
                 weight *= 2.0;
             }
-            for &owner in owners {
-                if owner != i {
-                    *edges[i].entry(owner).or_default() += weight;
-                    if !focus.is_empty() {
-                        *edges[owner].entry(i).or_default() += 0.5 * weight;
-                    }
-                }
-            }
+            pending.extend(
+                owners
+                    .iter()
+                    .filter(|&&owner| owner != i)
+                    .map(|&owner| (owner as u32, weight)),
+            );
         }
+        // Stable: a link's weights keep the order of the references.
+        pending.sort_by_key(|&(owner, _)| owner);
+        forward.push(&pending);
     }
+    // With a focus, each link also runs back from definer to user at half weight.
+    let backward = (!focus.is_empty()).then(|| forward.reversed(0.5));
+    let graphs: Vec<&Links> = std::iter::once(&forward).chain(&backward).collect();
     let restart: Vec<f64> = if bm25.iter().any(|&s| s > 0.0) {
         let sum: f64 = bm25.iter().sum();
         bm25.iter().map(|s| s / sum).collect()
     } else {
         vec![1.0 / n as f64; n]
     };
-    let out_weight: Vec<f64> = edges.iter().map(|e| e.values().sum()).collect();
-    // The same links, in the same order, laid out flat for the iterations below.
-    let starts: Vec<usize> = std::iter::once(0)
-        .chain(edges.iter().scan(0, |at, e| {
-            *at += e.len();
-            Some(*at)
-        }))
+    let out_weight: Vec<f64> = (0..n)
+        .map(|i| {
+            graphs
+                .iter()
+                .map(|g| g.weights(i).iter().sum::<f64>())
+                .sum()
+        })
         .collect();
-    let links: Vec<(usize, f64)> = edges.into_iter().flat_map(|e| e.into_iter()).collect();
     let mut rank = restart.clone();
     const DAMPING: f64 = 0.85;
     for _ in 0..40 {
@@ -805,8 +863,10 @@ fn graph_rank(
                 dangling += rank[i];
                 continue;
             }
-            for &(j, w) in &links[starts[i]..starts[i + 1]] {
-                next[j] += DAMPING * rank[i] * w / out_weight[i];
+            for graph in &graphs {
+                for (&j, &w) in graph.targets(i).iter().zip(graph.weights(i)) {
+                    next[j as usize] += DAMPING * rank[i] * w / out_weight[i];
+                }
             }
         }
         for (value, r) in next.iter_mut().zip(&restart) {
@@ -818,6 +878,79 @@ fn graph_rank(
     rank.into_iter()
         .map(|r| r / max.max(f64::MIN_POSITIVE))
         .collect()
+}
+
+/// Weighted links between files, each file's laid out flat in one array (a name used by a
+/// hundred thousand files is a hundred thousand numbers, not a map per file).
+struct Links {
+    /// Where each file's links begin in `targets` and `weights`; one more than the files.
+    starts: Vec<usize>,
+    targets: Vec<u32>,
+    weights: Vec<f64>,
+}
+
+impl Links {
+    fn new(files: usize) -> Links {
+        let mut starts = Vec::with_capacity(files + 1);
+        starts.push(0);
+        Links {
+            starts,
+            targets: Vec::new(),
+            weights: Vec::new(),
+        }
+    }
+
+    /// Adds the next file's links, sorted by target: the weights of one target are summed in
+    /// the order they come.
+    fn push(&mut self, sorted: &[(u32, f64)]) {
+        let start = self.targets.len();
+        for &(target, weight) in sorted {
+            if self.targets.len() > start && self.targets.last() == Some(&target) {
+                *self.weights.last_mut().expect("one weight per target") += weight;
+            } else {
+                self.targets.push(target);
+                self.weights.push(weight);
+            }
+        }
+        self.starts.push(self.targets.len());
+    }
+
+    fn targets(&self, file: usize) -> &[u32] {
+        &self.targets[self.starts[file]..self.starts[file + 1]]
+    }
+
+    fn weights(&self, file: usize) -> &[f64] {
+        &self.weights[self.starts[file]..self.starts[file + 1]]
+    }
+
+    /// Every link turned around, its weight times `scale`; each file's in the order of their
+    /// targets.
+    fn reversed(&self, scale: f64) -> Links {
+        let files = self.starts.len() - 1;
+        let mut starts = vec![0usize; files + 1];
+        for &target in &self.targets {
+            starts[target as usize + 1] += 1;
+        }
+        for file in 0..files {
+            starts[file + 1] += starts[file];
+        }
+        let mut at = starts.clone();
+        let mut targets = vec![0u32; self.targets.len()];
+        let mut weights = vec![0.0f64; self.targets.len()];
+        for source in 0..files {
+            for (&target, &weight) in self.targets(source).iter().zip(self.weights(source)) {
+                let slot = &mut at[target as usize];
+                targets[*slot] = source as u32;
+                weights[*slot] = scale * weight;
+                *slot += 1;
+            }
+        }
+        Links {
+            starts,
+            targets,
+            weights,
+        }
+    }
 }
 
 fn git_scores(files: &[RankInput<'_>]) -> Vec<f64> {
@@ -861,15 +994,15 @@ pub fn neighbours(
     let mut weight = vec![0.0f64; n];
     // What the seeds use, defined elsewhere.
     for &seed in seeds {
-        for (name, count) in &files[seed].index.references {
-            let Some(owners) = definers.get(name.as_str()) else {
+        for &(name, count) in &files[seed].index.references {
+            let Some(owners) = definers.of(name) else {
                 continue;
             };
             if owners.len() > MAX_OWNERS {
                 continue;
             }
             for &owner in owners {
-                weight[owner] += (*count as f64).sqrt() / owners.len() as f64;
+                weight[owner] += (count as f64).sqrt() / owners.len() as f64;
             }
         }
     }
@@ -879,34 +1012,36 @@ pub fn neighbours(
         .map(String::as_str)
         .filter(|name| definers.get(name).is_some_and(|o| o.len() <= MAX_OWNERS))
         .collect();
-    let uses = |name: &str| {
-        files
+    let count_in = |file: &RankInput<'_>, name: Name| {
+        file.index
+            .references
             .iter()
-            .filter(|f| {
-                f.index
-                    .references
-                    .binary_search_by(|(r, _)| r.as_str().cmp(name))
-                    .is_ok()
-            })
-            .count()
+            .find(|(r, _)| *r == name)
+            .map(|&(_, count)| count)
+    };
+    let uses = |name: &str| {
+        definers.names.get(name).map_or(0, |name| {
+            files.iter().filter(|f| count_in(f, name).is_some()).count()
+        })
     };
     changed.extend(
         removed
             .iter()
             .map(String::as_str)
-            .filter(|name| !definers.contains_key(name) && uses(name) <= MAX_OWNERS),
+            .filter(|name| !definers.defines(name) && uses(name) <= MAX_OWNERS),
     );
+    // In the order of their text, as the sums below have always been taken.
     changed.sort_unstable();
     changed.dedup();
+    let changed: Vec<Name> = changed
+        .into_iter()
+        .filter_map(|name| definers.names.get(name))
+        .collect();
     if !changed.is_empty() {
         for (i, file) in files.iter().enumerate() {
-            for name in &changed {
-                if let Ok(at) = file
-                    .index
-                    .references
-                    .binary_search_by(|(r, _)| r.as_str().cmp(name))
-                {
-                    weight[i] += (file.index.references[at].1 as f64).sqrt();
+            for &name in &changed {
+                if let Some(count) = count_in(file, name) {
+                    weight[i] += (count as f64).sqrt();
                 }
             }
         }
@@ -948,14 +1083,20 @@ mod tests {
 
     #[test]
     fn the_file_defining_what_others_use_ranks_first() {
+        let names = Names::new();
         let focus = Focus::default();
-        let core = index("pub struct RetryPolicy;\nfn backoff_delay() {}\n", &focus);
+        let core = index(
+            "pub struct RetryPolicy;\nfn backoff_delay() {}\n",
+            &focus,
+            &names,
+        );
         let user1 = index(
             "use RetryPolicy; fn a() { backoff_delay(); RetryPolicy }",
             &focus,
+            &names,
         );
-        let user2 = index("fn b() { RetryPolicy::new() }", &focus);
-        let lonely = index("fn unrelated_thing() {}", &focus);
+        let user2 = index("fn b() { RetryPolicy::new() }", &focus, &names);
+        let lonely = index("fn unrelated_thing() {}", &focus, &names);
         let files = [
             RankInput {
                 path: "src/a.rs",
@@ -978,7 +1119,7 @@ mod tests {
                 git: None,
             },
         ];
-        let scores = rank(&files, &definers(&files), &focus);
+        let scores = rank(&files, &definers(&files, &names), &focus);
         let best = (0..4)
             .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
             .unwrap();
@@ -987,12 +1128,14 @@ mod tests {
 
     #[test]
     fn the_focus_pulls_matching_files_up() {
+        let names = Names::new();
         let focus = Focus::new(&["retry logic in the http client".to_string()]);
         let http = index(
             "fn send_request() { retry(); }\nfn retry() {}\n// http client",
             &focus,
+            &names,
         );
-        let other = index("fn render_page() { draw(); }", &focus);
+        let other = index("fn render_page() { draw(); }", &focus, &names);
         let files = [
             RankInput {
                 path: "src/render.rs",
@@ -1005,17 +1148,18 @@ mod tests {
                 git: None,
             },
         ];
-        let scores = rank(&files, &definers(&files), &focus);
+        let scores = rank(&files, &definers(&files, &names), &focus);
         assert!(scores[1] > scores[0] * 2.0, "{scores:?}");
     }
 
     #[test]
     fn neighbours_are_what_seeds_use_and_who_uses_what_changes() {
+        let names = Names::new();
         let focus = Focus::default();
-        let seed = index("fn handler() { RetryPolicy::new(); }\n", &focus);
-        let used = index("pub struct RetryPolicy;\n", &focus);
-        let caller = index("fn main() { handler(); }\n", &focus);
-        let unrelated = index("fn other_thing() {}\n", &focus);
+        let seed = index("fn handler() { RetryPolicy::new(); }\n", &focus, &names);
+        let used = index("pub struct RetryPolicy;\n", &focus, &names);
+        let caller = index("fn main() { handler(); }\n", &focus, &names);
+        let unrelated = index("fn other_thing() {}\n", &focus, &names);
         let files: Vec<RankInput<'_>> = [&seed, &used, &caller, &unrelated]
             .iter()
             .zip(["seed.rs", "used.rs", "caller.rs", "unrelated.rs"])
@@ -1026,7 +1170,13 @@ mod tests {
             })
             .collect();
         let changed: HashSet<String> = ["handler".to_string()].into();
-        let weights = neighbours(&files, &definers(&files), &[0], &changed, &HashSet::new());
+        let weights = neighbours(
+            &files,
+            &definers(&files, &names),
+            &[0],
+            &changed,
+            &HashSet::new(),
+        );
         assert_eq!(weights[0], 0.0, "a seed is not its own neighbour");
         assert!(weights[1] > 0.0, "defines what the seed uses: {weights:?}");
         assert!(weights[2] > 0.0, "uses what the plan changes: {weights:?}");
@@ -1034,7 +1184,7 @@ mod tests {
         assert!(
             neighbours(
                 &files,
-                &definers(&files),
+                &definers(&files, &names),
                 &[0],
                 &HashSet::new(),
                 &HashSet::new()
@@ -1065,15 +1215,18 @@ mod tests {
 
     #[test]
     fn the_file_defining_a_quoted_name_outranks_files_that_only_use_it() {
+        let names = Names::new();
         let focus =
             Focus::new(&["move `block_in_place` setup out of the generic path".to_string()]);
         let definer = index(
             "pub fn block_in_place() { setup(); }\nfn other() {}",
             &focus,
+            &names,
         );
         let user = index(
             "fn run() { block_in_place(); block_in_place(); }\n// block_in_place setup",
             &focus,
+            &names,
         );
         let files = [
             RankInput {
@@ -1087,15 +1240,16 @@ mod tests {
                 git: None,
             },
         ];
-        let scores = rank(&files, &definers(&files), &focus);
+        let scores = rank(&files, &definers(&files, &names), &focus);
         assert!(scores[1] > scores[0], "{scores:?}");
     }
 
     #[test]
     fn with_a_focus_the_tests_of_the_focused_code_are_not_pushed_down() {
+        let names = Names::new();
         let focus = Focus::new(&["wake the delay queue when cleared".to_string()]);
         let text = "fn delay_queue_clear() { queue.clear(); wake(); }";
-        let (code, test) = (index(text, &focus), index(text, &focus));
+        let (code, test) = (index(text, &focus, &names), index(text, &focus, &names));
         let files = [
             RankInput {
                 path: "src/delay.rs",
@@ -1108,10 +1262,10 @@ mod tests {
                 git: None,
             },
         ];
-        let scores = rank(&files, &definers(&files), &focus);
+        let scores = rank(&files, &definers(&files, &names), &focus);
         assert_eq!(scores[0], scores[1]);
         // Without a focus, the role prior keeps tests down.
-        let scores = rank(&files, &definers(&files), &Focus::default());
+        let scores = rank(&files, &definers(&files, &names), &Focus::default());
         assert!(scores[1] < scores[0], "{scores:?}");
     }
 

@@ -23,7 +23,7 @@ use super::{solve, Choice, Item, Solution};
 use crate::document::Document;
 use crate::file::{CachedCount, Element, Left, SourceFile, Tools};
 use crate::lang::{self, grammar, Language};
-use crate::rank::{self, Definers, FileIndex, Focus, RankInput};
+use crate::rank::{self, Definers, FileIndex, Focus, Names, RankInput};
 use crate::render::{
     omitted_counts, BudgetSummary, DiffSummary, PatchElement, PlanSummary, Summary, TreeItem,
 };
@@ -212,8 +212,21 @@ pub struct Measured {
 pub struct Survey {
     /// In path order.
     pub files: Vec<Measured>,
+    /// The identifiers of their ranking indexes.
+    pub names: Names,
     pub scan: ScanSummary,
     pub warnings: Vec<String>,
+}
+
+/// Hands the memory freed so far back to the system. glibc's allocator keeps what each worker
+/// thread freed in that thread's own arena, where the main thread's later allocations (the
+/// tokenizer's vocabulary, the document) cannot reuse it.
+fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it is safe to call at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Runs a budgeted pack: [`survey`], then [`decide`].
@@ -226,7 +239,8 @@ pub fn run(job: &Job<'_>) -> Result<Budgeted, FitError> {
 /// an error.
 pub fn survey(job: &Job<'_>) -> Result<Survey, FitError> {
     let tools = &job.tools;
-    let work = |entry: Entry| measure(entry, tools, job.focus, job.exact_counts);
+    let names = Names::new();
+    let work = |entry: Entry| measure(entry, tools, job.focus, &names, job.exact_counts);
     let mut files: Vec<Measured> = Vec::new();
     let mut consume = |measured: Measured| {
         job.reporter.file_done();
@@ -255,7 +269,7 @@ pub fn survey(job: &Job<'_>) -> Result<Survey, FitError> {
                 abs: job.source.inputs.root.join(path),
                 status: Status::Load,
             };
-            files.push(measure(entry, tools, job.focus, job.exact_counts));
+            files.push(measure(entry, tools, job.focus, &names, job.exact_counts));
         }
     }
     // Warnings name paths: they are redacted like the paths in the document.
@@ -284,6 +298,7 @@ pub fn survey(job: &Job<'_>) -> Result<Survey, FitError> {
     tools.policy.verdict(&scan)?;
     Ok(Survey {
         files,
+        names,
         scan,
         warnings,
     })
@@ -291,7 +306,13 @@ pub fn survey(job: &Job<'_>) -> Result<Survey, FitError> {
 
 /// One file's survey: its full count (estimated unless `exact`), its ranking index, and what
 /// ranking and views need to know.
-fn measure(mut entry: Entry, tools: &Tools<'_>, focus: &Focus, exact: bool) -> Measured {
+fn measure(
+    mut entry: Entry,
+    tools: &Tools<'_>,
+    focus: &Focus,
+    names: &Names,
+    exact: bool,
+) -> Measured {
     let (read, findings) = tools.open(&mut entry);
     match read {
         Ok(source) => {
@@ -303,7 +324,7 @@ fn measure(mut entry: Entry, tools: &Tools<'_>, focus: &Focus, exact: bool) -> M
                     estimate
                 }),
                 estimate,
-                index: FileIndex::new(tools.terms(&source.text), focus),
+                index: FileIndex::new(tools.terms(&source.text), focus, names),
                 parseable: grammar::parses(source.language),
                 lines: memchr::memchr_iter(b'\n', source.text.as_bytes()).count() + 1,
                 code: !matches!(source.language, Language::Markdown | Language::Text),
@@ -377,9 +398,11 @@ pub fn roles(
             .changed
             .iter()
             .filter(|name| {
-                seeds
-                    .iter()
-                    .any(|&seed| inputs[seed].index.definitions.binary_search(name).is_ok())
+                definers.names.get(name).is_some_and(|name| {
+                    seeds
+                        .iter()
+                        .any(|&seed| inputs[seed].index.definitions.contains(&name))
+                })
             })
             .cloned()
             .collect()
@@ -1057,7 +1080,8 @@ pub fn decide(job: &Job<'_>, survey: Survey) -> Result<Budgeted, FitError> {
     let steering = job.steering;
     let budget = job.budget;
     let Survey {
-        files,
+        mut files,
+        names,
         scan,
         warnings,
     } = survey;
@@ -1068,15 +1092,21 @@ pub fn decide(job: &Job<'_>, survey: Survey) -> Result<Budgeted, FitError> {
         .collect();
     let paths: Vec<String> = files.iter().map(|f| f.entry.rel.display()).collect();
     let git = rank::git_activity(&job.source.inputs.root);
+    // The ranking indexes serve until the ranks and roles are known, and are let go before the
+    // document is made (which loads the tokenizer's vocabulary).
+    let indexes: Vec<FileIndex> = files
+        .iter_mut()
+        .map(|f| std::mem::take(&mut f.index))
+        .collect();
     let inputs: Vec<RankInput<'_>> = candidates
         .iter()
         .map(|&i| RankInput {
             path: &paths[i],
-            index: &files[i].index,
+            index: &indexes[i],
             git: git.as_ref().and_then(|g| g.get(&paths[i]).copied()),
         })
         .collect();
-    let definers = rank::definers(&inputs);
+    let definers = rank::definers(&inputs, &names);
     let scores = rank::rank(&inputs, &definers, job.focus);
     let unredacted: Vec<String> = candidates
         .iter()
@@ -1096,6 +1126,11 @@ pub fn decide(job: &Job<'_>, survey: Survey) -> Result<Budgeted, FitError> {
         None => (vec![Role::Ranked; candidates.len()], positions(&scores)),
         Some(steering) => roles(steering, &unredacted, &inputs, &definers, &scores),
     };
+    drop(inputs);
+    drop(definers);
+    drop(indexes);
+    drop(names);
+    return_freed_memory();
     let required = |c: usize| -> Option<&Required> {
         match (roles[c], steering) {
             (Role::Required(k), Some(s)) => Some(&s.required[k]),
@@ -1533,7 +1568,11 @@ mod tests {
             "fn unrelated_thing() {}\n",
             "fn skipped_plan() {}\n",
         ];
-        let indexes: Vec<FileIndex> = texts.iter().map(|t| rank::index(t, &focus)).collect();
+        let names = Names::new();
+        let indexes: Vec<FileIndex> = texts
+            .iter()
+            .map(|t| rank::index(t, &focus, &names))
+            .collect();
         let paths = ["a.rs", "policy.rs", "z.rs", "PLAN.md"].map(String::from);
         let inputs: Vec<RankInput<'_>> = indexes
             .iter()
@@ -1544,7 +1583,7 @@ mod tests {
                 git: None,
             })
             .collect();
-        let definers = rank::definers(&inputs);
+        let definers = rank::definers(&inputs, &names);
         let steering = Steering {
             required: vec![Required {
                 path: "a.rs".into(),
