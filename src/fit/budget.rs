@@ -19,6 +19,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::ControlFlow;
 
+use rayon::iter::{IntoParallelRefIterator as _, ParallelIterator as _};
+
 use super::{solve, Choice, Item, Solution};
 use crate::document::Document;
 use crate::file::{CachedCount, Element, Left, SourceFile, Tools};
@@ -668,9 +670,9 @@ pub struct Fitted {
 /// What the rounds need beyond the options: how to read and render a candidate, and how to
 /// describe a document that shows a given set of files.
 pub trait Rounds {
-    /// Renders candidate `c` at `fidelity`; `None` when it can no longer be read (it vanished or
-    /// changed since the survey).
-    fn render(&mut self, c: usize, fidelity: Fidelity) -> Option<Element>;
+    /// Renders each (candidate, fidelity) of `wanted`, answering in the same order; `None` for a
+    /// candidate that can no longer be read (it vanished or changed since the survey).
+    fn render(&mut self, wanted: &[(usize, Fidelity)]) -> Vec<Option<Element>>;
     /// The summary of a document showing `chosen`, and its header.
     fn describe(
         &self,
@@ -708,20 +710,25 @@ pub fn rounds(
     let mut best: Option<Best> = None;
     for _ in 0..ROUNDS {
         let solution = solve(items, target.saturating_sub(growth));
-        // Render every chosen view, and correct the item's cost to the exact one.
+        // Render every chosen view not made yet, and correct the item's cost to the exact one.
+        let wanted: Vec<(usize, Fidelity)> = solution
+            .chosen
+            .iter()
+            .enumerate()
+            .filter_map(|(c, choice)| choice.as_ref().map(|choice| (c, choice.fidelity)))
+            .filter(|key| !rendered.contains_key(key))
+            .collect();
+        let made = work.render(&wanted);
         let mut changed = false;
-        for (c, choice) in solution.chosen.iter().enumerate() {
-            let Some(choice) = choice else { continue };
-            let key = (c, choice.fidelity);
-            if rendered.contains_key(&key) {
-                continue;
-            }
-            let Some(element) = work.render(c, choice.fidelity) else {
-                continue;
-            };
-            changed |= element.document_tokens != choice.tokens;
+        for (key, element) in wanted.into_iter().zip(made) {
+            let Some(element) = element else { continue };
+            let (c, fidelity) = key;
+            let estimated = solution.chosen[c]
+                .as_ref()
+                .map_or(0, |choice| choice.tokens);
+            changed |= element.document_tokens != estimated;
             for option in items[c].choices.iter_mut() {
-                if option.fidelity == choice.fidelity {
+                if option.fidelity == fidelity {
                     option.tokens = element.document_tokens;
                 }
             }
@@ -1310,7 +1317,7 @@ struct Render<'a, 'j> {
     candidates: &'a [usize],
     paths: &'a [String],
     rank_of: &'a [usize],
-    spans: &'a dyn Fn(usize) -> Option<&'a Required>,
+    spans: &'a (dyn Fn(usize) -> Option<&'a Required> + Sync),
     /// Candidates read so far.
     opened: HashMap<usize, SourceFile>,
     parts: &'a FrameParts<'a>,
@@ -1322,22 +1329,44 @@ struct Render<'a, 'j> {
 }
 
 impl Rounds for Render<'_, '_> {
-    fn render(&mut self, c: usize, fidelity: Fidelity) -> Option<Element> {
-        let i = self.candidates[c];
+    // Files are read, and views made and counted, on the worker threads.
+    fn render(&mut self, wanted: &[(usize, Fidelity)]) -> Vec<Option<Element>> {
         let tools = &self.job.tools;
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.opened.entry(c) {
-            // Vanished or changed since the survey: not rendered.
-            let source = tools.read(&self.files[i].entry).0.ok()?;
-            slot.insert(source);
-        }
-        let spans = (self.spans)(c).map_or(&[][..], |r| r.spans.as_slice());
-        Some(tools.element(
-            &self.paths[i],
-            &self.opened[&c],
-            fidelity,
-            spans,
-            Some(self.rank_of[c]),
-        ))
+        let (files, candidates, paths) = (self.files, self.candidates, self.paths);
+        let mut unread: Vec<usize> = wanted
+            .iter()
+            .map(|&(c, _)| c)
+            .filter(|c| !self.opened.contains_key(c))
+            .collect();
+        unread.sort_unstable();
+        unread.dedup();
+        let read: Vec<(usize, Option<SourceFile>)> = self.job.pool.install(|| {
+            unread
+                .par_iter()
+                .map(|&c| (c, tools.read(&files[candidates[c]].entry).0.ok()))
+                .collect()
+        });
+        // Vanished or changed since the survey: not rendered.
+        self.opened.extend(
+            read.into_iter()
+                .filter_map(|(c, source)| Some((c, source?))),
+        );
+        let (opened, spans, rank_of) = (&self.opened, self.spans, self.rank_of);
+        self.job.pool.install(|| {
+            wanted
+                .par_iter()
+                .map(|&(c, fidelity)| {
+                    let spans = spans(c).map_or(&[][..], |r| r.spans.as_slice());
+                    Some(tools.element(
+                        &paths[candidates[c]],
+                        opened.get(&c)?,
+                        fidelity,
+                        spans,
+                        Some(rank_of[c]),
+                    ))
+                })
+                .collect()
+        })
     }
 
     // What the summary says of a document showing `chosen`: its counts, the secrets in the files
@@ -1755,9 +1784,12 @@ mod tests {
     }
 
     impl Rounds for Fake {
-        fn render(&mut self, c: usize, fidelity: Fidelity) -> Option<Element> {
-            self.rendered += 1;
-            Some(element(self.actual[&(c, fidelity)]))
+        fn render(&mut self, wanted: &[(usize, Fidelity)]) -> Vec<Option<Element>> {
+            self.rendered += wanted.len();
+            wanted
+                .iter()
+                .map(|key| Some(element(self.actual[key])))
+                .collect()
         }
 
         fn describe(
