@@ -90,11 +90,21 @@ impl Tools<'_> {
     /// because it cannot be read as text, or because its path or text holds a secret under
     /// `--secrets omit-file`), with every finding in its path (line 0) and text.
     pub fn open(&self, entry: &mut Entry) -> (Result<SourceFile, Left>, Vec<Finding>) {
+        self.open_seen(entry, &mut |_, _| {})
+    }
+
+    /// [`Tools::open`], showing `seen` the text as loaded (before it is admitted or redacted)
+    /// when the file is read as text.
+    pub fn open_seen(
+        &self,
+        entry: &mut Entry,
+        seen: &mut dyn FnMut(&Entry, &str),
+    ) -> (Result<SourceFile, Left>, Vec<Finding>) {
         let mut findings = self.redact_path(entry);
         if let Status::Omitted(reason) = entry.status {
             return (Err((reason, None)), findings);
         }
-        let (read, mut in_text) = self.read(entry);
+        let (read, mut in_text) = self.read_seen(entry, seen);
         findings.append(&mut in_text);
         match read {
             Ok(_) if self.policy.omits(&findings) => (Err((OmitReason::Secrets, None)), findings),
@@ -104,6 +114,14 @@ impl Tools<'_> {
 
     /// Reads `entry` (whose status is `Load`) as text the format can carry, and redacts it.
     pub fn read(&self, entry: &Entry) -> (Result<SourceFile, Left>, Vec<Finding>) {
+        self.read_seen(entry, &mut |_, _| {})
+    }
+
+    fn read_seen(
+        &self,
+        entry: &Entry,
+        seen: &mut dyn FnMut(&Entry, &str),
+    ) -> (Result<SourceFile, Left>, Vec<Finding>) {
         let overlaid = self
             .overlay
             .and_then(|overlay| overlay.get(&entry.rel.unredacted()));
@@ -118,6 +136,7 @@ impl Tools<'_> {
             Loaded::Text(file) => file,
             Loaded::Omitted(reason, detail) => return (Err((reason, detail)), Vec::new()),
         };
+        seen(entry, &file.text);
         let (mut text, sanitized) = match self.renderer.admit(&file.text) {
             Cow::Borrowed(_) => (file.text, false),
             Cow::Owned(admitted) => (admitted, true),

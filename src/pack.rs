@@ -26,7 +26,7 @@ use crate::render::{self, Format, Summary};
 use crate::secrets::{self, Policy, ScanSummary, SecretsFound};
 use crate::tokens::{Encoding, Tiktoken};
 use crate::types::{Fidelity, FileDecision, Reporter};
-use crate::walk::{Source, WalkError};
+use crate::walk::{Entry, Source, WalkError};
 
 /// The budget of a plan pack when the request names none.
 pub const DEFAULT_PLAN_BUDGET: usize = 128_000;
@@ -283,18 +283,27 @@ pub fn pack(
         }
     };
 
-    // A plan, a change, or both steer the pack.
-    let mut plan_report = None;
-    let mut steering = None;
-    if let Some(plan) = &request.plan {
-        let steered = plan::steer::steer(plan, &request.source, policy, &session.pool)?;
-        if steered.report.secrets > 0 {
+    let note_plan_secrets = |report: &plan::steer::PlanReport| {
+        if report.secrets > 0 {
             reporter.note(&format!(
                 "the plan holds {} credential{}; the document shows it redacted",
-                steered.report.secrets,
-                if steered.report.secrets == 1 { "" } else { "s" }
+                report.secrets,
+                if report.secrets == 1 { "" } else { "s" }
             ));
         }
+    };
+    // A plan, a change, or both steer the pack. A plan alone, checked in the very tree the pack
+    // walks, is indexed as the pack reads each file (one walk, one read); otherwise it is
+    // checked first, on a walk of its own.
+    let one_pass = request
+        .plan
+        .as_ref()
+        .filter(|_| request.diff.is_none() && plan::Reading::walks_with(&request.source));
+    let mut plan_report = None;
+    let mut steering = None;
+    if let (Some(plan), None) = (&request.plan, one_pass) {
+        let steered = plan::steer::steer(plan, &request.source, policy, &session.pool)?;
+        note_plan_secrets(&steered.report);
         plan_report = Some(steered.report);
         steering = Some(steered.steering);
     }
@@ -323,9 +332,9 @@ pub fn pack(
         overlay: overlay.as_ref(),
     };
 
-    let budget = match steering {
-        Some(_) => Some(request.budget.unwrap_or(DEFAULT_PLAN_BUDGET)),
-        None => request.budget,
+    let budget = match (&steering, one_pass) {
+        (None, None) => request.budget,
+        _ => Some(request.budget.unwrap_or(DEFAULT_PLAN_BUDGET)),
     };
     let Some(budget) = budget else {
         let plain = plain::run(
@@ -360,8 +369,28 @@ pub fn pack(
         pool: &session.pool,
         reporter,
         exact_counts: request.output == Output::Report,
+        observe: None,
     };
-    let budgeted = budget::run(&job)?;
+    let budgeted = match one_pass {
+        None => budget::run(&job)?,
+        Some(plan) => {
+            let reading = plan::Reading::new(&plan.text, &plan.path, &request.source);
+            let observe = |entry: &Entry, text: Option<&str>| reading.indexer.file(entry, text);
+            let survey = budget::survey(&Job {
+                observe: Some(&observe),
+                ..job
+            })?;
+            let analysis = reading.finish(survey.warnings.clone(), &request.source.inputs.root);
+            let steered = plan::steer::steer_by(plan, &request.source, policy, analysis)?;
+            note_plan_secrets(&steered.report);
+            plan_report = Some(steered.report);
+            let job = Job {
+                steering: Some(&steered.steering),
+                ..job
+            };
+            budget::decide(&job, survey)?
+        }
+    };
     Ok(Packed {
         report: Report {
             files: budgeted.files,

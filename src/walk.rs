@@ -277,6 +277,11 @@ pub struct GlobError {
 }
 
 impl Globs {
+    /// Whether there is no glob: every file passes.
+    pub fn is_empty(&self) -> bool {
+        self.include.is_none() && self.exclude.is_none()
+    }
+
     /// Compiles the globs; anchored ones (`/src`, `src/*.rs`) are relative to `root`.
     pub fn new(root: &Path, include: &[String], exclude: &[String]) -> Result<Globs, GlobError> {
         let build = |globs: &[String]| -> Result<Option<Arc<Gitignore>>, GlobError> {

@@ -158,7 +158,13 @@ pub struct Job<'a> {
     /// Count every file exactly for the report (`stats`). The choice does not depend on it:
     /// files are chosen by estimates either way, and what the document holds is counted exactly.
     pub exact_counts: bool,
+    /// Sees every file the survey finds, with its text as loaded (`None`: not read as text): a
+    /// layer above that learns about the tree in the same pass (a plan's reference index).
+    pub observe: Option<&'a Observer<'a>>,
 }
+
+/// See [`Job::observe`].
+pub type Observer<'a> = dyn Fn(&Entry, Option<&str>) + Sync + 'a;
 
 /// Why a budgeted pack failed.
 #[derive(Debug, thiserror::Error)]
@@ -242,7 +248,16 @@ pub fn run(job: &Job<'_>) -> Result<Budgeted, FitError> {
 pub fn survey(job: &Job<'_>) -> Result<Survey, FitError> {
     let tools = &job.tools;
     let names = Names::new();
-    let work = |entry: Entry| measure(entry, tools, job.focus, &names, job.exact_counts);
+    let work = |entry: Entry| {
+        measure(
+            entry,
+            tools,
+            job.focus,
+            &names,
+            job.exact_counts,
+            job.observe,
+        )
+    };
     let mut files: Vec<Measured> = Vec::new();
     let mut consume = |measured: Measured| {
         job.reporter.file_done();
@@ -271,7 +286,14 @@ pub fn survey(job: &Job<'_>) -> Result<Survey, FitError> {
                 abs: job.source.inputs.root.join(path),
                 status: Status::Load,
             };
-            files.push(measure(entry, tools, job.focus, &names, job.exact_counts));
+            files.push(measure(
+                entry,
+                tools,
+                job.focus,
+                &names,
+                job.exact_counts,
+                None,
+            ));
         }
     }
     // Warnings name paths: they are redacted like the paths in the document.
@@ -314,8 +336,19 @@ fn measure(
     focus: &Focus,
     names: &Names,
     exact: bool,
+    observe: Option<&Observer<'_>>,
 ) -> Measured {
-    let (read, findings) = tools.open(&mut entry);
+    let mut seen = false;
+    let (read, findings) = match observe {
+        Some(observe) => tools.open_seen(&mut entry, &mut |entry, text| {
+            seen = true;
+            observe(entry, Some(text));
+        }),
+        None => tools.open(&mut entry),
+    };
+    if let (Some(observe), false) = (observe, seen) {
+        observe(&entry, None);
+    }
     match read {
         Ok(source) => {
             let estimate = tokens::estimate(&source.text);

@@ -7,6 +7,7 @@
 //! (Markdown, text) and the plan itself do not count as uses: a design note that repeats the
 //! plan's invented name does not make it real.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -58,43 +59,65 @@ pub struct RepoIndex {
     pub max_file_size: u64,
 }
 
-impl RepoIndex {
-    /// Walks `source` and indexes `names` (identifiers the plan mentions).
-    pub fn build(
-        source: &Source,
-        names: &BTreeSet<String>,
-        plan: Option<&Path>,
-        pool: &rayon::ThreadPool,
-    ) -> Result<RepoIndex, WalkError> {
-        let plan = plan.and_then(|p| p.canonicalize().ok());
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+/// Indexes files one at a time, as a walk finds them: on a walk of its own
+/// ([`RepoIndex::build`]), or as a pack reads each file ([`Indexer::file`]).
+pub struct Indexer {
+    names: Vec<String>,
+    matcher: Option<AhoCorasick>,
+    /// The plan's own file: listed, but its words are not uses.
+    plan: Option<std::path::PathBuf>,
+    max_file_size: u64,
+    scanned: std::sync::Mutex<Vec<Scanned>>,
+}
+
+impl Indexer {
+    /// An indexer of `names` (identifiers the plan mentions) that leaves the file `plan` out.
+    pub fn new(names: &BTreeSet<String>, plan: Option<&Path>, max_file_size: u64) -> Indexer {
+        let names: Vec<String> = names.iter().cloned().collect();
         let matcher = (!names.is_empty()).then(|| {
             AhoCorasick::builder()
                 .match_kind(aho_corasick::MatchKind::LeftmostLongest)
                 .build(&names)
                 .expect("a handful of identifiers always builds an automaton")
         });
-        let work = |entry: Entry| {
-            // Only a file that will be read can be the plan (one system call each, not per entry).
-            let matcher = matcher.as_ref().filter(|_| {
-                !(matches!(entry.status, Status::Load)
-                    && plan
-                        .as_ref()
-                        .is_some_and(|p| entry.abs.canonicalize().is_ok_and(|a| &a == p)))
-            });
-            scan_file(&entry, source.max_file_size, &names, matcher)
-        };
-        let mut scanned: Vec<Scanned> = Vec::new();
-        let mut consume = |one: Scanned| {
-            scanned.push(one);
-            ControlFlow::Continue(())
-        };
-        let warnings = walk::walk_with(&source.inputs, &source.walk, pool, &work, &mut consume)?;
-        scanned.sort_by(|a, b| a.path.cmp(&b.path));
+        Indexer {
+            names,
+            matcher,
+            plan: plan.and_then(|p| p.canonicalize().ok()),
+            max_file_size,
+            scanned: Default::default(),
+        }
+    }
 
+    /// Indexes the file of `entry`, whose text (as loaded, before anything is redacted) is
+    /// `text`, or `None` when it is not read (binary, too large, a link, ...).
+    pub fn file(&self, entry: &Entry, text: Option<&str>) {
+        let one = self.scan(entry, text.map(Cow::Borrowed));
+        self.scanned.lock().expect("index lock").push(one);
+    }
+
+    fn scan(&self, entry: &Entry, text: Option<Cow<'_, str>>) -> Scanned {
+        // Only a file that is read can be the plan (one system call each, not per entry).
+        let is_plan = || {
+            self.plan
+                .as_ref()
+                .is_some_and(|p| entry.abs.canonicalize().is_ok_and(|a| &a == p))
+        };
+        let matcher = self
+            .matcher
+            .as_ref()
+            .filter(|_| !(text.is_some() && is_plan()));
+        scan_file(entry, text, &self.names, matcher)
+    }
+
+    /// The index of every file seen, with the walk's `warnings`.
+    pub fn finish(self, warnings: Vec<String>) -> RepoIndex {
+        let mut scanned = self.scanned.into_inner().expect("index lock");
+        scanned.sort_by(|a, b| a.path.cmp(&b.path));
+        let names = self.names;
         let mut index = RepoIndex {
             warnings,
-            max_file_size: source.max_file_size,
+            max_file_size: self.max_file_size,
             ..RepoIndex::default()
         };
         for (file, one) in scanned.into_iter().enumerate() {
@@ -121,7 +144,36 @@ impl RepoIndex {
             index.readable.push(one.readable);
             index.files.push(one.path);
         }
-        Ok(index)
+        index
+    }
+}
+
+impl RepoIndex {
+    /// Walks `source` and indexes it with `indexer`.
+    pub fn build(
+        source: &Source,
+        indexer: Indexer,
+        pool: &rayon::ThreadPool,
+    ) -> Result<RepoIndex, WalkError> {
+        let work = |entry: Entry| {
+            // Without names to look for, a file is listed but not read.
+            let text = match (&indexer.matcher, &entry.status) {
+                (Some(_), Status::Load) => match load::load(&entry.abs, source.max_file_size) {
+                    Loaded::Text(file) => Some(file.text),
+                    Loaded::Omitted(..) => None,
+                },
+                _ => None,
+            };
+            indexer.scan(&entry, text.map(Cow::Owned))
+        };
+        let mut scanned: Vec<Scanned> = Vec::new();
+        let mut consume = |one: Scanned| {
+            scanned.push(one);
+            ControlFlow::Continue(())
+        };
+        let warnings = walk::walk_with(&source.inputs, &source.walk, pool, &work, &mut consume)?;
+        *indexer.scanned.lock().expect("index lock") = scanned;
+        Ok(indexer.finish(warnings))
     }
 
     /// Files under directory `dir` (no trailing `/`; empty for the root).
@@ -179,14 +231,17 @@ struct Scanned {
     definitions: Vec<(String, Defined)>,
 }
 
+/// What `entry` contributes, from its `text` as loaded (`None`: it could not be read as text).
+/// Without a `matcher` the text is not looked at.
 fn scan_file(
     entry: &Entry,
-    max_size: u64,
-    names: &[&str],
+    text: Option<Cow<'_, str>>,
+    names: &[String],
     matcher: Option<&AhoCorasick>,
 ) -> Scanned {
     let mut scanned = Scanned {
-        path: entry.rel.display(),
+        // As the walk lists it, whatever a pack shows of it.
+        path: entry.rel.unredacted(),
         readable: matches!(entry.status, Status::Load),
         uses: Vec::new(),
         dependencies: Vec::new(),
@@ -195,12 +250,12 @@ fn scan_file(
     let (Some(matcher), Status::Load) = (matcher, &entry.status) else {
         return scanned;
     };
-    let Loaded::Text(file) = load::load(&entry.abs, max_size) else {
+    let Some(loaded) = text else {
         scanned.readable = false;
         return scanned;
     };
     // The text a pack would show: what the document format cannot carry replaced.
-    let admitted = Format::default().renderer().admit(&file.text);
+    let admitted = Format::default().renderer().admit(&loaded);
     let text = admitted.as_ref();
     let file_name = scanned.path.rsplit('/').next().unwrap_or("");
     scanned.dependencies = manifest_dependencies(file_name, text);
@@ -229,7 +284,7 @@ fn scan_file(
     // A file that cannot be parsed (no grammar, or more work than its bound) still counts its
     // uses; it just defines nothing the resolver can point at.
     if let Ok(table) = syntax::parse(language, text).and_then(|p| symbols::definitions(&p, text)) {
-        let wanted: BTreeSet<&str> = uses.keys().map(|&u| names[u]).collect();
+        let wanted: BTreeSet<&str> = uses.keys().map(|&u| names[u].as_str()).collect();
         for d in table.definitions {
             if wanted.contains(d.name.as_str()) {
                 scanned.definitions.push((

@@ -139,23 +139,51 @@ pub fn analyze(
     source: &Source,
     pool: &rayon::ThreadPool,
 ) -> Result<Analysis, PlanError> {
-    let plan_path = (plan_path != Path::new("-")).then_some(plan_path);
-    let extracted = extract::read(plan);
-    let names = resolve::names_of(&extracted.mentions);
+    let reading = Reading::new(plan, plan_path, source);
     // References resolve against the whole tree under the root, whatever paths, --stdin list or
     // --include/--exclude chose what to pack: a plan naming a file outside them names something
     // real (and the pack then says it did not pack it).
     let mut whole = source.clone();
     whole.inputs.paths = vec![whole.inputs.root.clone()];
     whole.walk.globs = Default::default();
-    let index = RepoIndex::build(&whole, &names, plan_path, pool)?;
-    let references = resolve::resolve(
-        &extracted.mentions,
-        &extracted.declared,
-        &index,
-        &source.inputs.root,
-    );
-    Ok(Analysis { references, index })
+    let index = RepoIndex::build(&whole, reading.indexer, pool)?;
+    Ok(resolve_in(&reading.extracted, index, &source.inputs.root))
+}
+
+fn resolve_in(extracted: &extract::Extracted, index: RepoIndex, root: &Path) -> Analysis {
+    let references = resolve::resolve(&extracted.mentions, &extracted.declared, &index, root);
+    Analysis { references, index }
+}
+
+/// A plan read, and an indexer of the tree for its references that a walk feeds file by file:
+/// [`analyze`]'s walk of its own, or a pack's, which reads each file once for both (see
+/// [`Reading::walks_with`]).
+pub struct Reading {
+    extracted: extract::Extracted,
+    pub indexer: index::Indexer,
+}
+
+impl Reading {
+    /// Reads `plan` (from `plan_path`, `-` for standard input) to be checked in `source`'s tree.
+    pub fn new(plan: &str, plan_path: &Path, source: &Source) -> Reading {
+        let plan_path = (plan_path != Path::new("-")).then_some(plan_path);
+        let extracted = extract::read(plan);
+        let names = resolve::names_of(&extracted.mentions);
+        let indexer = index::Indexer::new(&names, plan_path, source.max_file_size);
+        Reading { extracted, indexer }
+    }
+
+    /// Whether a pack of `source` walks the very tree the references resolve in: all of the root,
+    /// no globs. Otherwise the plan needs a walk of its own.
+    pub fn walks_with(source: &Source) -> bool {
+        source.inputs.paths == [source.inputs.root.clone()] && source.walk.globs.is_empty()
+    }
+
+    /// The references resolved, once the walk has shown the indexer every file.
+    pub fn finish(self, warnings: Vec<String>, root: &Path) -> Analysis {
+        let index = self.indexer.finish(warnings);
+        resolve_in(&self.extracted, index, root)
+    }
 }
 
 /// Resolves one name as code writes it (`retry`, `Client::send`, `module.func`, `Class#method`)
@@ -206,7 +234,8 @@ pub fn lookup_symbol(
     };
     let mentions = [mention];
     let names = resolve::names_of(&mentions);
-    let index = RepoIndex::build(source, &names, None, pool)?;
+    let indexer = index::Indexer::new(&names, None, source.max_file_size);
+    let index = RepoIndex::build(source, indexer, pool)?;
     let references = resolve::resolve(&mentions, &Default::default(), &index, &source.inputs.root);
     Ok(references.into_iter().next())
 }

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::resolve::{Kind, Status};
-use super::{analyze, select, summary_line, PlanError, PlanInput};
+use super::{analyze, select, summary_line, Analysis, PlanError, PlanInput};
 use crate::fit::budget::{PlanText, Required, Steering};
 use crate::secrets::{redact_name, Located, Policy, SecretsFound};
 use crate::walk::Source;
@@ -46,9 +46,19 @@ pub fn steer(
     policy: Policy,
     pool: &rayon::ThreadPool,
 ) -> Result<Steered, PlanError> {
+    let analysis = analyze(&plan.text, &plan.path, source, pool)?;
+    steer_by(plan, source, policy, analysis)
+}
+
+/// What the pack must hold for `plan`, whose references `analysis` resolved in `source`'s tree.
+pub fn steer_by(
+    plan: &PlanInput,
+    source: &Source,
+    policy: Policy,
+    analysis: Analysis,
+) -> Result<Steered, PlanError> {
     let plan_path = plan.path.as_path();
     let in_file = (plan_path != Path::new("-")).then_some(plan_path);
-    let analysis = analyze(&plan.text, plan_path, source, pool)?;
     let selection = select::select(&analysis.references, &analysis.index);
 
     // The plan as the document shows it: redacted like every file, named without machine paths.

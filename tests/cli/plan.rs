@@ -317,6 +317,35 @@ fn pack_plan_holds_the_plan_then_every_referenced_file_in_full() {
 }
 
 #[test]
+fn a_plan_indexed_in_the_packs_own_walk_packs_as_on_a_walk_of_its_own() {
+    // Without globs, the plan's references are indexed as the pack reads each file; a glob
+    // (here one that keeps every file) makes the plan walk the whole tree on its own first.
+    let env = plan_env();
+    let pack = |extra: &[&str]| {
+        let mut cmd = env.ctxpack();
+        cmd.args(["pack", "--no-cache", "--plan", "plans/retry-jitter.md"]);
+        cmd.args(["--budget", "8k"]);
+        cmd.args(extra);
+        run_ok(cmd)
+    };
+    let one_walk = pack(&[]);
+    let two_walks = pack(&["--include", "**"]);
+    assert_eq!(
+        String::from_utf8_lossy(&one_walk.stdout),
+        String::from_utf8_lossy(&two_walks.stdout)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&one_walk.stderr),
+        String::from_utf8_lossy(&two_walks.stderr)
+    );
+    let doc = parse(&one_walk.stdout);
+    assert_eq!(referenced_files().len(), 7);
+    for path in referenced_files() {
+        assert_eq!(doc.files[&path].attrs["fidelity"], "full", "{path}");
+    }
+}
+
+#[test]
 fn pack_plan_under_a_tight_budget_says_what_it_left_out() {
     let env = plan_env();
     for budget in [1_400usize, 1_800, 2_400] {
