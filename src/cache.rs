@@ -190,6 +190,9 @@ impl Cache {
         text: &str,
         count: impl FnOnce() -> SplitCount,
     ) -> SplitCount {
+        if self.store.is_none() {
+            return count();
+        }
         let key = key(&[b"count", encoding.name().as_bytes()], text);
         if let Some(Value::Count(parts)) = self.lookup(&key) {
             // A token covers at least one byte: more tokens than bytes is a forged entry. The
@@ -207,6 +210,9 @@ impl Cache {
     /// The token count of `text` in `encoding` as one piece (not split: a file's element with
     /// its wrapper, a document's tree), made by `count` unless cached.
     pub fn total(&self, encoding: Encoding, text: &str, count: impl FnOnce() -> usize) -> usize {
+        if self.store.is_none() {
+            return count();
+        }
         let key = key(&[b"total", encoding.name().as_bytes()], text);
         if let Some(Value::Count([total, 0, 0])) = self.lookup(&key) {
             // A token covers at least one byte.
@@ -228,6 +234,9 @@ impl Cache {
         text: &str,
         scan: impl FnOnce() -> Vec<Finding>,
     ) -> Vec<Finding> {
+        if self.store.is_none() {
+            return scan();
+        }
         let key = key(&[b"scan", scope.as_bytes()], text);
         if let Some(Value::Scan(kept)) = self.lookup(&key) {
             let findings: Option<Vec<Finding>> = kept
@@ -268,6 +277,9 @@ impl Cache {
 
     /// The ranking terms of `text`, made by `terms` unless cached.
     pub fn terms(&self, text: &str, terms: impl FnOnce() -> Terms) -> Terms {
+        if self.store.is_none() {
+            return terms();
+        }
         let key = key(&[b"terms"], text);
         if let Some(Value::Terms(kept)) = self.lookup(&key) {
             return kept;
@@ -285,6 +297,9 @@ impl Cache {
         text: &str,
         view: impl FnOnce() -> View,
     ) -> View {
+        if self.store.is_none() {
+            return view();
+        }
         let key = key(
             &[
                 b"view",
