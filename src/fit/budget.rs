@@ -158,8 +158,9 @@ pub struct Job<'a> {
     /// Count every file exactly for the report (`stats`). The choice does not depend on it:
     /// files are chosen by estimates either way, and what the document holds is counted exactly.
     pub exact_counts: bool,
-    /// Sees every file the survey finds, with its text as loaded (`None`: not read as text): a
-    /// layer above that learns about the tree in the same pass (a plan's reference index).
+    /// Sees every file the walk finds, with its text as loaded from disk (`None`: not read as
+    /// text): a layer above that learns about the tree in the same pass (a plan's reference
+    /// index). Not for packs with an overlay, whose texts are not the files on disk.
     pub observe: Option<&'a Observer<'a>>,
 }
 
@@ -226,9 +227,10 @@ pub struct Survey {
     pub warnings: Vec<String>,
 }
 
-/// Hands the memory freed so far back to the system. glibc's allocator keeps what each worker
-/// thread freed in that thread's own arena, where the main thread's later allocations (the
-/// tokenizer's vocabulary, the document) cannot reuse it.
+/// Hands the memory freed so far back to the system. glibc's allocator returns a freed block to
+/// the arena that allocated it: what the worker threads allocated, and the main thread has now
+/// freed, stays in their arenas, where the main thread's later allocations (the tokenizer's
+/// vocabulary, the document) cannot reuse it.
 fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free memory; it is safe to call at any time.
@@ -1146,6 +1148,7 @@ pub fn decide(job: &Job<'_>, survey: Survey) -> Result<Budgeted, FitError> {
             git: git.as_ref().and_then(|g| g.get(&paths[i]).copied()),
         })
         .collect();
+    let names = names.into_table();
     let definers = rank::definers(&inputs, &names);
     let scores = rank::rank(&inputs, &definers, job.focus);
     let unredacted: Vec<String> = candidates
@@ -1645,6 +1648,7 @@ mod tests {
                 git: None,
             })
             .collect();
+        let names = names.into_table();
         let definers = rank::definers(&inputs, &names);
         let steering = Steering {
             required: vec![Required {

@@ -92,21 +92,23 @@ impl Indexer {
     /// Indexes the file of `entry`, whose text (as loaded, before anything is redacted) is
     /// `text`, or `None` when it is not read (binary, too large, a link, ...).
     pub fn file(&self, entry: &Entry, text: Option<&str>) {
-        let one = self.scan(entry, text.map(Cow::Borrowed));
+        let one = self.scan(entry, text.map(Cow::Borrowed), self.is_plan(entry));
         self.scanned.lock().expect("index lock").push(one);
     }
 
-    fn scan(&self, entry: &Entry, text: Option<Cow<'_, str>>) -> Scanned {
-        // Only a file that is read can be the plan (one system call each, not per entry).
-        let is_plan = || {
-            self.plan
+    /// Whether `entry` is the plan's own file, when that matters: there are names to look for,
+    /// and the walk would read it (one system call each, not per entry).
+    fn is_plan(&self, entry: &Entry) -> bool {
+        self.matcher.is_some()
+            && matches!(entry.status, Status::Load)
+            && self
+                .plan
                 .as_ref()
                 .is_some_and(|p| entry.abs.canonicalize().is_ok_and(|a| &a == p))
-        };
-        let matcher = self
-            .matcher
-            .as_ref()
-            .filter(|_| !(text.is_some() && is_plan()));
+    }
+
+    fn scan(&self, entry: &Entry, text: Option<Cow<'_, str>>, is_plan: bool) -> Scanned {
+        let matcher = self.matcher.as_ref().filter(|_| !is_plan);
         scan_file(entry, text, &self.names, matcher)
     }
 
@@ -156,15 +158,18 @@ impl RepoIndex {
         pool: &rayon::ThreadPool,
     ) -> Result<RepoIndex, WalkError> {
         let work = |entry: Entry| {
-            // Without names to look for, a file is listed but not read.
+            // Without names to look for, a file is listed but not read; nor is the plan.
+            let is_plan = indexer.is_plan(&entry);
             let text = match (&indexer.matcher, &entry.status) {
-                (Some(_), Status::Load) => match load::load(&entry.abs, source.max_file_size) {
-                    Loaded::Text(file) => Some(file.text),
-                    Loaded::Omitted(..) => None,
-                },
+                (Some(_), Status::Load) if !is_plan => {
+                    match load::load(&entry.abs, source.max_file_size) {
+                        Loaded::Text(file) => Some(file.text),
+                        Loaded::Omitted(..) => None,
+                    }
+                }
                 _ => None,
             };
-            indexer.scan(&entry, text.map(Cow::Owned))
+            indexer.scan(&entry, text.map(Cow::Owned), is_plan)
         };
         let mut scanned: Vec<Scanned> = Vec::new();
         let mut consume = |one: Scanned| {

@@ -50,18 +50,9 @@ pub fn steer(
     steer_by(plan, source, policy, analysis)
 }
 
-/// What the pack must hold for `plan`, whose references `analysis` resolved in `source`'s tree.
-pub fn steer_by(
-    plan: &PlanInput,
-    source: &Source,
-    policy: Policy,
-    analysis: Analysis,
-) -> Result<Steered, PlanError> {
-    let plan_path = plan.path.as_path();
-    let in_file = (plan_path != Path::new("-")).then_some(plan_path);
-    let selection = select::select(&analysis.references, &analysis.index);
-
-    // The plan as the document shows it: redacted like every file, named without machine paths.
+/// The plan as the document shows it, redacted like every file, and how many credentials that
+/// replaced; with `--secrets fail`, a credential in the plan is an error, as in any file.
+pub fn shown(plan: &PlanInput, policy: Policy) -> Result<(String, usize), PlanError> {
     let redacted = policy.redact_text("", &plan.text);
     let plan_secrets: Vec<Located> = redacted
         .findings
@@ -78,11 +69,24 @@ pub fn steer_by(
             secrets: plan_secrets,
         }));
     }
-    let (shown_plan, redactions) = if policy.scans() {
+    Ok(if policy.scans() {
         (redacted.text.into_owned(), plan_secrets.len())
     } else {
         (plan.text.clone(), 0)
-    };
+    })
+}
+
+/// What the pack must hold for `plan`, whose references `analysis` resolved in `source`'s tree.
+pub fn steer_by(
+    plan: &PlanInput,
+    source: &Source,
+    policy: Policy,
+    analysis: Analysis,
+) -> Result<Steered, PlanError> {
+    let plan_path = plan.path.as_path();
+    let in_file = (plan_path != Path::new("-")).then_some(plan_path);
+    let selection = select::select(&analysis.references, &analysis.index);
+    let (shown_plan, redactions) = shown(plan, policy)?;
     let root = &source.inputs.root;
     let plan_name = in_file.and_then(|p| p.canonicalize().ok()).and_then(|p| {
         let root = root.canonicalize().ok()?;

@@ -485,12 +485,18 @@ fn pack_plan_redacts_secrets_in_the_plan_and_in_referenced_names() {
         doc.order
     );
 
-    // --secrets fail refuses a plan that holds a secret.
-    let mut cmd = env.ctxpack();
-    cmd.args(["pack", "--plan", "PLAN.md", "--secrets", "fail"]);
-    let out = run(cmd);
-    assert_eq!(out.status.code(), Some(3));
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(&token));
+    // --secrets fail refuses a plan that holds a secret, naming the plan's before the tree's
+    // (the file named with the token), whether the plan is indexed in the pack's walk or not.
+    for extra in [&[][..], &["--include", "**"]] {
+        let mut cmd = env.ctxpack();
+        cmd.args(["pack", "--plan", "PLAN.md", "--secrets", "fail"]);
+        cmd.args(extra);
+        let out = run(cmd);
+        assert_eq!(out.status.code(), Some(3));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains(&token));
+        assert!(stderr.contains("(the plan)"), "{extra:?}: {stderr}");
+    }
 }
 
 #[test]
