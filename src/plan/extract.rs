@@ -34,8 +34,6 @@ pub struct Mention {
     /// The verb governing it is a creating one, or "new" stands right by it (`Create \`x.rs\``,
     /// `\`x.rs\` (new)`): a file that exists already is then a conflict.
     pub created: bool,
-    /// The words governing it say it must exist already ("update `x`", "a case in `x`").
-    pub expects_existing: bool,
     /// The paths named in the same list item, table row or sentence: a symbol resolves in them
     /// first (`\`tests/test_client.py\`: add a case to \`test_get\``).
     pub near: Vec<String>,
@@ -1269,7 +1267,6 @@ pub fn read(plan: &str) -> Extracted {
                 }
             });
             f.mention.created = matches!(bound, Some(Expect::New { created: true }));
-            f.mention.expects_existing = matches!(bound, Some(Expect::Existing));
             f.mention.announced_new = match bound {
                 Some(expect) => matches!(expect, Expect::New { .. }),
                 None => {
@@ -1337,7 +1334,6 @@ fn contract_paths(
             strong: true,
             announced_new: mention.is_some_and(|m| m.announced_new),
             created: mention.is_some_and(|m| m.created),
-            expects_existing: mention.is_some_and(|m| m.expects_existing),
             near: Vec::new(),
             action: None,
             command: false,
@@ -1631,7 +1627,6 @@ fn classify(raw: &str, place: Place) -> Option<Mention> {
             strong,
             announced_new: false,
             created: false,
-            expects_existing: false,
             near: Vec::new(),
             action: None,
             command: place == Place::Command,

@@ -228,7 +228,6 @@ pub fn lookup_symbol(
         strong: true,
         announced_new: false,
         created: false,
-        expects_existing: false,
         near: Vec::new(),
         action: None,
         command: false,

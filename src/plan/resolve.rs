@@ -465,8 +465,6 @@ pub fn resolve(
         announced_new: bool,
         /// Any mention's creating verb (or "new" right by it) says the plan makes it.
         created: bool,
-        /// Any mention's words say it must exist already.
-        expects_existing: bool,
         /// The action a `## Files` section gives it.
         action: Option<Action>,
         /// Every mention is in a shell command.
@@ -487,7 +485,6 @@ pub fn resolve(
                 group.strong |= mention.strong;
                 group.announced_new |= mention.announced_new;
                 group.created |= mention.created;
-                group.expects_existing |= mention.expects_existing;
                 group.action = group.action.or(mention.action);
                 group.command &= mention.command;
                 for path in &mention.near {
@@ -504,7 +501,6 @@ pub fn resolve(
                     strong: mention.strong,
                     announced_new: mention.announced_new,
                     created: mention.created,
-                    expects_existing: mention.expects_existing,
                     action: mention.action,
                     command: mention.command,
                     near: mention.near.clone(),
@@ -529,7 +525,6 @@ pub fn resolve(
             strong,
             announced_new,
             created,
-            expects_existing,
             action,
             command,
             near,
@@ -628,7 +623,6 @@ pub fn resolve(
         };
         references.push((
             &mention.target,
-            expects_existing,
             Reference {
                 text: mention.text.clone(),
                 line: mention.line,
@@ -647,7 +641,7 @@ pub fn resolve(
     // member of an existing type does not make the type new.
     let in_tree = |n: &str| !index.defined(n).is_empty() || index.modules.contains(n);
     let mut created: BTreeSet<String> = declared.iter().filter(|n| !in_tree(n)).cloned().collect();
-    for (target, _, reference) in &references {
+    for (target, reference) in &references {
         if reference.status != Status::New {
             continue;
         }
@@ -680,15 +674,12 @@ pub fn resolve(
     }
     references
         .into_iter()
-        .map(|(target, expects_existing, mut reference)| {
+        .map(|(target, mut reference)| {
             // A file the `## Files` section says exists is missing, whatever else the plan says.
             let declared = reference.action.is_some_and(Action::expects_existing);
             if reference.status == Status::Missing
                 && !declared
-                && (created_elsewhere(target, &created)
-                    || (!expects_existing
-                        && reference.kind == Kind::File
-                        && test_file_to_write(target, index)))
+                && created_elsewhere(target, &created)
             {
                 reference.status = Status::New;
                 reference.note = None;
@@ -699,8 +690,8 @@ pub fn resolve(
 }
 
 /// Whether a missing `target` is something the plan creates: named as new elsewhere, declared
-/// in the plan's code, or a test function (plans list the tests they will write; test files are
-/// [`test_file_to_write`]'s to judge).
+/// in the plan's code, or a test function (plans list the tests they will write; a test *file*
+/// that does not exist is as likely a wrong path).
 fn created_elsewhere(target: &Target, created: &BTreeSet<String>) -> bool {
     match target {
         Target::Path { path, .. } | Target::Glob { pattern: path } => {
@@ -720,22 +711,6 @@ fn created_elsewhere(target: &Target, created: &BTreeSet<String>) -> bool {
                 || is_test_name(name)
         }
     }
-}
-
-/// Whether a missing `target` is a test file the plan will write: a test path (as ranking tells
-/// tests from code) whose file name the tree has nowhere. Plans list the test files they write
-/// under labels and task lines without a verb ("**Test file**: `x_test.go`", "Unit test for X in
-/// `tests/unit/x_tests.rs`"); a test file named by the wrong path is one whose name the tree has
-/// elsewhere, and stays missing, as does one the plan's words say must exist ("update `x`").
-fn test_file_to_write(target: &Target, index: &RepoIndex) -> bool {
-    let Target::Path { path, .. } = target else {
-        return false;
-    };
-    let name = path.rsplit('/').next().unwrap_or(path);
-    !path.ends_with('/')
-        && name.contains('.')
-        && rank::is_test_path(path)
-        && index.files_ending_with(name).is_empty()
 }
 
 fn is_test_name(name: &str) -> bool {
