@@ -746,8 +746,7 @@ pub struct RefsArgs {
     pub json: bool,
 
     /// Exit 1 when any reference is missing, outside the root, or a file the plan creates that
-    /// exists already (conflict), after printing the report and
-    /// a summary line on stderr. For CI: catch plans that name files or functions that do not
+    /// exists already (conflict), after printing the report and a summary line on stderr. For CI: catch plans that name files or functions that do not
     /// exist before a coder model follows them.
     #[arg(long)]
     pub check: bool,

@@ -376,7 +376,8 @@ pub fn pack(
         Some(plan) => {
             // The plan's own credentials are found (and, with --secrets fail, refused) before
             // the tree's, as when the plan is checked on a walk of its own.
-            note_plan_secrets(plan::steer::shown(plan, policy)?.1);
+            let shown = plan::steer::shown(plan, policy)?;
+            note_plan_secrets(shown.1);
             let reading = plan::Reading::new(&plan.text, &plan.path, &request.source);
             let observe = |entry: &Entry, text: Option<&str>| reading.indexer.file(entry, text);
             let survey = budget::survey(&Job {
@@ -385,7 +386,7 @@ pub fn pack(
             })?;
             // The survey reports its walk's warnings itself.
             let analysis = reading.finish(Vec::new(), &request.source.inputs.root);
-            let steered = plan::steer::steer_by(plan, &request.source, policy, analysis)?;
+            let steered = plan::steer::steer_by(plan, &request.source, shown, analysis)?;
             plan_report = Some(steered.report);
             let job = Job {
                 steering: Some(&steered.steering),

@@ -32,15 +32,6 @@ impl Names {
         self.0.get_or_intern(name)
     }
 
-    /// The name's number, if a file used or defined it.
-    pub fn get(&self, name: &str) -> Option<Name> {
-        self.0.get(name)
-    }
-
-    pub fn resolve(&self, name: Name) -> &str {
-        self.0.resolve(&name)
-    }
-
     /// The names, no longer to be added to: looked up without locks.
     pub fn into_table(self) -> NameTable {
         NameTable(self.0.into_reader())
@@ -51,7 +42,8 @@ impl Names {
 #[derive(Debug)]
 pub struct NameTable(RodeoReader<Name>);
 
-/// Finding a name's number, and a number's name.
+/// Finding a name's number (if a file used or defined it), and a number's name: in [`Names`]
+/// while files are indexed, in a [`NameTable`] once they all are.
 pub trait Lookup: Sync {
     fn get(&self, name: &str) -> Option<Name>;
     fn resolve(&self, name: Name) -> &str;
@@ -59,11 +51,11 @@ pub trait Lookup: Sync {
 
 impl Lookup for Names {
     fn get(&self, name: &str) -> Option<Name> {
-        Names::get(self, name)
+        self.0.get(name)
     }
 
     fn resolve(&self, name: Name) -> &str {
-        Names::resolve(self, name)
+        self.0.resolve(&name)
     }
 }
 

@@ -171,13 +171,11 @@ impl RepoIndex {
             };
             indexer.scan(&entry, text.map(Cow::Owned), is_plan)
         };
-        let mut scanned: Vec<Scanned> = Vec::new();
         let mut consume = |one: Scanned| {
-            scanned.push(one);
+            indexer.scanned.lock().expect("index lock").push(one);
             ControlFlow::Continue(())
         };
         let warnings = walk::walk_with(&source.inputs, &source.walk, pool, &work, &mut consume)?;
-        *indexer.scanned.lock().expect("index lock") = scanned;
         Ok(indexer.finish(warnings))
     }
 

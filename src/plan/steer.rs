@@ -47,7 +47,8 @@ pub fn steer(
     pool: &rayon::ThreadPool,
 ) -> Result<Steered, PlanError> {
     let analysis = analyze(&plan.text, &plan.path, source, pool)?;
-    steer_by(plan, source, policy, analysis)
+    let shown = shown(plan, policy)?;
+    steer_by(plan, source, shown, analysis)
 }
 
 /// The plan as the document shows it, redacted like every file, and how many credentials that
@@ -76,17 +77,18 @@ pub fn shown(plan: &PlanInput, policy: Policy) -> Result<(String, usize), PlanEr
     })
 }
 
-/// What the pack must hold for `plan`, whose references `analysis` resolved in `source`'s tree.
+/// What the pack must hold for `plan`, whose references `analysis` resolved in `source`'s tree;
+/// `shown` is the plan as the document shows it, and its redactions ([`shown`]).
 pub fn steer_by(
     plan: &PlanInput,
     source: &Source,
-    policy: Policy,
+    shown: (String, usize),
     analysis: Analysis,
 ) -> Result<Steered, PlanError> {
     let plan_path = plan.path.as_path();
     let in_file = (plan_path != Path::new("-")).then_some(plan_path);
     let selection = select::select(&analysis.references, &analysis.index);
-    let (shown_plan, redactions) = shown(plan, policy)?;
+    let (shown_plan, redactions) = shown;
     let root = &source.inputs.root;
     let plan_name = in_file.and_then(|p| p.canonicalize().ok()).and_then(|p| {
         let root = root.canonicalize().ok()?;
